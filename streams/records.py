@@ -1,0 +1,218 @@
+"""Typed messages carried on trend-stream's topics, with a schema version and strict parsing."""
+
+import enum
+import json
+import uuid
+from datetime import datetime, timezone
+from functools import lru_cache
+from typing import Any, ClassVar, Dict, List, Optional, Type, TypeVar, Union
+
+import faust
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+
+from streams.exceptions import RecordValidationError
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "CollectRequest",
+    "RawItem",
+    "RequestState",
+    "RequestStatus",
+    "StreamRecord",
+    "TrendState",
+    "TrendUpdate",
+    "utcnow",
+]
+
+SCHEMA_VERSION = 1
+R = TypeVar("R", bound="StreamRecord")
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware in UTC."""
+    return datetime.now(timezone.utc)
+
+
+class RequestState(str, enum.Enum):
+    """Lifecycle of a request, as Celery named its task states."""
+
+    PENDING = "PENDING"
+    RECEIVED = "RECEIVED"
+    STARTED = "STARTED"
+    RETRY = "RETRY"
+    SUCCESS = "SUCCESS"
+    FAILURE = "FAILURE"
+    REVOKED = "REVOKED"
+
+    @property
+    def is_final(self) -> bool:
+        """True for the states after which nothing more happens to a request."""
+        return self in (RequestState.SUCCESS, RequestState.FAILURE, RequestState.REVOKED)
+
+
+class TrendState(str, enum.Enum):
+    """Where a topic stands in its life as a trend."""
+
+    EMERGING = "emerging"
+    TRENDING = "trending"
+    PEAKING = "peaking"
+    DECLINING = "declining"
+    DORMANT = "dormant"
+
+
+class StreamRecord(faust.Record, abstract=True, serializer="json", isodates=True, coerce=True):
+    """Base of every message: strict parsing of JSON from any producer, Faust metadata optional."""
+
+    _payload_model: ClassVar[Optional[Type[BaseModel]]] = None
+
+    @classmethod
+    def parse(cls: Type[R], payload: Union[bytes, str, Dict[str, Any]]) -> R:
+        """Build a record from JSON bytes, text or a dict; raise RecordValidationError if invalid."""
+        data = _decode(cls.__name__, payload)
+        data.pop("__faust", None)
+        try:
+            fields = _payload_model(cls).model_validate(data).model_dump()
+        except ValidationError as exc:
+            raise RecordValidationError(_explain(cls.__name__, exc)) from None
+        record = cls(**fields)
+        record.check()
+        return record
+
+    def check(self) -> None:
+        """Semantic checks beyond field types; raise RecordValidationError on a problem."""
+
+
+def _decode(kind: str, payload: Union[bytes, str, Dict[str, Any]]) -> Dict[str, Any]:
+    if isinstance(payload, dict):
+        return dict(payload)
+    try:
+        data = json.loads(payload)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise RecordValidationError(f"invalid {kind}: payload is not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise RecordValidationError(
+            f"invalid {kind}: expected a JSON object, got {type(data).__name__}"
+        )
+    return data
+
+
+def _explain(kind: str, exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"]) or "payload"
+        message = "unknown field" if error["type"] == "extra_forbidden" else error["msg"]
+        problems.append(f"{where}: {message}")
+    return f"invalid {kind}: " + "; ".join(problems)
+
+
+@lru_cache(maxsize=None)
+def _payload_model(cls: Type[StreamRecord]) -> Type[BaseModel]:
+    """A pydantic model mirroring the record's fields, forbidding unknown keys."""
+    defaults = cls._options.defaults
+    fields: Dict[str, Any] = {
+        name: (kind, defaults.get(name, ...)) for name, kind in cls._options.fields.items()
+    }
+    config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    return create_model(f"{cls.__name__}Payload", __config__=config, **fields)
+
+
+class CollectRequest(StreamRecord, namespace="trend_stream.CollectRequest"):
+    """A trigger: collect from one plugin or a group (`all`, `high_frequency`)."""
+
+    plugin: str
+    request_id: str = ""
+    options: Dict[str, Any] = None  # type: ignore[assignment]
+    dry_run: bool = False
+    then_process: bool = False
+    priority: int = 0
+    deadline: Optional[datetime] = None
+    requested_by: str = "anonymous"
+    created_at: Optional[datetime] = None
+    parent_id: Optional[str] = None
+    schema_version: int = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        self.request_id = self.request_id or uuid.uuid4().hex
+        self.options = self.options if self.options is not None else {}
+        self.created_at = self.created_at or utcnow()
+
+    def check(self) -> None:
+        """Reject an empty plugin name, a priority outside 0..9 and a naive deadline."""
+        problems = []
+        if not self.plugin:
+            problems.append("plugin: must not be empty")
+        if not 0 <= self.priority <= 9:
+            problems.append(f"priority: must be between 0 and 9, got {self.priority}")
+        if self.deadline is not None and self.deadline.tzinfo is None:
+            problems.append("deadline: must carry a timezone (e.g. 2026-01-01T00:00:00Z)")
+        if problems:
+            raise RecordValidationError("invalid CollectRequest: " + "; ".join(problems))
+
+
+class RequestStatus(StreamRecord, namespace="trend_stream.RequestStatus"):
+    """Where a request stands; the last one published for a request_id is its result."""
+
+    request_id: str
+    state: RequestState
+    plugin: str = ""
+    result: Optional[Dict[str, Any]] = None
+    error: Optional[str] = None
+    error_type: Optional[str] = None
+    timings: Dict[str, float] = None  # type: ignore[assignment]
+    worker: str = ""
+    parent_id: Optional[str] = None
+    updated_at: Optional[datetime] = None
+    schema_version: int = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        self.timings = self.timings if self.timings is not None else {}
+        self.updated_at = self.updated_at or utcnow()
+
+
+class RawItem(StreamRecord, namespace="trend_stream.RawItem"):
+    """One item as a source published it, before any processing."""
+
+    source: str
+    source_id: str
+    title: str
+    url: Optional[str] = None
+    text: str = ""
+    author: Optional[str] = None
+    published_at: Optional[datetime] = None
+    score: Optional[int] = None
+    comments: Optional[int] = None
+    engagement: Dict[str, float] = None  # type: ignore[assignment]
+    collected_at: Optional[datetime] = None
+    request_id: Optional[str] = None
+    schema_version: int = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        self.engagement = self.engagement if self.engagement is not None else {}
+        self.collected_at = self.collected_at or utcnow()
+
+    @property
+    def key(self) -> str:
+        """The message key: items of one source and id always land on one partition."""
+        return f"{self.source}:{self.source_id}"
+
+
+class TrendUpdate(StreamRecord, namespace="trend_stream.TrendUpdate"):
+    """A topic's trend changed state or rank."""
+
+    topic_id: str
+    label: str
+    state: TrendState
+    score: float
+    previous_state: Optional[TrendState] = None
+    rank: Optional[int] = None
+    velocity: float = 0.0
+    acceleration: float = 0.0
+    z_score: float = 0.0
+    item_count: int = 0
+    keywords: List[str] = None  # type: ignore[assignment]
+    updated_at: Optional[datetime] = None
+    schema_version: int = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        self.keywords = self.keywords if self.keywords is not None else []
+        self.updated_at = self.updated_at or utcnow()

@@ -1,0 +1,208 @@
+"""The topic catalog: every topic trend-stream uses, and how to create or verify it on the broker."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError, for_code
+
+from streams.config import Settings
+from streams.exceptions import TopicMismatchError
+from streams.records import CollectRequest, RawItem, RequestStatus, StreamRecord, TrendUpdate
+
+if TYPE_CHECKING:
+    import faust
+
+__all__ = [
+    "ALERTS",
+    "CATALOG",
+    "COLLECT_REQUESTS",
+    "COLLECT_REQUESTS_PRIORITY",
+    "COLLECT_RESULTS",
+    "CONTROL",
+    "ITEMS_RAW",
+    "TRENDS_UPDATES",
+    "EnsureReport",
+    "TopicSpec",
+    "ensure_topics",
+    "faust_topic",
+]
+
+log = logging.getLogger(__name__)
+DAY_MS = 24 * 60 * 60 * 1000
+METADATA_WAIT_S = 10.0
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """One topic: its name, layout, retention and the types of its keys and values."""
+
+    name: str
+    value_type: type[StreamRecord] | None
+    description: str
+    key_type: type = str
+    partitions: int | None = None
+    """None: the TOPIC_PARTITIONS setting."""
+    retention_ms: int = 7 * DAY_MS
+    compacted: bool = False
+    """Compaction keeps the latest value of each key (on top of time retention)."""
+
+    def full_name(self, settings: Settings) -> str:
+        """The name on the broker: the NAMESPACE setting, then the catalog name."""
+        return f"{settings.namespace}{self.name}"
+
+    def partition_count(self, settings: Settings) -> int:
+        """The partition count this topic must have."""
+        return self.partitions or settings.topic_partitions
+
+    def broker_config(self) -> dict[str, str]:
+        """Topic-level configuration sent when the topic is created."""
+        policy = "compact,delete" if self.compacted else "delete"
+        return {"cleanup.policy": policy, "retention.ms": str(self.retention_ms)}
+
+
+COLLECT_REQUESTS = TopicSpec(
+    "collect.requests", CollectRequest, "Collection triggers (plain JSON accepted), keyed by request id."
+)
+COLLECT_REQUESTS_PRIORITY = TopicSpec(
+    "collect.requests.priority", CollectRequest, "Urgent collection triggers, consumed apart."
+)
+COLLECT_RESULTS = TopicSpec(
+    "collect.results", RequestStatus, "Every state change of a request; the last one per key is the "
+    "result.", retention_ms=7 * DAY_MS, compacted=True,
+)
+ITEMS_RAW = TopicSpec("items.raw", RawItem, "Collected items, keyed by source:source_id.")
+TRENDS_UPDATES = TopicSpec(
+    "trends.updates", TrendUpdate, "A topic's trend changed state or rank, keyed by topic id.",
+    retention_ms=30 * DAY_MS,
+)
+CONTROL = TopicSpec(
+    "control", None, "Control commands to every worker (cancellation, pause).", partitions=1,
+    retention_ms=30 * DAY_MS,
+)
+ALERTS = TopicSpec(
+    "alerts", None, "Health and lag alerts raised by the maintenance service.", partitions=1,
+    retention_ms=30 * DAY_MS,
+)
+
+CATALOG: tuple[TopicSpec, ...] = (
+    COLLECT_REQUESTS,
+    COLLECT_REQUESTS_PRIORITY,
+    COLLECT_RESULTS,
+    ITEMS_RAW,
+    TRENDS_UPDATES,
+    CONTROL,
+    ALERTS,
+)
+
+
+def faust_topic(app: faust.App, spec: TopicSpec, settings: Settings, *, raw: bool = False) -> Any:
+    """The Faust topic of a catalog entry; raw=True hands agents the undecoded bytes."""
+    value: dict[str, Any] = {"value_type": bytes, "value_serializer": "raw"}
+    if not raw and spec.value_type is not None:
+        value = {"value_type": spec.value_type}
+    return app.topic(
+        spec.full_name(settings),
+        key_type=spec.key_type,
+        key_serializer="raw",
+        partitions=spec.partition_count(settings),
+        retention=spec.retention_ms / 1000,
+        compacting=spec.compacted,
+        **value,
+    )
+
+
+@dataclass
+class EnsureReport:
+    """What ensure_topics found and did."""
+
+    created: list[str] = field(default_factory=list)
+    verified: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One line for logs and the stack command."""
+        return f"{len(self.created)} created, {len(self.verified)} already present"
+
+
+async def ensure_topics(
+    settings: Settings, specs: tuple[TopicSpec, ...] = CATALOG
+) -> EnsureReport:
+    """Create the missing topics and verify the others; raise TopicMismatchError on a difference."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_list)
+    await admin.start()
+    try:
+        report = await _create_missing(admin, settings, specs)
+        await _verify_partitions(admin, settings, specs)
+        return report
+    finally:
+        await admin.close()
+
+
+async def _create_missing(
+    admin: AIOKafkaAdminClient, settings: Settings, specs: tuple[TopicSpec, ...]
+) -> EnsureReport:
+    existing = set(await admin.list_topics())
+    report = EnsureReport()
+    for spec in specs:
+        name = spec.full_name(settings)
+        if name in existing:
+            report.verified.append(name)
+        elif await _create(admin, spec, settings):
+            report.created.append(name)
+            log.info("topic created topic=%s partitions=%d", name, spec.partition_count(settings))
+        else:
+            report.verified.append(name)
+    return report
+
+
+async def _create(admin: AIOKafkaAdminClient, spec: TopicSpec, settings: Settings) -> bool:
+    """Create one topic; False when another process created it first."""
+    new = NewTopic(
+        spec.full_name(settings),
+        num_partitions=spec.partition_count(settings),
+        replication_factor=settings.topic_replication_factor,
+        topic_configs=spec.broker_config(),
+    )
+    response = await admin.create_topics([new])
+    for _name, code, *rest in response.topic_errors:
+        if code == TopicAlreadyExistsError.errno:
+            return False
+        if code:
+            message = rest[0] if rest else ""
+            raise for_code(code)(f"creating topic {new.name}: {message}")
+    return True
+
+
+async def _verify_partitions(
+    admin: AIOKafkaAdminClient, settings: Settings, specs: tuple[TopicSpec, ...]
+) -> None:
+    wanted = {spec.full_name(settings): spec.partition_count(settings) for spec in specs}
+    described = await _describe(admin, list(wanted))
+    problems = []
+    for topic in described:
+        actual = len(topic["partitions"])
+        if actual != wanted[topic["topic"]]:
+            problems.append(
+                f"topic {topic['topic']} has {actual} partitions on the broker, "
+                f"the catalog says {wanted[topic['topic']]}"
+            )
+    if problems:
+        raise TopicMismatchError("; ".join(problems))
+
+
+async def _describe(admin: AIOKafkaAdminClient, names: list[str]) -> list[dict[str, Any]]:
+    """Describe topics, polling briefly while a just-created topic's metadata propagates."""
+    deadline = time.monotonic() + METADATA_WAIT_S
+    while True:
+        described: list[dict[str, Any]] = await admin.describe_topics(names)
+        if all(topic["partitions"] and not topic["error_code"] for topic in described):
+            return described
+        if time.monotonic() > deadline:
+            missing = [t["topic"] for t in described if not t["partitions"] or t["error_code"]]
+            raise TopicMismatchError(f"topics without metadata on the broker: {missing}")
+        await asyncio.sleep(0.2)
