@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     state_dir: Path = Field(
         Path(".state"), description="STATE_DIR: folder for worker state, local stack data and logs."
     )
+    file_plugin_dir: Path = Field(
+        Path("."), description="FILE_PLUGIN_DIR: the `file` plugin reads only files inside it."
+    )
     log_level: LogLevel = Field("INFO", description="LOG_LEVEL: DEBUG, INFO, WARNING or ERROR.")
     api_token: SecretStr = Field(
         SecretStr(""), description="API_TOKEN: bearer token required by every web action."

@@ -66,7 +66,7 @@ class StreamRecord(faust.Record, abstract=True, serializer="json", isodates=True
     _payload_model: ClassVar[Optional[Type[BaseModel]]] = None
 
     @classmethod
-    def parse(cls: Type[R], payload: Union[bytes, str, Dict[str, Any]]) -> R:
+    def parse(cls: Type[R], payload: Union[bytes, str, Dict[str, Any], None]) -> R:
         """Build a record from JSON bytes, text or a dict; raise RecordValidationError if invalid."""
         data = _decode(cls.__name__, payload)
         data.pop("__faust", None)
@@ -74,6 +74,11 @@ class StreamRecord(faust.Record, abstract=True, serializer="json", isodates=True
             fields = _payload_model(cls).model_validate(data).model_dump()
         except ValidationError as exc:
             raise RecordValidationError(_explain(cls.__name__, exc)) from None
+        if fields["schema_version"] > SCHEMA_VERSION:
+            raise RecordValidationError(
+                f"invalid {cls.__name__}: schema_version {fields['schema_version']} is newer "
+                f"than this worker understands ({SCHEMA_VERSION})"
+            )
         record = cls(**fields)
         record.check()
         return record
@@ -82,9 +87,11 @@ class StreamRecord(faust.Record, abstract=True, serializer="json", isodates=True
         """Semantic checks beyond field types; raise RecordValidationError on a problem."""
 
 
-def _decode(kind: str, payload: Union[bytes, str, Dict[str, Any]]) -> Dict[str, Any]:
+def _decode(kind: str, payload: Union[bytes, str, Dict[str, Any], None]) -> Dict[str, Any]:
     if isinstance(payload, dict):
         return dict(payload)
+    if not payload:
+        raise RecordValidationError(f"invalid {kind}: the payload is empty")
     try:
         data = json.loads(payload)
     except (UnicodeDecodeError, ValueError) as exc:

@@ -1,0 +1,1 @@
+"""The three trend-stream services: collector, processor, maintenance (one Faust app each)."""

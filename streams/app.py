@@ -1,0 +1,67 @@
+"""The Faust application factory shared by the three services."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import faust
+
+from streams.config import ServiceName, Settings, get_settings
+from streams.exceptions import ConfigurationError
+from streams.logs import logging_config
+from streams.topics import ensure_topics
+
+__all__ = ["TrendStreamApp", "create_app"]
+
+log = logging.getLogger(__name__)
+
+
+class TrendStreamApp(faust.App):
+    """A Faust app that creates or verifies the catalog topics before it starts consuming."""
+
+    def __init__(self, *args: Any, settings: Settings, service: ServiceName, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.settings = settings
+        self.service = service
+
+    async def on_first_start(self) -> None:
+        """Create the catalog topics (idempotent), then start as Faust does."""
+        Path(self.conf.datadir).mkdir(parents=True, exist_ok=True)
+        report = await ensure_topics(self.settings)
+        log.info("topics ready service=%s %s", self.service, report.summary())
+        await super().on_first_start()
+
+
+def _settings_or_exit() -> Settings:
+    try:
+        return get_settings()
+    except ConfigurationError as exc:
+        raise SystemExit(f"trend-stream: {exc}") from None
+
+
+def create_app(service: ServiceName, settings: Settings | None = None) -> TrendStreamApp:
+    """Build the Faust app of one service with the shared configuration."""
+    settings = settings or _settings_or_exit()
+    host, port = settings.web_address(service)
+    return TrendStreamApp(
+        f"{settings.namespace}trend-stream-{service}",
+        settings=settings,
+        service=service,
+        broker=[f"kafka://{server}" for server in settings.bootstrap_list],
+        processing_guarantee="at_least_once",
+        autodiscover=True,
+        origin=f"services.{service}",
+        datadir=str(settings.state_dir / "workers" / service),
+        store="memory://",
+        topic_partitions=settings.topic_partitions,
+        topic_replication_factor=settings.topic_replication_factor,
+        topic_allow_declare=True,
+        web_bind=host,
+        web_host=host,
+        web_port=port,
+        web_enabled=True,
+        logging_config=logging_config(service, settings.log_level),
+        loghandlers=[],
+    )
