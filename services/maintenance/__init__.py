@@ -1,0 +1,5 @@
+"""The maintenance service: health, cleanup, backups and consumer-lag monitoring."""
+
+from services.maintenance.app import app
+
+__all__ = ["app"]

@@ -1,0 +1,7 @@
+"""The maintenance worker's Faust app (`faust -A services.maintenance worker`)."""
+
+from streams.app import create_app
+
+__all__ = ["app"]
+
+app = create_app("maintenance")

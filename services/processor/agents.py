@@ -1,0 +1,46 @@
+"""The processor's agents: raw items from items.raw, stored in batches."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from services.processor.app import app
+from services.processor.store import ItemStore
+from services.processor.topics import items_topic
+from streams.db import create_pool
+from streams.exceptions import RecordValidationError
+from streams.logs import event_context
+from streams.records import RawItem
+
+__all__ = ["BATCH_SIZE", "BATCH_WITHIN_S", "store_items"]
+
+log = logging.getLogger(__name__)
+BATCH_SIZE = 100
+BATCH_WITHIN_S = 1.0
+_store: ItemStore | None = None
+
+
+async def _item_store() -> ItemStore:
+    global _store  # noqa: PLW0603 - one pool per worker process, opened on first use
+    if _store is None:
+        _store = ItemStore(await create_pool(app.settings))
+    return _store
+
+
+def _parse(event: Any) -> RawItem | None:
+    try:
+        return RawItem.parse(event.value)
+    except RecordValidationError as exc:
+        log.error("item rejected: %s", exc, extra=event_context(event))
+        return None
+
+
+@app.agent(items_topic)
+async def store_items(stream: Any) -> None:
+    """Store each batch of raw items (exact duplicates by source and id are skipped)."""
+    async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):
+        items = [item for item in map(_parse, events) if item is not None]
+        new = await (await _item_store()).save(items)
+        log.info("items stored batch=%d new=%d", len(events), new,
+                 extra=event_context(events[-1]))

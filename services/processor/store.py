@@ -1,0 +1,57 @@
+"""Stores raw items in PostgreSQL, idempotently (a redelivered item changes nothing)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+
+import asyncpg
+
+from streams.records import RawItem
+
+__all__ = ["ItemStore", "content_hash"]
+
+_INSERT = """
+INSERT INTO items (source, source_id, url, title, body, author, published_at, score, comments,
+                   engagement, content_hash, request_id, collected_at)
+SELECT source, source_id, url, title, body, author, published_at, score, comments,
+       engagement::jsonb, content_hash, request_id, collected_at
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+            $7::timestamptz[], $8::int[], $9::int[], $10::text[], $11::text[], $12::text[],
+            $13::timestamptz[])
+     AS batch(source, source_id, url, title, body, author, published_at, score, comments,
+              engagement, content_hash, request_id, collected_at)
+ON CONFLICT (source, source_id) DO NOTHING
+RETURNING id
+"""
+
+
+def content_hash(item: RawItem) -> str:
+    """SHA-256 of the normalised title and text, for exact-duplicate detection."""
+    text = " ".join(f"{item.title}\n{item.text}".lower().split())
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class ItemStore:
+    """Writes batches of raw items; items already stored are left as they are."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    async def save(self, items: Sequence[RawItem]) -> int:
+        """Insert a batch in one statement; return how many rows were new."""
+        columns = list(zip(*(_row(item) for item in items), strict=True))
+        if not columns:
+            return 0
+        async with self.pool.acquire() as conn:
+            inserted = await conn.fetch(_INSERT, *columns)
+        return len(inserted)
+
+
+def _row(item: RawItem) -> tuple[object, ...]:
+    return (
+        item.source, item.source_id, item.url, item.title, item.text, item.author,
+        item.published_at, item.score, item.comments, json.dumps(item.engagement),
+        content_hash(item), item.request_id, item.collected_at,
+    )

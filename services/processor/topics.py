@@ -1,0 +1,8 @@
+"""The processor's handles on catalog topics."""
+
+from services.processor.app import app
+from streams.topics import ITEMS_RAW, faust_topic
+
+__all__ = ["items_topic"]
+
+items_topic = faust_topic(app, ITEMS_RAW, app.settings, raw=True)
