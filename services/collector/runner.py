@@ -63,7 +63,7 @@ class RequestRunner:
 
     async def _collect(self, plugin: Any, request: CollectRequest) -> dict[str, Any]:
         ctx = PluginContext(request.request_id, self.settings, request.dry_run)
-        count, sample = 0, []
+        count, sample = 0, list[dict[str, Any]]()
         async for item in plugin.collect(ctx, plugin.options(request.options)):
             count += 1
             if not request.dry_run:
@@ -113,6 +113,11 @@ class RequestRunner:
             worker=self.worker,
         )
         await self.statuses(status)
-        log.info("request %s plugin=%s error=%s", state.value, plugin or "-", status.error or "-",
-                 extra={"request_id": request_id})
+        log.info(
+            "request %s plugin=%s error=%s",
+            state.value,
+            plugin or "-",
+            status.error or "-",
+            extra={"request_id": request_id},
+        )
         return status

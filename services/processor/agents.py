@@ -32,7 +32,7 @@ def _parse(event: Any) -> RawItem | None:
     try:
         return RawItem.parse(event.value)
     except RecordValidationError as exc:
-        log.error("item rejected: %s", exc, extra=event_context(event))
+        log.error("item rejected: %s", exc, extra=event_context(event))  # noqa: TRY400
         return None
 
 
@@ -42,5 +42,4 @@ async def store_items(stream: Any) -> None:
     async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):
         items = [item for item in map(_parse, events) if item is not None]
         new = await (await _item_store()).save(items)
-        log.info("items stored batch=%d new=%d", len(events), new,
-                 extra=event_context(events[-1]))
+        log.info("items stored batch=%d new=%d", len(events), new, extra=event_context(events[-1]))

@@ -51,7 +51,17 @@ class ItemStore:
 
 def _row(item: RawItem) -> tuple[object, ...]:
     return (
-        item.source, item.source_id, item.url, item.title, item.text, item.author,
-        item.published_at, item.score, item.comments, json.dumps(item.engagement),
-        content_hash(item), item.request_id, item.collected_at,
+        item.source,
+        item.source_id,
+        item.url,
+        item.title,
+        item.text,
+        item.author,
+        item.published_at,
+        item.score,
+        item.comments,
+        json.dumps(item.engagement),
+        content_hash(item),
+        item.request_id,
+        item.collected_at,
     )

@@ -33,8 +33,10 @@ def main(argv: list[str]) -> int:
         dsn = get_settings().database_url.get_secret_value()
         if command == "migrate":
             applied = asyncio.run(migrate(dsn))
-            print(f"{len(applied)} migration(s) applied" + "".join(
-                f"\n  {m.version:04d}_{m.name}" for m in applied))
+            print(
+                f"{len(applied)} migration(s) applied"
+                + "".join(f"\n  {m.version:04d}_{m.name}" for m in applied)
+            )
         elif command == "status":
             print("\n".join(asyncio.run(_status(dsn))))
         else:

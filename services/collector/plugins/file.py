@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from services.collector.plugins.base import Plugin, PluginContext, PluginError
 from streams.exceptions import RecordValidationError
@@ -17,9 +17,11 @@ class FilePlugin(Plugin):
     """Options: `path` (inside FILE_PLUGIN_DIR), `limit` (default: every line)."""
 
     name = "file"
-    default_options: Mapping[str, Any] = {"limit": None}
+    default_options: ClassVar[Mapping[str, Any]] = {"limit": None}
 
-    async def collect(self, ctx: PluginContext, options: Mapping[str, Any]) -> AsyncIterator[RawItem]:
+    async def collect(
+        self, ctx: PluginContext, options: Mapping[str, Any]
+    ) -> AsyncIterator[RawItem]:
         path = _resolve(ctx.settings.file_plugin_dir, options.get("path"))
         limit = _limit(options.get("limit"))
         with path.open(encoding="utf-8") as lines:

@@ -45,6 +45,6 @@ def default_registry() -> PluginRegistry:
     for entry in entry_points(group=ENTRY_POINT_GROUP):
         try:
             registry.register(entry.load()())
-        except Exception:  # noqa: BLE001 - one broken third-party plugin must not stop the worker
+        except Exception:
             log.exception("plugin could not be loaded entry_point=%s", entry.name)
     return registry

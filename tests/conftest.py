@@ -1,0 +1,101 @@
+"""Shared fixtures: settings factories and the real servers (testcontainers or the local stack)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from streams.config import Settings, load_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def unique_namespace() -> str:
+    """A fresh topic and consumer-group prefix for one test."""
+    return f"t{uuid.uuid4().hex[:12]}."
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment variables that reproduce these settings in a subprocess."""
+    env = {}
+    for name in Settings.model_fields:
+        value = getattr(settings, name)
+        if value is None:
+            continue
+        secret = getattr(value, "get_secret_value", None)
+        env[name.upper()] = str(secret() if secret else value)
+    return env
+
+
+@pytest.fixture(scope="session")
+def base_settings() -> Settings:
+    """The settings of the servers the tests talk to (from the environment, as the services)."""
+    return load_settings()
+
+
+@pytest.fixture
+def make_settings(base_settings: Settings, tmp_path: Path) -> Callable[..., Settings]:
+    """Factory: settings of the test's servers, in a fresh namespace and state dir by default."""
+
+    def make(**overrides: Any) -> Settings:
+        fields = {"namespace": unique_namespace(), "state_dir": tmp_path / "state", **overrides}
+        return base_settings.model_copy(update=fields)
+
+    return make
+
+
+def _servers_answer(settings: Settings) -> bool:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "stack.py"), "status"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **settings_env(settings)},
+        check=False,
+    )
+    return done.returncode == 0
+
+
+def _stack_up(settings: Settings) -> str:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "stack.py"), "up"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **settings_env(settings)},
+        check=False,
+    )
+    return "" if done.returncode == 0 else done.stderr[-2000:]
+
+
+@pytest.fixture(scope="session")
+def servers(base_settings: Settings) -> Iterator[Settings]:
+    """Real Kafka, PostgreSQL and Redis: containers where Docker runs, else the local stack.
+
+    In CI a missing server fails the run; elsewhere the tests that need one are skipped.
+    """
+    from tests.support.containers import docker_available, started_containers
+
+    if docker_available():
+        with started_containers(base_settings) as settings:
+            yield settings
+        return
+    problem = "" if _servers_answer(base_settings) else _stack_up(base_settings)
+    if problem:
+        message = f"the local stack could not be started: {problem}"
+        pytest.fail(message) if IN_CI else pytest.skip(message)
+    yield base_settings
+
+
+@pytest.fixture
+def test_settings(servers: Settings, tmp_path: Path) -> Settings:
+    """Settings for one integration test: the real servers, its own namespace and state dir."""
+    return servers.model_copy(
+        update={"namespace": unique_namespace(), "state_dir": tmp_path / "state"}
+    )
