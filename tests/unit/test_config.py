@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -98,9 +100,6 @@ def test_web_address_per_service(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_a_service_with_a_bad_variable_stops_with_one_line(tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
     env = {"PATH": "/usr/bin:/bin", "COLLECTOR_WEB_PORT": "nope", "HOME": str(tmp_path)}
     done = subprocess.run(
         [sys.executable, "-c", "import services.collector"],
