@@ -6,13 +6,15 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from streams.config import Settings, load_settings
+from tests.support.kafka import delete_namespace
+from tests.support.workers import settings_env
 
 ROOT = Path(__file__).resolve().parents[1]
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -21,18 +23,6 @@ IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 def unique_namespace() -> str:
     """A fresh topic and consumer-group prefix for one test."""
     return f"t{uuid.uuid4().hex[:12]}."
-
-
-def settings_env(settings: Settings) -> dict[str, str]:
-    """The environment variables that reproduce these settings in a subprocess."""
-    env = {}
-    for name in Settings.model_fields:
-        value = getattr(settings, name)
-        if value is None:
-            continue
-        secret = getattr(value, "get_secret_value", None)
-        env[name.upper()] = str(secret() if secret else value)
-    return env
 
 
 @pytest.fixture(scope="session")
@@ -94,8 +84,13 @@ def servers(base_settings: Settings) -> Iterator[Settings]:
 
 
 @pytest.fixture
-def test_settings(servers: Settings, tmp_path: Path) -> Settings:
-    """Settings for one integration test: the real servers, its own namespace and state dir."""
-    return servers.model_copy(
+async def test_settings(servers: Settings, tmp_path: Path) -> AsyncIterator[Settings]:
+    """Settings for one integration test: the real servers, its own namespace and state dir.
+
+    The test's topics (catalog and Faust-internal, all under its namespace) are deleted after it.
+    """
+    settings = servers.model_copy(
         update={"namespace": unique_namespace(), "state_dir": tmp_path / "state"}
     )
+    yield settings
+    await delete_namespace(settings)

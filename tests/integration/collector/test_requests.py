@@ -1,0 +1,90 @@
+"""The collector answers triggers produced by a plain Kafka client on collect.results."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from streams.config import Settings
+from streams.records import RawItem, RequestState, RequestStatus
+from streams.topics import COLLECT_REQUESTS, COLLECT_REQUESTS_PRIORITY, COLLECT_RESULTS, ITEMS_RAW
+from tests.factories import make_request
+from tests.support.kafka import produce, read_until
+from tests.support.workers import Worker, start_worker
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture
+def collector(test_settings: Settings, tmp_path: Path) -> Iterator[Worker]:
+    """A collector worker in the test's namespace, reading files under the project root."""
+    settings = test_settings.model_copy(update={"file_plugin_dir": ROOT})
+    worker = start_worker("collector", settings, tmp_path)
+    try:
+        worker.wait_ready()
+        yield worker
+    finally:
+        worker.stop()
+
+
+def _finals(values: list[bytes]) -> dict[str, RequestStatus]:
+    statuses = [RequestStatus.parse(value) for value in values]
+    return {s.request_id: s for s in statuses if s.state.is_final}
+
+
+async def _results(settings: Settings, count: int) -> dict[str, RequestStatus]:
+    values = await read_until(settings, COLLECT_RESULTS, lambda v: len(_finals(v)) >= count)
+    return _finals(values)
+
+
+async def test_a_trigger_is_answered_with_its_request_id(
+    collector: Worker, test_settings: Settings
+) -> None:
+    trigger = {
+        "plugin": "file",
+        "request_id": "plain-client-1",
+        "dry_run": True,
+        "options": {"path": "tests/fixtures/items.jsonl", "limit": 3},
+    }
+    await produce(test_settings, COLLECT_REQUESTS, json.dumps(trigger).encode())
+    status = (await _results(test_settings, 1))["plain-client-1"]
+    assert status.state is RequestState.SUCCESS
+    assert status.result is not None
+    assert (status.result["items"], len(status.result["sample"])) == (3, 3)
+    assert status.worker.endswith(f":{collector.process.pid}")
+
+
+async def test_bad_triggers_fail_clearly_and_the_worker_goes_on(
+    collector: Worker, test_settings: Settings
+) -> None:
+    await produce(test_settings, COLLECT_REQUESTS, b"{this is not json", key=b"broken-1")
+    await produce(test_settings, COLLECT_REQUESTS, b'{"plugin": "nope", "request_id": "unknown-1"}')
+    good = make_request(request_id="after-1")
+    await produce(test_settings, COLLECT_REQUESTS, good.dumps(), key=b"after-1")
+    finals = await _results(test_settings, 3)
+    assert finals["broken-1"].state is RequestState.FAILURE
+    assert finals["broken-1"].error_type == "RecordValidationError"
+    assert "payload is not valid JSON" in (finals["broken-1"].error or "")
+    assert finals["unknown-1"].state is RequestState.FAILURE
+    assert finals["unknown-1"].error == "unknown plugin 'nope'; known plugins: file"
+    assert finals["after-1"].state is RequestState.SUCCESS
+    assert collector.process.poll() is None
+
+
+async def test_priority_requests_publish_items(collector: Worker, test_settings: Settings) -> None:
+    request = make_request(request_id="prio-1", dry_run=False, priority=9)
+    await produce(test_settings, COLLECT_REQUESTS_PRIORITY, request.dumps(), key=b"prio-1")
+    status = (await _results(test_settings, 1))["prio-1"]
+    assert status.state is RequestState.SUCCESS
+    items = await read_until(test_settings, ITEMS_RAW, lambda v: len(v) >= 5)
+    parsed = [RawItem.parse(value) for value in items]
+    assert len(parsed) == 5
+    assert {item.request_id for item in parsed} == {"prio-1"}
+    all_states = [
+        RequestStatus.parse(v).state
+        for v in await read_until(test_settings, COLLECT_RESULTS, lambda v: len(v) >= 3)
+    ]
+    assert all_states == [RequestState.RECEIVED, RequestState.STARTED, RequestState.SUCCESS]

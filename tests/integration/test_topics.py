@@ -1,0 +1,40 @@
+"""Topic catalog on the real broker: idempotent creation, matching partitions, mismatches."""
+
+from __future__ import annotations
+
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from streams.config import Settings
+from streams.exceptions import TopicMismatchError
+from streams.topics import CATALOG, ITEMS_RAW, ensure_topics
+from tests.support.kafka import partition_counts
+
+
+async def test_creation_is_idempotent_and_matches_the_catalog(test_settings: Settings) -> None:
+    first = await ensure_topics(test_settings)
+    second = await ensure_topics(test_settings)
+    names = [spec.full_name(test_settings) for spec in CATALOG]
+    assert sorted(first.created) == sorted(names)
+    assert second.created == []
+    assert sorted(second.verified) == sorted(names)
+    counts = await partition_counts(test_settings, names)
+    assert counts == {
+        spec.full_name(test_settings): spec.partition_count(test_settings) for spec in CATALOG
+    }
+
+
+async def test_a_partition_count_mismatch_is_reported(test_settings: Settings) -> None:
+    name = ITEMS_RAW.full_name(test_settings)
+    admin = AIOKafkaAdminClient(bootstrap_servers=test_settings.bootstrap_list)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, num_partitions=1, replication_factor=1)])
+    finally:
+        await admin.close()
+    expected = test_settings.topic_partitions
+    with pytest.raises(TopicMismatchError) as caught:
+        await ensure_topics(test_settings)
+    assert f"topic {name} has 1 partitions on the broker, the catalog says {expected}" in str(
+        caught.value
+    )

@@ -1,0 +1,88 @@
+"""Plain aiokafka helpers: produce and read as any outside client would."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from streams.config import Settings
+from streams.topics import TopicSpec
+
+
+async def produce(
+    settings: Settings, spec: TopicSpec, value: bytes | None, key: bytes | None = None
+) -> None:
+    """Send one message with a bare aiokafka producer."""
+    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_list)
+    await producer.start()
+    try:
+        await producer.send_and_wait(spec.full_name(settings), value, key=key)
+    finally:
+        await producer.stop()
+
+
+async def read_until(
+    settings: Settings,
+    spec: TopicSpec,
+    done: Callable[[list[bytes]], bool],
+    timeout: float = 60.0,
+) -> list[bytes]:
+    """Read a topic from its beginning until done(values) holds or the deadline passes."""
+    topic = spec.full_name(settings)
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_list, enable_auto_commit=False)
+    await consumer.start()
+    values: list[bytes] = []
+    try:
+        partitions = await _partitions(consumer, topic)
+        consumer.assign([TopicPartition(topic, p) for p in partitions])
+        await consumer.seek_to_beginning()
+        deadline = time.monotonic() + timeout
+        while not done(values) and time.monotonic() < deadline:
+            batches = await consumer.getmany(timeout_ms=500)
+            values += [r.value for batch in batches.values() for r in batch if r.value is not None]
+    finally:
+        await consumer.stop()
+    return values
+
+
+async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+    for _ in range(50):
+        if topic in await consumer.topics():
+            counts = await partition_counts_of(consumer, topic)
+            return set(range(counts))
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"topic {topic} never appeared")
+
+
+async def partition_counts_of(consumer: AIOKafkaConsumer, topic: str) -> int:
+    """How many partitions a topic has, from a fresh metadata request."""
+    cluster = await consumer._client.fetch_all_metadata()  # noqa: SLF001 - test helper
+    return len(cluster.partitions_for_topic(topic) or ())
+
+
+async def partition_counts(settings: Settings, names: list[str]) -> dict[str, int]:
+    """Partition count of each topic as the broker reports it."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_list)
+    await admin.start()
+    try:
+        described: list[dict[str, Any]] = await admin.describe_topics(names)
+    finally:
+        await admin.close()
+    return {topic["topic"]: len(topic["partitions"]) for topic in described}
+
+
+async def delete_namespace(settings: Settings) -> None:
+    """Delete every topic of a test's namespace (its catalog and Faust's internal topics)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_list)
+    await admin.start()
+    try:
+        names = [t for t in await admin.list_topics() if t.startswith(settings.namespace)]
+        if names and settings.namespace:
+            await admin.delete_topics(names)
+    finally:
+        await admin.close()

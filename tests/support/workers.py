@@ -1,0 +1,117 @@
+"""Faust workers in subprocesses, as `faust -A services.<name> worker` runs them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from streams.config import ServiceName, Settings
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment variables that reproduce these settings in a subprocess."""
+    env = {}
+    for name in Settings.model_fields:
+        value = getattr(settings, name)
+        if value is None:
+            continue
+        secret = getattr(value, "get_secret_value", None)
+        env[name.upper()] = str(secret() if secret else value)
+    return env
+
+
+def poll(check: Callable[[], Any], timeout: float, interval: float = 0.2) -> Any:
+    """Call check() until it returns something truthy or the deadline passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(interval)
+
+
+@dataclass
+class Worker:
+    """A running worker subprocess and where to reach it."""
+
+    service: ServiceName
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def health(self) -> httpx.Response | None:
+        """GET /health, or None while nothing answers."""
+        try:
+            return httpx.get(f"{self.url}/health", timeout=2.0)
+        except httpx.HTTPError:
+            return None
+
+    def wait_ready(self, timeout: float = 90.0) -> dict[str, Any]:
+        """Wait until /health is 200 and the worker has partitions; return the report."""
+
+        def ready() -> dict[str, Any] | None:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.service} exited early:\n{self.output()[-3000:]}")
+            response = self.health()
+            report = (
+                response.json() if response is not None and response.status_code == 200 else None
+            )
+            return report if report and report["assignment"] else None
+
+        report = poll(ready, timeout)
+        if not report:
+            raise TimeoutError(f"{self.service} not ready in {timeout}s:\n{self.output()[-3000:]}")
+        return report
+
+    def stop(self, timeout: float = 60.0) -> int:
+        """SIGTERM, then wait for the exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
+            raise
+
+    def output(self) -> str:
+        """Everything the worker printed so far."""
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+def start_worker(service: ServiceName, settings: Settings, folder: Path) -> Worker:
+    """Start `faust -A services.<service> worker -l info` with these settings, on a free port."""
+    port = free_port()
+    env = {**os.environ, **settings_env(settings), f"{service.upper()}_WEB_PORT": str(port)}
+    log = folder / f"{service}-{port}.log"
+    folder.mkdir(parents=True, exist_ok=True)
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            ["faust", "-A", f"services.{service}", "worker", "-l", "info"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=Path(__file__).resolve().parents[2],
+        )
+    return Worker(service, process, port, log)
