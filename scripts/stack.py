@@ -1,6 +1,6 @@
 """The local stack: real Kafka (KRaft), PostgreSQL and Redis on loopback, no Docker.
 
-Usage: python scripts/stack.py up|down|status|logs [name]
+Usage: python scripts/stack.py up|down|status|logs [name]|purge
 
 Addresses come from the settings (KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL, REDIS_URL), data and
 logs live under STATE_DIR/stack. `up` is idempotent, `down` stops only what `up` started (by the
@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import logging
 import os
 import shutil
 import signal
@@ -175,6 +176,10 @@ class Server:
             wait_for(lambda: not pid_alive(pid), 10.0)
         self.pidfile.unlink(missing_ok=True)
         say(f"{self.name} stopped (pid {pid})")
+
+    def data_dirs(self) -> list[Path]:
+        """Folders holding this server's data (removed by `purge`)."""
+        return [self.home]
 
     def status(self) -> str:
         pid = self.our_pid()
@@ -385,6 +390,9 @@ class Postgres(Server):
     def logfile(self) -> Path:
         return self.data.parent / "postgres.log"
 
+    def data_dirs(self) -> list[Path]:
+        return [self.home, self.data.parent]
+
 
 class Redis(Server):
     """redis-server from Debian's packages, no persistence, loopback only."""
@@ -556,14 +564,18 @@ def up(settings: Settings) -> None:
 
 
 def main(argv: list[str]) -> int:
-    """Entry point: up, down, status or logs."""
+    """Entry point: up, down, status, logs or purge (down, then delete the data)."""
+    logging.basicConfig(level=logging.WARNING, format="stack: %(name)s: %(message)s")
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # refused connections while polling
     command = argv[1] if len(argv) > 1 else "status"
     settings = load_settings()
     if command == "up":
         up(settings)
-    elif command == "down":
+    elif command in ("down", "purge"):
         for server in reversed(servers(settings)):
             server.down()
+            for folder in server.data_dirs() if command == "purge" else []:
+                shutil.rmtree(folder, ignore_errors=True)
     elif command == "status":
         lines = [server.status() for server in servers(settings)]
         print("\n".join(lines))

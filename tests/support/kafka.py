@@ -61,7 +61,7 @@ async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
 
 async def partition_counts_of(consumer: AIOKafkaConsumer, topic: str) -> int:
     """How many partitions a topic has, from a fresh metadata request."""
-    cluster = await consumer._client.fetch_all_metadata()  # noqa: SLF001 - test helper
+    cluster = await consumer._client.fetch_all_metadata()
     return len(cluster.partitions_for_topic(topic) or ())
 
 
