@@ -384,7 +384,7 @@ class Postgres(Server):
         pwfile.unlink()
 
     def _as_owner(self, cmd: list[str]) -> None:
-        run(["runuser", "-u", "postgres", "--", *cmd] if self.as_postgres else cmd)
+        run(["runuser", "-u", "postgres", "--", *cmd] if self.as_postgres else cmd, cwd="/")
 
     @property
     def logfile(self) -> Path:
