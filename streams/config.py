@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from croniter import croniter
+from pydantic import BeforeValidator, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from streams.exceptions import ConfigurationError
 
@@ -19,6 +21,17 @@ LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 _HOST_PORT = re.compile(r"^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$")
 _SECRET_VARIABLES = frozenset({"DATABASE_URL", "API_TOKEN"})
 _NAMESPACE = re.compile(r"^[A-Za-z0-9._-]*$")
+
+
+def _split_commas(value: object) -> object:
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+CommaList = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_split_commas)]
+"""A list given in the environment as comma-separated values."""
+DEFAULT_RATE_LIMITS = {"hackernews": 600, "reddit": 60, "rss": 120, "mastodon": 300}
 
 
 class Settings(BaseSettings):
@@ -79,6 +92,123 @@ class Settings(BaseSettings):
     file_plugin_dir: Path = Field(
         Path("."), description="FILE_PLUGIN_DIR: the `file` plugin reads only files inside it."
     )
+    plugins_enabled: CommaList = Field(
+        (),
+        description="PLUGINS_ENABLED: comma-separated plugins to run; empty: every plugin "
+        "not in PLUGINS_DISABLED.",
+    )
+    plugins_disabled: CommaList = Field(
+        (), description="PLUGINS_DISABLED: comma-separated plugins that never run."
+    )
+    plugin_rate_limits: dict[str, int] = Field(
+        DEFAULT_RATE_LIMITS,
+        description="PLUGIN_RATE_LIMITS: JSON object, HTTP requests per minute per plugin, "
+        "shared by all workers through Redis (a plugin not named is not limited).",
+    )
+    http_user_agent: str = Field(
+        "trend-stream/0.1 (trend intelligence collector)",
+        description="HTTP_USER_AGENT: User-Agent header of every request to a source.",
+    )
+    http_timeout_s: float = Field(
+        10.0, gt=0, description="HTTP_TIMEOUT_S: timeout of one HTTP request to a source."
+    )
+    http_max_retries: int = Field(
+        3, ge=0, le=10, description="HTTP_MAX_RETRIES: retries of a 5xx, 429 or timeout in a run."
+    )
+    http_backoff_s: float = Field(
+        1.0, ge=0, description="HTTP_BACKOFF_S: first retry delay (exponential, full jitter)."
+    )
+    http_backoff_max_s: float = Field(
+        30.0, ge=0, description="HTTP_BACKOFF_MAX_S: longest delay between two retries."
+    )
+    http_retry_after_max_s: float = Field(
+        120.0,
+        ge=0,
+        description="HTTP_RETRY_AFTER_MAX_S: a 429 asking to wait longer fails the run instead.",
+    )
+    http_concurrency: int = Field(
+        8, ge=1, le=100, description="HTTP_CONCURRENCY: requests in flight per plugin run."
+    )
+    hackernews_base_url: str = Field(
+        "https://hacker-news.firebaseio.com",
+        description="HACKERNEWS_BASE_URL: the Hacker News API (…/v0/topstories.json).",
+    )
+    hackernews_lists: CommaList = Field(
+        ("top", "new", "best"), description="HACKERNEWS_LISTS: story lists to read (top,new,best)."
+    )
+    hackernews_limit: int = Field(
+        100, ge=1, description="HACKERNEWS_LIMIT: stories fetched per run (all lists together)."
+    )
+    reddit_base_url: str = Field(
+        "https://www.reddit.com",
+        description="REDDIT_BASE_URL: where the public listings live (…/r/<sub>/<listing>.json).",
+    )
+    reddit_subreddits: CommaList = Field(
+        ("technology", "worldnews", "programming"),
+        description="REDDIT_SUBREDDITS: comma-separated subreddits.",
+    )
+    reddit_listings: CommaList = Field(
+        ("hot",), description="REDDIT_LISTINGS: listings per subreddit (hot,new,top)."
+    )
+    reddit_limit: int = Field(
+        50, ge=1, le=100, description="REDDIT_LIMIT: posts per listing (Reddit allows 100)."
+    )
+    rss_feeds: CommaList = Field(
+        ("https://feeds.bbci.co.uk/news/technology/rss.xml",),
+        description="RSS_FEEDS: comma-separated RSS 2.0 or Atom feed URLs.",
+    )
+    mastodon_base_url: str = Field(
+        "https://mastodon.social",
+        description="MASTODON_BASE_URL: the instance whose trends are read.",
+    )
+    mastodon_limit: int = Field(
+        40, ge=1, le=40, description="MASTODON_LIMIT: trending statuses per run (the API's max 40)."
+    )
+    mastodon_include_tags: bool = Field(
+        True, description="MASTODON_INCLUDE_TAGS: also collect trending tags as items."
+    )
+    collector_concurrency: int = Field(
+        4, ge=1, le=64, description="COLLECTOR_CONCURRENCY: requests run at once per worker."
+    )
+    collector_priority_concurrency: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="COLLECTOR_PRIORITY_CONCURRENCY: priority requests run at once per worker, "
+        "apart from the bulk ones.",
+    )
+    max_request_bytes: int = Field(
+        1_048_576, ge=1024, description="MAX_REQUEST_BYTES: larger triggers are refused."
+    )
+    dry_run_sample_size: int = Field(
+        5, ge=0, le=100, description="DRY_RUN_SAMPLE_SIZE: items a dry run returns by default."
+    )
+    request_state_ttl_s: int = Field(
+        7 * 86400, ge=60, description="REQUEST_STATE_TTL_S: how long Redis keeps request states."
+    )
+    seen_items_ttl_s: int = Field(
+        2 * 86400,
+        ge=0,
+        description="SEEN_ITEMS_TTL_S: an item seen within this time is not published again "
+        "(0: publish every time).",
+    )
+    schedule_all: str = Field(
+        "0 * * * *",
+        description="SCHEDULE_ALL: cron of the `all` collection (empty: off).",
+    )
+    schedule_high_frequency: str = Field(
+        "*/15 * * * *",
+        description="SCHEDULE_HIGH_FREQUENCY: cron of the `high_frequency` collection (empty: off).",
+    )
+    schedule_timezone: str = Field(
+        "UTC", description="SCHEDULE_TIMEZONE: timezone the cron expressions are read in."
+    )
+    schedule_catchup_max_age_s: int = Field(
+        86400,
+        ge=0,
+        description="SCHEDULE_CATCHUP_MAX_AGE_S: a missed slot younger than this runs once when "
+        "a leader starts (0: never catch up).",
+    )
     log_level: LogLevel = Field("INFO", description="LOG_LEVEL: DEBUG, INFO, WARNING or ERROR.")
     api_token: SecretStr = Field(
         SecretStr(""), description="API_TOKEN: bearer token required by every web action."
@@ -113,6 +243,30 @@ class Settings(BaseSettings):
         if value and not value.startswith(("http://", "https://")):
             raise ValueError(f"expected an http(s):// URL, got {value!r}")
         return value or None
+
+    @field_validator("schedule_all", "schedule_high_frequency")
+    @classmethod
+    def _check_cron(cls, value: str) -> str:
+        value = value.strip()
+        if value and not croniter.is_valid(value):
+            raise ValueError(f"not a cron expression: {value!r}")
+        return value
+
+    @field_validator("schedule_timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {value!r}") from None
+        return value
+
+    @field_validator("hackernews_base_url", "reddit_base_url", "mastodon_base_url")
+    @classmethod
+    def _check_base_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"expected an http(s):// URL, got {value!r}")
+        return value.rstrip("/")
 
     @field_validator("namespace")
     @classmethod

@@ -17,6 +17,8 @@ class FilePlugin(Plugin):
     """Options: `path` (inside FILE_PLUGIN_DIR), `limit` (default: every line)."""
 
     name = "file"
+    groupable = False
+    uses_http = False
     default_options: ClassVar[Mapping[str, Any]] = {"limit": None}
 
     async def collect(
