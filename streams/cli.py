@@ -9,10 +9,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from streams.client import run_request
+from streams.client import request_collection
 from streams.config import load_settings
 from streams.exceptions import TrendStreamError
-from streams.records import CollectRequest
+from streams.records import RequestStatus
 
 __all__ = ["cli", "main"]
 
@@ -38,6 +38,17 @@ def _options(pairs: list[str]) -> dict[str, object]:
     return options
 
 
+async def _run(
+    plugin: str, options: dict[str, object], dry_run: bool, priority: int, timeout: float
+) -> RequestStatus:
+    handle = await request_collection(
+        plugin, options=options, dry_run=dry_run, priority=priority, requested_by="trendctl",
+        settings=load_settings(),
+    )
+    async with handle:
+        return await handle.wait(timeout)
+
+
 @cli.command()
 def trigger(
     plugin: Annotated[str, typer.Argument(help="Plugin or group name.")],
@@ -50,17 +61,9 @@ def trigger(
     ] = 0,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the result.")] = 60.0,
 ) -> None:
-    """Produce a CollectRequest to collect.requests and print its result from collect.results."""
+    """Produce a CollectRequest to collect.requests and print its final status."""
     try:
-        request = CollectRequest(
-            plugin=plugin,
-            options=_options(option),
-            dry_run=dry_run,
-            priority=priority,
-            requested_by="trendctl",
-        )
-        request.check()
-        status = asyncio.run(run_request(load_settings(), request, timeout))
+        status = asyncio.run(_run(plugin, _options(option), dry_run, priority, timeout))
     except TrendStreamError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None

@@ -1,94 +1,130 @@
-"""A client for any Python program: trigger a request and wait for its result (like AsyncResult)."""
+"""A client for any Python program: request a collection, follow it, wait for it, cancel it."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from types import TracebackType
+from collections.abc import Mapping
+from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 
-from streams.config import Settings
-from streams.exceptions import RecordValidationError, TrendStreamError
-from streams.records import CollectRequest, RequestStatus
-from streams.topics import COLLECT_REQUESTS, COLLECT_REQUESTS_PRIORITY, COLLECT_RESULTS
+from streams.config import Settings, get_settings
+from streams.exceptions import TrendStreamError
+from streams.records import CollectRequest, ControlCommand, RequestState, RequestStatus
+from streams.state import RequestStates, redis_client
+from streams.topics import COLLECT_REQUESTS, COLLECT_REQUESTS_PRIORITY, CONTROL, TopicSpec
 
-__all__ = ["RequestClient", "RequestTimeoutError", "run_request"]
+__all__ = [
+    "PRIORITY_LANE_FROM",
+    "CollectionHandle",
+    "RequestFailedError",
+    "RequestTimeoutError",
+    "request_collection",
+    "send",
+]
+
+PRIORITY_LANE_FROM = 5
+"""Requests of this priority or more go to collect.requests.priority."""
+POLL_INTERVAL_S = 0.05
 
 
 class RequestTimeoutError(TrendStreamError):
     """No final status arrived for a request within the time asked for."""
 
 
-class RequestClient:
-    """Produces triggers to collect.requests and reads their statuses from collect.results."""
+class RequestFailedError(TrendStreamError):
+    """The request ended in FAILURE or REVOKED; `status` holds the details."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, status: RequestStatus) -> None:
+        super().__init__(f"request {status.request_id} {status.state.value}: {status.error}")
+        self.status = status
+
+
+async def send(settings: Settings, spec: TopicSpec, key: str, value: bytes) -> None:
+    """Produce one message and wait for the broker's acknowledgement."""
+    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_list, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(spec.full_name(settings), value, key=key.encode())
+    finally:
+        await producer.stop()
+
+
+class CollectionHandle:
+    """Like Celery's AsyncResult: `state()`, `result(timeout)`, `cancel()` for one request."""
+
+    def __init__(self, request_id: str, settings: Settings, timeout: float = 60.0) -> None:
+        self.request_id = request_id
         self.settings = settings
-        self._producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_list, acks="all")
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.bootstrap_list, enable_auto_commit=False
-        )
+        self.timeout = timeout
+        self._redis = redis_client(settings)
+        self._states = RequestStates(self._redis, settings)
 
-    async def __aenter__(self) -> RequestClient:
-        try:
-            await self._producer.start()
-            await self._consumer.start()
-            await self._follow_results()
-        except BaseException:
-            await self.__aexit__(None, None, None)
-            raise
+    async def status(self) -> RequestStatus | None:
+        """The latest status, or None while no worker has reported on the request."""
+        return await self._states.get(self.request_id)
+
+    async def state(self) -> RequestState:
+        """The current state (PENDING until a worker reports)."""
+        status = await self.status()
+        return status.state if status else RequestState.PENDING
+
+    async def wait(self, timeout: float | None = None) -> RequestStatus:
+        """Block until a final status (SUCCESS, FAILURE, REVOKED) and return it."""
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        while True:
+            status = await self.status()
+            if status is not None and status.state.is_final:
+                return status
+            if time.monotonic() >= deadline:
+                raise RequestTimeoutError(
+                    f"request {self.request_id}: no result within {timeout or self.timeout:g}s "
+                    f"(last state: {status.state.value if status else 'PENDING'})"
+                )
+            await asyncio.sleep(POLL_INTERVAL_S)
+
+    async def result(self, timeout: float | None = None) -> dict[str, Any]:
+        """The result of a SUCCESS; RequestFailedError on FAILURE or REVOKED (like `.get()`)."""
+        status = await self.wait(timeout)
+        if status.state is not RequestState.SUCCESS:
+            raise RequestFailedError(status)
+        return status.result or {}
+
+    async def cancel(self, issued_by: str = "client") -> None:
+        """Revoke the request: skipped if still queued, stopped if running."""
+        command = ControlCommand(command="revoke", request_id=self.request_id, issued_by=issued_by)
+        await send(self.settings, CONTROL, self.request_id, command.dumps())
+
+    async def close(self) -> None:
+        """Release the Redis connection."""
+        await self._redis.aclose()
+
+    async def __aenter__(self) -> CollectionHandle:
         return self
 
-    async def __aexit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self._producer.stop()
-        await self._consumer.stop()
-
-    async def _follow_results(self) -> None:
-        """Read collect.results from its current end: only statuses published from now on."""
-        topic = COLLECT_RESULTS.full_name(self.settings)
-        if topic not in await self._consumer.topics():
-            raise TrendStreamError(f"topic {topic} does not exist: run `scripts/stack up` first")
-        partitions = await self._producer.partitions_for(topic)
-        assigned = [TopicPartition(topic, partition) for partition in sorted(partitions)]
-        self._consumer.assign(assigned)
-        await self._consumer.seek_to_end(*assigned)
-        for tp in assigned:  # resolve the end offsets now, before any trigger is sent
-            await self._consumer.position(tp)
-
-    async def trigger(self, request: CollectRequest) -> str:
-        """Send a request (urgent ones, priority >= 5, to the priority topic); return its id."""
-        spec = COLLECT_REQUESTS_PRIORITY if request.priority >= 5 else COLLECT_REQUESTS
-        await self._producer.send_and_wait(
-            spec.full_name(self.settings), request.dumps(), key=request.request_id.encode()
-        )
-        return request.request_id
-
-    async def wait(self, request_id: str, timeout: float = 30.0) -> RequestStatus:
-        """Block until the request reaches SUCCESS, FAILURE or REVOKED; return that status."""
-        deadline = time.monotonic() + timeout
-        while (left := deadline - time.monotonic()) > 0:
-            batches = await self._consumer.getmany(timeout_ms=int(min(left, 1.0) * 1000))
-            for record in (r for batch in batches.values() for r in batch):
-                status = _status(record.value)
-                if status and status.request_id == request_id and status.state.is_final:
-                    return status
-        raise RequestTimeoutError(f"no result for request {request_id} within {timeout:.0f}s")
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
 
 
-def _status(payload: bytes | None) -> RequestStatus | None:
-    try:
-        return RequestStatus.parse(payload)
-    except RecordValidationError:
-        return None
-
-
-async def run_request(
-    settings: Settings, request: CollectRequest, timeout: float = 30.0
-) -> RequestStatus:
-    """Trigger one request and wait for its result."""
-    async with RequestClient(settings) as client:
-        await client.trigger(request)
-        return await asyncio.wait_for(client.wait(request.request_id, timeout), timeout + 5)
+async def request_collection(
+    plugin: str,
+    *,
+    options: Mapping[str, Any] | None = None,
+    dry_run: bool = False,
+    then_process: bool = False,
+    priority: int = 0,
+    requested_by: str = "client",
+    timeout: float = 60.0,
+    settings: Settings | None = None,
+) -> CollectionHandle:
+    """Produce a CollectRequest and return its handle (`timeout`: the default wait)."""
+    settings = settings or get_settings()
+    request = CollectRequest(
+        plugin=plugin, options=dict(options or {}), dry_run=dry_run, then_process=then_process,
+        priority=priority, requested_by=requested_by,
+    )
+    request.check()
+    spec = COLLECT_REQUESTS_PRIORITY if priority >= PRIORITY_LANE_FROM else COLLECT_REQUESTS
+    await send(settings, spec, request.request_id, request.dumps())
+    return CollectionHandle(request.request_id, settings, timeout)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Annotated, Literal
 
 from croniter import croniter
 from pydantic import BeforeValidator, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from streams.exceptions import ConfigurationError
 
@@ -31,6 +32,21 @@ def _split_commas(value: object) -> object:
 
 CommaList = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_split_commas)]
 """A list given in the environment as comma-separated values."""
+
+
+def _name_numbers(value: object) -> object:
+    if not isinstance(value, str):
+        return value
+    if value.strip().startswith("{"):
+        return json.loads(value)
+    pairs = [part.partition("=") for part in value.split(",") if part.strip()]
+    if any(not sep or not name.strip() for name, sep, _ in pairs):
+        raise ValueError(f"expected name=N[,name=N...] or a JSON object, got {value!r}")
+    return {name.strip(): number.strip() for name, _, number in pairs}
+
+
+NameNumbers = Annotated[dict[str, int], NoDecode, BeforeValidator(_name_numbers)]
+"""A mapping given in the environment as `name=N,name=N` (or a JSON object)."""
 DEFAULT_RATE_LIMITS = {"hackernews": 600, "reddit": 60, "rss": 120, "mastodon": 300}
 
 
@@ -100,10 +116,11 @@ class Settings(BaseSettings):
     plugins_disabled: CommaList = Field(
         (), description="PLUGINS_DISABLED: comma-separated plugins that never run."
     )
-    plugin_rate_limits: dict[str, int] = Field(
+    plugin_rate_limits: NameNumbers = Field(
         DEFAULT_RATE_LIMITS,
-        description="PLUGIN_RATE_LIMITS: JSON object, HTTP requests per minute per plugin, "
-        "shared by all workers through Redis (a plugin not named is not limited).",
+        description="PLUGIN_RATE_LIMITS: HTTP requests per minute per plugin, as "
+        "`reddit=60,hackernews=600`, shared by all workers through Redis (a plugin not named "
+        "is not limited).",
     )
     http_user_agent: str = Field(
         "trend-stream/0.1 (trend intelligence collector)",
@@ -209,6 +226,11 @@ class Settings(BaseSettings):
         description="SCHEDULE_CATCHUP_MAX_AGE_S: a missed slot younger than this runs once when "
         "a leader starts (0: never catch up).",
     )
+    schedule_check_interval_s: float = Field(
+        30.0,
+        gt=0,
+        description="SCHEDULE_CHECK_INTERVAL_S: how often the leader looks for a missed slot.",
+    )
     log_level: LogLevel = Field("INFO", description="LOG_LEVEL: DEBUG, INFO, WARNING or ERROR.")
     api_token: SecretStr = Field(
         SecretStr(""), description="API_TOKEN: bearer token required by every web action."
@@ -298,6 +320,8 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         raise ConfigurationError(_describe(exc)) from None
+    except SettingsError as exc:
+        raise ConfigurationError(f"invalid configuration: {exc}") from None
 
 
 def _describe(exc: ValidationError) -> str:

@@ -15,6 +15,7 @@ from streams.exceptions import RecordValidationError
 __all__ = [
     "SCHEMA_VERSION",
     "CollectRequest",
+    "ControlCommand",
     "RawItem",
     "RequestState",
     "RequestStatus",
@@ -227,3 +228,27 @@ class TrendUpdate(StreamRecord, namespace="trend_stream.TrendUpdate"):
             self.previous_state = TrendState(self.previous_state)
         self.keywords = self.keywords if self.keywords is not None else []
         self.updated_at = self.updated_at or utcnow()
+
+
+class ControlCommand(StreamRecord, namespace="trend_stream.ControlCommand"):
+    """An order to the workers, e.g. `revoke` a request (skip it if queued, stop it if running)."""
+
+    command: str
+    request_id: str
+    issued_by: str = "anonymous"
+    issued_at: Optional[datetime] = None
+    schema_version: int = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        self.issued_at = self.issued_at or utcnow()
+
+    def check(self) -> None:
+        """Only known commands are accepted."""
+        if self.command not in CONTROL_COMMANDS:
+            known = ", ".join(sorted(CONTROL_COMMANDS))
+            raise RecordValidationError(
+                f"invalid ControlCommand: command: {self.command!r} is not one of {known}"
+            )
+
+
+CONTROL_COMMANDS = frozenset({"revoke"})

@@ -13,7 +13,14 @@ from aiokafka.errors import TopicAlreadyExistsError, for_code
 
 from streams.config import Settings
 from streams.exceptions import TopicMismatchError
-from streams.records import CollectRequest, RawItem, RequestStatus, StreamRecord, TrendUpdate
+from streams.records import (
+    CollectRequest,
+    ControlCommand,
+    RawItem,
+    RequestStatus,
+    StreamRecord,
+    TrendUpdate,
+)
 
 if TYPE_CHECKING:
     import faust
@@ -51,6 +58,8 @@ class TopicSpec:
     retention_ms: int = 7 * DAY_MS
     compacted: bool = False
     """Compaction keeps the latest value of each key (on top of time retention)."""
+    max_message_bytes: int | None = None
+    """Largest message the broker accepts on this topic; None: the broker's default (1 MB)."""
 
     def full_name(self, settings: Settings) -> str:
         """The name on the broker: the NAMESPACE setting, then the catalog name."""
@@ -63,16 +72,25 @@ class TopicSpec:
     def broker_config(self) -> dict[str, str]:
         """Topic-level configuration sent when the topic is created."""
         policy = "compact,delete" if self.compacted else "delete"
-        return {"cleanup.policy": policy, "retention.ms": str(self.retention_ms)}
+        config = {"cleanup.policy": policy, "retention.ms": str(self.retention_ms)}
+        if self.max_message_bytes:
+            config["max.message.bytes"] = str(self.max_message_bytes)
+        return config
 
 
+# Oversized triggers are let in so the collector can answer them with a clear FAILURE.
+REQUEST_TOPIC_MAX_BYTES = 10 * 1024 * 1024
 COLLECT_REQUESTS = TopicSpec(
     "collect.requests",
     CollectRequest,
     "Collection triggers (plain JSON accepted), keyed by request id.",
+    max_message_bytes=REQUEST_TOPIC_MAX_BYTES,
 )
 COLLECT_REQUESTS_PRIORITY = TopicSpec(
-    "collect.requests.priority", CollectRequest, "Urgent collection triggers, consumed apart."
+    "collect.requests.priority",
+    CollectRequest,
+    "Urgent collection triggers, consumed apart.",
+    max_message_bytes=REQUEST_TOPIC_MAX_BYTES,
 )
 COLLECT_RESULTS = TopicSpec(
     "collect.results",
@@ -90,7 +108,7 @@ TRENDS_UPDATES = TopicSpec(
 )
 CONTROL = TopicSpec(
     "control",
-    None,
+    ControlCommand,
     "Control commands to every worker (cancellation, pause).",
     partitions=1,
     retention_ms=30 * DAY_MS,

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
 
 from faust import web
 
 from streams.app import TrendStreamApp
+from streams.config import Settings
 from streams.health import BrokerProbe, health_report
 
-__all__ = ["add_health_view"]
+__all__ = ["add_health_view", "authorize"]
 
 
 def add_health_view(app: TrendStreamApp) -> Any:
@@ -26,3 +28,15 @@ def add_health_view(app: TrendStreamApp) -> Any:
         await probe.close()
 
     return health
+
+
+def authorize(view: web.View, request: web.Request, settings: Settings) -> web.Response | None:
+    """None when the request carries `Authorization: Bearer <API_TOKEN>`, else a 401 response."""
+    token = settings.api_token.get_secret_value()
+    if not token:
+        return view.json({"error": "API_TOKEN is not set: web actions are disabled"}, status=401)
+    given = request.headers.get("Authorization", "")
+    scheme, _, value = given.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(value.encode(), token.encode()):
+        return view.json({"error": "missing or wrong bearer token"}, status=401)
+    return None

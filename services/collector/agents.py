@@ -1,31 +1,77 @@
-"""The collector's agents: consume collect requests (bulk and priority), answer on results."""
+"""The collector's agents: collect requests (bulk and priority lanes) and control commands."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from services.collector.app import app
+from services.collector.groups import GroupTracker
 from services.collector.plugins import default_registry
-from services.collector.runner import RequestRunner
-from services.collector.topics import items_topic, priority_topic, requests_topic, results_topic
+from services.collector.resources import Resources
+from services.collector.runner import CollectorDeps, Lane, RequestRunner, worker_name
+from services.collector.runs import PluginRunLog
+from services.collector.schedules import Schedule, Scheduler, SlotClaims, schedules
+from services.collector.seen import SeenItems
+from services.collector.topics import (
+    control_topic,
+    items_topic,
+    priority_topic,
+    requests_topic,
+    results_topic,
+)
+from streams.exceptions import RecordValidationError
 from streams.logs import event_context
-from streams.records import RawItem, RequestStatus
+from streams.records import CollectRequest, ControlCommand, RawItem, RequestStatus
 
-__all__ = ["collect", "collect_priority", "runner"]
+__all__ = [
+    "catch_up_schedules",
+    "collect",
+    "collect_priority",
+    "control",
+    "get_runner",
+    "get_scheduler",
+    "publish_request",
+    "resources",
+]
 
 log = logging.getLogger(__name__)
+resources = Resources(app.settings)
+_runner: RequestRunner | None = None
+_runner_lock = asyncio.Lock()
+_scheduler: Scheduler | None = None
 
 
 async def _publish_status(status: RequestStatus) -> None:
     await results_topic.send(key=status.request_id, value=status)
+    await resources.states.save(status)
 
 
 async def _publish_item(item: RawItem) -> None:
     await items_topic.send(key=item.key, value=item)
 
 
-runner = RequestRunner(default_registry(), app.settings, _publish_status, _publish_item)
+async def publish_request(request: CollectRequest, lane: Lane) -> None:
+    topic = priority_topic if lane == "priority" else requests_topic
+    await topic.send(key=request.request_id, value=request.dumps())
+
+
+async def get_runner() -> RequestRunner:
+    """The worker's runner, wired to Kafka, Redis and PostgreSQL on first use."""
+    global _runner  # noqa: PLW0603 - one runner per worker process
+    async with _runner_lock:
+        if _runner is None:
+            settings, redis = app.settings, resources.redis
+            _runner = RequestRunner(CollectorDeps(
+                default_registry(settings), settings, _publish_status, _publish_item,
+                publish_request, redis=redis, states=resources.states,
+                seen=SeenItems(redis, settings), groups=GroupTracker(redis, settings),
+                runs=PluginRunLog(await resources.pool()),
+            ))
+    return _runner
 
 
 def fallback_request_id(message: Any) -> str:
@@ -36,19 +82,70 @@ def fallback_request_id(message: Any) -> str:
     return key or f"invalid-{message.topic}-{message.partition}-{message.offset}"
 
 
-async def _consume(stream: Any) -> None:
+async def _consume(stream: Any, lane: Lane) -> None:
     async for event in stream.events():
-        log.debug("request received", extra=event_context(event))
-        await runner.handle(event.value, fallback_request_id(event.message))
+        log.debug("request received lane=%s", lane, extra=event_context(event))
+        runner = await get_runner()
+        await runner.handle(event.value, fallback_request_id(event.message), lane)
 
 
-@app.agent(requests_topic)
+@app.agent(requests_topic, concurrency=app.settings.collector_concurrency)
 async def collect(stream: Any) -> None:
     """Bulk requests from collect.requests."""
-    await _consume(stream)
+    await _consume(stream, "bulk")
 
 
-@app.agent(priority_topic)
+@app.agent(priority_topic, concurrency=app.settings.collector_priority_concurrency)
 async def collect_priority(stream: Any) -> None:
     """Urgent requests from collect.requests.priority, never queued behind bulk ones."""
-    await _consume(stream)
+    await _consume(stream, "priority")
+
+
+@app.agent(control_topic)
+async def control(stream: Any) -> None:
+    """Control commands: `revoke` marks a request revoked for every worker (Redis)."""
+    async for event in stream.events():
+        try:
+            command = ControlCommand.parse(event.value)
+        except RecordValidationError as exc:
+            log.error("control command rejected: %s", exc, extra=event_context(event))  # noqa: TRY400
+            continue
+        await resources.states.revoke(command.request_id)
+        log.info("request revoked by=%s", command.issued_by,
+                 extra=event_context(event, command.request_id))
+
+
+@app.on_before_shutdown.connect  # type: ignore[arg-type]
+async def _close_resources(sender: Any, **kwargs: Any) -> None:
+    await resources.close()
+
+
+async def get_scheduler() -> Scheduler:
+    """The worker's scheduler (used on the leader only)."""
+    global _scheduler  # noqa: PLW0603 - one scheduler per worker process
+    if _scheduler is None:
+        claims = SlotClaims(await resources.pool())
+        _scheduler = Scheduler(
+            app.settings, claims, lambda request: publish_request(request, "bulk"), worker_name()
+        )
+    return _scheduler
+
+
+def _crontab_job(schedule: Schedule) -> Callable[[], Awaitable[None]]:
+    async def fire() -> None:
+        await (await get_scheduler()).fire(schedule)
+
+    fire.__name__ = fire.__qualname__ = f"schedule_{schedule.job}"
+    return fire
+
+
+for _schedule in schedules(app.settings):
+    app.crontab(
+        _schedule.cron, timezone=ZoneInfo(app.settings.schedule_timezone), on_leader=True
+    )(_crontab_job(_schedule))
+
+
+@app.timer(interval=app.settings.schedule_check_interval_s, on_leader=True)
+async def catch_up_schedules() -> None:
+    """Run a schedule's latest slot if no worker ran it (a leader down at that time)."""
+    await (await get_scheduler()).catch_up()

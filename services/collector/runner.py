@@ -7,20 +7,35 @@ import os
 import socket
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
-from services.collector.plugins import PluginContext, PluginError, PluginRegistry
+from redis.asyncio import Redis
+
+from services.collector.collection import Collection, ItemSink
+from services.collector.exceptions import (
+    CollectorError,
+    RequestRevokedError,
+    RequestTooLargeError,
+)
+from services.collector.groups import GroupTracker, children_of
+from services.collector.http import SourceHttp
+from services.collector.plugins import Plugin, PluginContext, PluginError, PluginRegistry
+from services.collector.ratelimit import RedisRateLimiter
+from services.collector.runs import PluginRunLog
+from services.collector.seen import SeenItems
 from streams.config import Settings
 from streams.exceptions import RecordValidationError, UnknownPluginError
-from streams.records import CollectRequest, RawItem, RequestState, RequestStatus
+from streams.records import CollectRequest, RequestState, RequestStatus
+from streams.state import RequestStates
 
-__all__ = ["ItemSink", "RequestRunner", "StatusSink", "worker_name"]
+__all__ = ["CollectorDeps", "Lane", "RequestRunner", "StatusSink", "worker_name"]
 
 log = logging.getLogger(__name__)
+Lane = Literal["bulk", "priority"]
 StatusSink = Callable[[RequestStatus], Awaitable[None]]
-ItemSink = Callable[[RawItem], Awaitable[None]]
-SAMPLE_SIZE = 5
-EXPECTED_FAILURES = (PluginError, UnknownPluginError, RecordValidationError)
+RequestSink = Callable[[CollectRequest, Lane], Awaitable[None]]
+EXPECTED_FAILURES = (PluginError, UnknownPluginError, RecordValidationError, CollectorError)
 
 
 def worker_name() -> str:
@@ -28,71 +43,164 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-class RequestRunner:
-    """Parses a trigger, runs its plugin and publishes RECEIVED, STARTED, then the outcome."""
+@dataclass
+class CollectorDeps:
+    """Where a runner publishes, and the shared state it uses (None: not wired, as in unit tests)."""
 
-    def __init__(
-        self, registry: PluginRegistry, settings: Settings, statuses: StatusSink, items: ItemSink
-    ) -> None:
-        self.registry = registry
-        self.settings = settings
-        self.statuses = statuses
-        self.items = items
+    registry: PluginRegistry
+    settings: Settings
+    statuses: StatusSink
+    items: ItemSink
+    requests: RequestSink
+    redis: Redis | None = None
+    states: RequestStates | None = None
+    seen: SeenItems | None = None
+    groups: GroupTracker | None = None
+    runs: PluginRunLog | None = None
+
+
+class _Report:
+    """Publishes the statuses of one request, keeping its timings."""
+
+    def __init__(self, runner: RequestRunner, request: CollectRequest) -> None:
+        self.runner = runner
+        self.request = request
+        self.timings = {"received": time.time()}
+
+    async def __call__(
+        self, state: RequestState, *, result: dict[str, Any] | None = None,
+        error: Exception | str | None = None,
+    ) -> RequestStatus:
+        if state is RequestState.STARTED:
+            self.timings["started"] = time.time()
+        if state.is_final:
+            self.timings["finished"] = time.time()
+        request = self.request
+        return await self.runner.publish(
+            request.request_id, request.plugin, state, dict(self.timings), result=result,
+            error=error, parent_id=request.parent_id,
+        )
+
+
+class RequestRunner:
+    """Parses a trigger, runs its plugin (or fans a group out) and reports every state."""
+
+    def __init__(self, deps: CollectorDeps) -> None:
+        self.deps = deps
         self.worker = worker_name()
 
-    async def handle(self, payload: bytes | None, fallback_id: str) -> RequestStatus:
+    @property
+    def registry(self) -> PluginRegistry:
+        """The plugins this runner can run."""
+        return self.deps.registry
+
+    async def handle(self, payload: bytes | None, fallback_id: str, lane: Lane = "bulk") -> RequestStatus:
         """Answer one message of a request topic; never raises for a bad message."""
         try:
+            self._check_size(payload)
             request = CollectRequest.parse(payload)
-        except RecordValidationError as exc:
-            return await self._report(fallback_id, "", RequestState.FAILURE, {}, error=exc)
-        return await self.run(request)
+        except (RecordValidationError, RequestTooLargeError) as exc:
+            return await self.publish(fallback_id, "", RequestState.FAILURE, {}, error=exc)
+        return await self.run(request, lane)
 
-    async def run(self, request: CollectRequest) -> RequestStatus:
-        """Run a parsed request to its final state."""
-        timings = {"received": time.time()}
-        await self._report(request.request_id, request.plugin, RequestState.RECEIVED, timings)
+    def _check_size(self, payload: bytes | None) -> None:
+        limit = self.deps.settings.max_request_bytes
+        if payload is not None and len(payload) > limit:
+            raise RequestTooLargeError(
+                f"request payload is {len(payload):,} bytes; MAX_REQUEST_BYTES is {limit:,}"
+            )
+
+    async def run(self, request: CollectRequest, lane: Lane = "bulk") -> RequestStatus:
+        """Run a parsed request to its final state (a group: to STARTED, its children do the rest)."""
+        report = _Report(self, request)
+        await report(RequestState.RECEIVED)
         try:
-            plugin = self.registry.get(request.plugin)
-            timings["started"] = time.time()
-            await self._report(request.request_id, request.plugin, RequestState.STARTED, timings)
-            result = await self._collect(plugin, request)
+            await self._ensure_not_revoked(request)
+            if self.registry.is_group(request.plugin):
+                return await self._fan_out(request, lane, report)
+            status = await self._run_plugin(self.registry.get(request.plugin), request, report)
+        except RequestRevokedError as exc:
+            status = await report(RequestState.REVOKED, error=exc)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a FAILURE status
-            return await self._fail(request, timings, exc)
-        return await self._finish(request, timings, RequestState.SUCCESS, result=result)
+            status = await self._failed(report, exc)
+        await self._after(status)
+        return status
 
-    async def _collect(self, plugin: Any, request: CollectRequest) -> dict[str, Any]:
-        ctx = PluginContext(request.request_id, self.settings, request.dry_run)
-        count, sample = 0, list[dict[str, Any]]()
-        async for item in plugin.collect(ctx, plugin.options(request.options)):
-            count += 1
-            if not request.dry_run:
-                await self.items(item)
-            elif len(sample) < SAMPLE_SIZE:
-                sample.append(item.asdict())
-        result: dict[str, Any] = {"plugin": plugin.name, "items": count, "dry_run": request.dry_run}
-        if request.dry_run:
-            result["sample"] = sample
+    async def _ensure_not_revoked(self, request: CollectRequest) -> None:
+        states = self.deps.states
+        if states is not None and await states.is_revoked(request.request_id):
+            raise RequestRevokedError(f"request {request.request_id} was revoked before it ran")
+
+    async def _run_plugin(
+        self, plugin: Plugin, request: CollectRequest, report: _Report
+    ) -> RequestStatus:
+        await report(RequestState.STARTED)
+        result = await self._collect(plugin, request)
+        status = await report(RequestState.SUCCESS, result=result)
+        return status
+
+    async def _collect(self, plugin: Plugin, request: CollectRequest) -> dict[str, Any]:
+        deps = self.deps
+        http = self._http(plugin)
+        ctx = PluginContext(request.request_id, deps.settings, request.dry_run, http, deps.redis)
+        states = deps.states
+        collection = Collection(
+            plugin, request, deps.items, deps.seen,
+            (lambda: states.is_revoked(request.request_id)) if states else None,
+            deps.settings.dry_run_sample_size,
+        )
+        started = time.monotonic()
+        try:
+            result = await collection.run(ctx)
+        finally:
+            if http is not None:
+                await http.aclose()
+        result["duration_s"] = round(time.monotonic() - started, 3)
         return result
 
-    async def _fail(
-        self, request: CollectRequest, timings: dict[str, float], exc: Exception
-    ) -> RequestStatus:
+    def _http(self, plugin: Plugin) -> SourceHttp | None:
+        if not plugin.uses_http:
+            return None
+        settings, redis = self.deps.settings, self.deps.redis
+        per_minute = settings.plugin_rate_limits.get(plugin.name)
+        limiter = None
+        if redis is not None and per_minute:
+            limiter = RedisRateLimiter(redis, plugin.name, per_minute, settings.namespace)
+        return SourceHttp(plugin.name, settings, limiter)
+
+    async def _fan_out(self, parent: CollectRequest, lane: Lane, report: _Report) -> RequestStatus:
+        members = self.registry.members(parent.plugin)
+        if not members:
+            raise UnknownPluginError(f"group {parent.plugin!r} has no enabled plugin")
+        if self.deps.groups is None:
+            raise CollectorError("group requests need Redis, and this runner has none")
+        await self.deps.groups.open(parent, members, report.timings)
+        children = children_of(parent, members)
+        for child in children:
+            await self.deps.requests(child, lane)
+        return await report(
+            RequestState.STARTED, result={"children": [c.request_id for c in children]}
+        )
+
+    async def _failed(self, report: _Report, exc: Exception) -> RequestStatus:
         if not isinstance(exc, EXPECTED_FAILURES):
-            log.exception("request failed", extra={"request_id": request.request_id})
-        return await self._finish(request, timings, RequestState.FAILURE, error=exc)
+            log.exception("request failed", extra={"request_id": report.request.request_id})
+        return await report(RequestState.FAILURE, error=exc)
 
-    async def _finish(
-        self,
-        request: CollectRequest,
-        timings: dict[str, float],
-        state: RequestState,
-        **outcome: Any,
-    ) -> RequestStatus:
-        timings["finished"] = time.time()
-        return await self._report(request.request_id, request.plugin, state, timings, **outcome)
+    async def _after(self, status: RequestStatus) -> None:
+        """Record the plugin run, and close the parent group when this was its last child."""
+        if self.deps.runs is not None and status.plugin in self.registry.names():
+            await self.deps.runs.record(status)
+        if status.parent_id and self.deps.groups is not None:
+            outcome = await self.deps.groups.child_done(status)
+            if outcome is not None:
+                await self.publish(
+                    status.parent_id, outcome.group, outcome.state,
+                    {**outcome.timings, "finished": time.time()},
+                    result=outcome.result, error=outcome.error,
+                )
 
-    async def _report(
+    async def publish(
         self,
         request_id: str,
         plugin: str,
@@ -100,24 +208,22 @@ class RequestRunner:
         timings: dict[str, float],
         *,
         result: dict[str, Any] | None = None,
-        error: Exception | None = None,
+        error: Exception | str | None = None,
+        parent_id: str | None = None,
     ) -> RequestStatus:
+        """Publish one status (to collect.results and the state store, via the sink)."""
         status = RequestStatus(
             request_id=request_id,
             state=state,
             plugin=plugin,
             result=result,
             error=str(error) if error else None,
-            error_type=type(error).__name__ if error else None,
-            timings=dict(timings),
+            error_type=type(error).__name__ if isinstance(error, Exception) else None,
+            timings=timings,
             worker=self.worker,
+            parent_id=parent_id,
         )
-        await self.statuses(status)
-        log.info(
-            "request %s plugin=%s error=%s",
-            state.value,
-            plugin or "-",
-            status.error or "-",
-            extra={"request_id": request_id},
-        )
+        await self.deps.statuses(status)
+        log.info("request %s plugin=%s error=%s", state.value, plugin or "-", status.error or "-",
+                 extra={"request_id": request_id})
         return status

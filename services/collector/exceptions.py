@@ -1,0 +1,19 @@
+"""Errors of the collector service."""
+
+from __future__ import annotations
+
+from streams.exceptions import TrendStreamError
+
+__all__ = ["CollectorError", "RequestRevokedError", "RequestTooLargeError"]
+
+
+class CollectorError(TrendStreamError):
+    """Base of the collector's own errors."""
+
+
+class RequestRevokedError(CollectorError):
+    """The request was revoked (cancelled) before or while it ran."""
+
+
+class RequestTooLargeError(CollectorError):
+    """A trigger is larger than MAX_REQUEST_BYTES."""

@@ -1,0 +1,38 @@
+"""The collector worker's shared clients (Redis, PostgreSQL), opened on first use."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+from redis.asyncio import Redis
+
+from streams.config import Settings
+from streams.db import create_pool
+from streams.state import RequestStates, redis_client
+
+__all__ = ["Resources"]
+
+
+class Resources:
+    """One Redis client and one PostgreSQL pool per worker process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.redis: Redis = redis_client(settings)
+        self.states = RequestStates(self.redis, settings)
+        self._pool: asyncpg.Pool | None = None
+        self._lock = asyncio.Lock()
+
+    async def pool(self) -> asyncpg.Pool:
+        """The PostgreSQL pool, created once."""
+        async with self._lock:
+            if self._pool is None:
+                self._pool = await create_pool(self.settings, max_size=4)
+        return self._pool
+
+    async def close(self) -> None:
+        """Close every connection."""
+        await self.redis.aclose()
+        if self._pool is not None:
+            await self._pool.close()

@@ -1,0 +1,50 @@
+"""Every plugin run recorded in PostgreSQL's plugin_runs (plugin, request, timing, outcome)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+import asyncpg
+
+from streams.records import RequestStatus
+
+__all__ = ["PluginRunLog"]
+
+log = logging.getLogger(__name__)
+_UPSERT = """
+INSERT INTO plugin_runs (request_id, plugin, status, items_collected, error, started_at,
+                         finished_at, duration_ms)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+ON CONFLICT (request_id, plugin) DO UPDATE SET
+    status = EXCLUDED.status, items_collected = EXCLUDED.items_collected,
+    error = EXCLUDED.error, started_at = EXCLUDED.started_at,
+    finished_at = EXCLUDED.finished_at, duration_ms = EXCLUDED.duration_ms
+"""
+
+
+def _time(timings: dict[str, float], key: str) -> datetime | None:
+    return datetime.fromtimestamp(timings[key], UTC) if key in timings else None
+
+
+class PluginRunLog:
+    """Writes one row per (request, plugin); a redelivered run overwrites its row."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    async def record(self, status: RequestStatus) -> None:
+        """Record a final status; a database failure is logged, never raised."""
+        timings = status.timings
+        started = _time(timings, "started") or _time(timings, "received")
+        finished = _time(timings, "finished")
+        duration = int((timings["finished"] - timings.get("started", timings["received"])) * 1000)
+        items = (status.result or {}).get("items_collected", 0)
+        try:
+            await self.pool.execute(
+                _UPSERT, status.request_id, status.plugin, status.state.value, items,
+                status.error, started, finished, duration,
+            )
+        except (OSError, asyncpg.PostgresError):
+            log.warning("plugin run not recorded", exc_info=True,
+                        extra={"request_id": status.request_id})

@@ -1,0 +1,116 @@
+"""Collection schedules on the leader: one run per slot (PostgreSQL), missed slots caught up once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import asyncpg
+from croniter import croniter
+
+from streams.config import Settings
+from streams.records import CollectRequest, utcnow
+
+__all__ = ["Schedule", "Scheduler", "SlotClaims", "latest_slot", "schedules"]
+
+log = logging.getLogger(__name__)
+FIRE_TOLERANCE = timedelta(seconds=1)
+"""A crontab firing this much early still counts for the slot it fires for."""
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A group collection on a cron."""
+
+    job: str
+    group: str
+    cron: str
+
+
+def schedules(settings: Settings) -> list[Schedule]:
+    """The schedules switched on (a non-empty cron), their job names in the NAMESPACE."""
+    wanted = [("collect_all", "all", settings.schedule_all),
+              ("collect_high_frequency", "high_frequency", settings.schedule_high_frequency)]
+    return [Schedule(f"{settings.namespace}{job}", group, cron)
+            for job, group, cron in wanted if cron]
+
+
+def latest_slot(cron: str, tz: ZoneInfo, now: datetime) -> datetime:
+    """The most recent time the cron was due, at or before `now`."""
+    probe = now.astimezone(tz) + FIRE_TOLERANCE
+    slot: datetime = croniter(cron, probe).get_prev(datetime)
+    return slot
+
+
+class SlotClaims:
+    """schedule_runs rows: the first worker to insert (job, slot) runs it; the others skip."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    async def claim(self, job: str, slot: datetime, worker: str) -> bool:
+        """True for the one caller that gets the slot."""
+        row = await self.pool.fetchval(
+            "INSERT INTO schedule_runs (job, scheduled_for, worker) VALUES ($1, $2, $3) "
+            "ON CONFLICT (job, scheduled_for) DO NOTHING RETURNING id",
+            job, slot, worker,
+        )
+        return row is not None
+
+    async def finish(self, job: str, slot: datetime, status: str, request_id: str) -> None:
+        """Record how the slot's run ended."""
+        await self.pool.execute(
+            "UPDATE schedule_runs SET finished_at = now(), status = $3, "
+            "detail = jsonb_build_object('request_id', $4::text) "
+            "WHERE job = $1 AND scheduled_for = $2",
+            job, slot, status, request_id,
+        )
+
+
+class Scheduler:
+    """Runs the slots of the schedules, each at most once, whoever the leader is."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        claims: SlotClaims,
+        trigger: Callable[[CollectRequest], Awaitable[None]],
+        worker: str,
+    ) -> None:
+        self.settings = settings
+        self.claims = claims
+        self.trigger = trigger
+        self.worker = worker
+        self.tz = ZoneInfo(settings.schedule_timezone)
+
+    async def run_slot(self, schedule: Schedule, slot: datetime) -> str | None:
+        """Trigger the slot's collection unless it ran already; the request id if it ran."""
+        if not await self.claims.claim(schedule.job, slot, self.worker):
+            return None
+        request = CollectRequest(
+            plugin=schedule.group,
+            request_id=f"{schedule.job}.{slot.astimezone(self.tz):%Y%m%dT%H%M%S}",
+            requested_by=f"schedule:{schedule.job}",
+        )
+        await self.trigger(request)
+        await self.claims.finish(schedule.job, slot, "TRIGGERED", request.request_id)
+        log.info("schedule fired job=%s slot=%s", schedule.job, slot.isoformat(),
+                 extra={"request_id": request.request_id})
+        return request.request_id
+
+    async def fire(self, schedule: Schedule) -> str | None:
+        """Run the slot that is due now (the crontab calls this)."""
+        return await self.run_slot(schedule, latest_slot(schedule.cron, self.tz, utcnow()))
+
+    async def catch_up(self) -> list[str]:
+        """Run each schedule's latest slot if it was missed and is recent enough."""
+        now, ran = utcnow(), []
+        max_age = timedelta(seconds=self.settings.schedule_catchup_max_age_s)
+        for schedule in schedules(self.settings):
+            slot = latest_slot(schedule.cron, self.tz, now)
+            if now - slot <= max_age and (request_id := await self.run_slot(schedule, slot)):
+                ran.append(request_id)
+        return ran
