@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from pydantic import SecretStr
 
 from streams.config import ServiceName, Settings
 
@@ -25,16 +26,26 @@ def free_port() -> int:
         return port
 
 
+def env_value(value: object) -> str:
+    """A setting's value as its environment variable would spell it."""
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, tuple):
+        return ",".join(value)
+    if isinstance(value, dict):
+        return ",".join(f"{key}={number}" for key, number in value.items())
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 def settings_env(settings: Settings) -> dict[str, str]:
     """The environment variables that reproduce these settings in a subprocess."""
-    env = {}
-    for name in Settings.model_fields:
-        value = getattr(settings, name)
-        if value is None:
-            continue
-        secret = getattr(value, "get_secret_value", None)
-        env[name.upper()] = str(secret() if secret else value)
-    return env
+    return {
+        name.upper(): env_value(getattr(settings, name))
+        for name in Settings.model_fields
+        if getattr(settings, name) is not None
+    }
 
 
 def poll(check: Callable[[], Any], timeout: float, interval: float = 0.2) -> Any:

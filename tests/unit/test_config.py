@@ -152,3 +152,12 @@ def test_a_service_with_a_bad_variable_stops_with_one_line(tmp_path: Path) -> No
         "trend-stream: invalid configuration: COLLECTOR_WEB_PORT='nope': "
         "Input should be a valid integer, unable to parse string as an integer"
     ]
+
+
+def test_the_test_environment_round_trips(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.support.workers import settings_env
+
+    original = load_settings(rss_feeds=("http://a/x", "http://b/y"), mastodon_include_tags=False)
+    for variable, value in settings_env(original).items():
+        monkeypatch.setenv(variable, value)
+    assert load_settings() == original

@@ -14,8 +14,13 @@ def _child(state: str, items: int, error: str | None = None) -> dict[str, Any]:
 
 
 def test_children_get_shared_and_own_options() -> None:
-    parent = make_request(plugin="all", request_id="p1", priority=6, dry_run=True, options={
-        "limit": 5, "plugins": {"reddit": {"subreddits": ["python"]}}})
+    parent = make_request(
+        plugin="all",
+        request_id="p1",
+        priority=6,
+        dry_run=True,
+        options={"limit": 5, "plugins": {"reddit": {"subreddits": ["python"]}}},
+    )
     hn, reddit = children_of(parent, ["hackernews", "reddit"])
     assert (hn.request_id, hn.parent_id, hn.plugin) == ("p1.hackernews", "p1", "hackernews")
     assert hn.options == {"limit": 5}
@@ -24,7 +29,9 @@ def test_children_get_shared_and_own_options() -> None:
 
 
 def test_all_children_succeed() -> None:
-    state, result, error = aggregate(["a", "b"], {"a": _child("SUCCESS", 3), "b": _child("SUCCESS", 4)})
+    state, result, error = aggregate(
+        ["a", "b"], {"a": _child("SUCCESS", 3), "b": _child("SUCCESS", 4)}
+    )
     assert (state, error) == (RequestState.SUCCESS, None)
     assert result["items_collected"] == 7
     assert result["partial_failure"] is False

@@ -40,7 +40,9 @@ class Broken(Plugin):
     name = "broken"
     uses_http = False
 
-    async def collect(self, ctx: PluginContext, options: Mapping[str, Any]) -> AsyncIterator[RawItem]:
+    async def collect(
+        self, ctx: PluginContext, options: Mapping[str, Any]
+    ) -> AsyncIterator[RawItem]:
         yield make_item()
         raise ZeroDivisionError("boom")
 
@@ -52,17 +54,24 @@ class Dated(Plugin):
     uses_http = False
     frequency: ClassVar = "high"
 
-    async def collect(self, ctx: PluginContext, options: Mapping[str, Any]) -> AsyncIterator[RawItem]:
+    async def collect(
+        self, ctx: PluginContext, options: Mapping[str, Any]
+    ) -> AsyncIterator[RawItem]:
         for day in (1, 2, 3):
             yield make_item(source_id=str(day), published_at=f"2026-01-0{day}T00:00:00Z")
 
 
 def _runner(sinks: Sinks, *plugins: Plugin, **settings: Any) -> RequestRunner:
     registry = PluginRegistry(list(plugins) or [FilePlugin()])
-    return RequestRunner(CollectorDeps(
-        registry, load_settings(file_plugin_dir=ROOT, **settings), sinks.status, sinks.item,
-        sinks.request,
-    ))
+    return RequestRunner(
+        CollectorDeps(
+            registry,
+            load_settings(file_plugin_dir=ROOT, **settings),
+            sinks.status,
+            sinks.item,
+            sinks.request,
+        )
+    )
 
 
 async def test_a_collection_reports_received_started_success() -> None:
@@ -70,7 +79,9 @@ async def test_a_collection_reports_received_started_success() -> None:
     request = make_request(dry_run=False)
     final = await _runner(sinks).run(request)
     assert [s.state for s in sinks.statuses] == [
-        RequestState.RECEIVED, RequestState.STARTED, RequestState.SUCCESS,
+        RequestState.RECEIVED,
+        RequestState.STARTED,
+        RequestState.SUCCESS,
     ]
     assert {s.request_id for s in sinks.statuses} == {request.request_id}
     assert final.result is not None
@@ -82,8 +93,9 @@ async def test_a_collection_reports_received_started_success() -> None:
 
 async def test_a_dry_run_publishes_no_item_and_returns_a_sample() -> None:
     sinks = Sinks()
-    request = make_request(dry_run=True, options={"path": "tests/fixtures/items.jsonl",
-                                                  "sample_size": 2})
+    request = make_request(
+        dry_run=True, options={"path": "tests/fixtures/items.jsonl", "sample_size": 2}
+    )
     final = await _runner(sinks).run(request)
     assert final.state is RequestState.SUCCESS
     assert sinks.items == []
@@ -93,8 +105,9 @@ async def test_a_dry_run_publishes_no_item_and_returns_a_sample() -> None:
 
 async def test_limit_and_since_options() -> None:
     sinks = Sinks()
-    request = make_request(plugin="dated", dry_run=False,
-                           options={"since": "2026-01-02T00:00:00Z", "limit": 1})
+    request = make_request(
+        plugin="dated", dry_run=False, options={"since": "2026-01-02T00:00:00Z", "limit": 1}
+    )
     final = await _runner(sinks, Dated()).run(request)
     assert final.result is not None
     assert final.result["items_older_than_since"] == 1
@@ -122,10 +135,15 @@ async def test_malformed_and_oversized_payloads_fail_under_the_fallback_id() -> 
     bad = await runner.handle(b"{oops", "invalid-collect.requests-0-7")
     big = await runner.handle(b"x" * 5000, "big-1")
     assert (bad.request_id, bad.state, bad.error_type) == (
-        "invalid-collect.requests-0-7", RequestState.FAILURE, "RecordValidationError")
+        "invalid-collect.requests-0-7",
+        RequestState.FAILURE,
+        "RecordValidationError",
+    )
     assert bad.error is not None and "not valid JSON" in bad.error
     assert (big.state, big.error) == (
-        RequestState.FAILURE, "request payload is 5,000 bytes; MAX_REQUEST_BYTES is 1,024")
+        RequestState.FAILURE,
+        "request payload is 5,000 bytes; MAX_REQUEST_BYTES is 1,024",
+    )
     assert len(sinks.statuses) == 2
 
 
