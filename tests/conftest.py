@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from streams.config import Settings, load_settings
+from streams.config import ServiceName, Settings, load_settings
 from tests.support.kafka import delete_namespace
-from tests.support.workers import settings_env
+from tests.support.workers import Worker, settings_env, start_worker
 
 ROOT = Path(__file__).resolve().parents[1]
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -94,3 +94,20 @@ async def test_settings(servers: Settings, tmp_path: Path) -> AsyncIterator[Sett
     )
     yield settings
     await delete_namespace(settings)
+
+
+@pytest.fixture
+def start_workers(tmp_path: Path) -> Iterator[Callable[..., list[Worker]]]:
+    """Factory: start N workers of a service, each waited for until it has partitions."""
+    started: list[Worker] = []
+
+    def start(service: ServiceName, settings: Settings, count: int = 1) -> list[Worker]:
+        new = [start_worker(service, settings, tmp_path / "workers") for _ in range(count)]
+        started.extend(new)
+        for worker in new:
+            worker.wait_ready()
+        return new
+
+    yield start
+    for worker in started:
+        worker.stop()

@@ -11,7 +11,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from streams.config import Settings
-from streams.topics import TopicSpec
+from streams.records import RequestStatus
+from streams.topics import COLLECT_RESULTS, TopicSpec
 
 
 async def produce(
@@ -86,3 +87,22 @@ async def delete_namespace(settings: Settings) -> None:
             await admin.delete_topics(names)
     finally:
         await admin.close()
+
+
+def final_statuses(values: list[bytes]) -> dict[str, RequestStatus]:
+    """The final status of each request among these collect.results values."""
+    statuses = [RequestStatus.parse(value) for value in values]
+    return {status.request_id: status for status in statuses if status.state.is_final}
+
+
+async def wait_final(
+    settings: Settings, request_ids: set[str], timeout: float = 90.0
+) -> dict[str, RequestStatus]:
+    """Read collect.results until every one of these requests has a final status."""
+    values = await read_until(
+        settings, COLLECT_RESULTS, lambda v: request_ids <= set(final_statuses(v)), timeout
+    )
+    finals = final_statuses(values)
+    missing = request_ids - set(finals)
+    assert not missing, f"no final status for {sorted(missing)} within {timeout}s"
+    return finals

@@ -1,4 +1,4 @@
-"""Property: whatever bytes arrive on a request topic, parsing raises nothing but the validation error."""
+"""Property: whatever arrives on a request topic, parsing raises only the validation error."""
 
 from __future__ import annotations
 

@@ -40,7 +40,7 @@ def test_all_children_succeed() -> None:
 
 def test_a_partial_failure_is_reported_as_such() -> None:
     children = {"a": _child("SUCCESS", 3), "b": _child("FAILURE", 0, "HTTP 503")}
-    state, result, error = aggregate(["a", "b"], children)
+    state, result, _ = aggregate(["a", "b"], children)
     assert state is RequestState.SUCCESS
     assert result["partial_failure"] is True
     assert result["failures"] == {"b": "HTTP 503"}

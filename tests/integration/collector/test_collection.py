@@ -1,0 +1,138 @@
+"""Collections through the real services: plugins on local fixture APIs, groups, two workers."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from aiokafka.partitioner import DefaultPartitioner
+
+from streams.config import Settings
+from streams.records import RawItem, RequestState, RequestStatus
+from streams.topics import COLLECT_REQUESTS, COLLECT_RESULTS, ITEMS_RAW
+from tests.factories import make_request
+from tests.support.http import FixtureServer, Reply
+from tests.support.kafka import produce, read_until, wait_final
+from tests.support.sources import HACKERNEWS_STORIES, serve_sources
+from tests.support.workers import Worker
+
+StartWorkers = Callable[..., list[Worker]]
+PLUGINS = {"hackernews", "reddit", "rss", "mastodon"}
+
+
+@pytest.fixture
+def source_settings(test_settings: Settings, fixture_server: FixtureServer) -> Settings:
+    """The test's settings with every plugin pointed at the local fixture APIs."""
+    return test_settings.model_copy(update=serve_sources(fixture_server))
+
+
+async def _request(settings: Settings, **fields: Any) -> str:
+    request = make_request(**fields)
+    await produce(settings, COLLECT_REQUESTS, request.dumps(), request.request_id.encode())
+    return request.request_id
+
+
+async def test_hackernews_items_reach_items_raw(
+    source_settings: Settings, start_workers: StartWorkers
+) -> None:
+    start_workers("collector", source_settings)
+    request_id = await _request(source_settings, plugin="hackernews", options={}, dry_run=False)
+    status = (await wait_final(source_settings, {request_id}))[request_id]
+    assert status.state is RequestState.SUCCESS, status.error
+    assert status.result is not None
+    assert status.result["items_collected"] == status.result["items_published"] == 6
+    values = await read_until(source_settings, ITEMS_RAW, lambda v: len(v) >= 6)
+    items = [RawItem.parse(value) for value in values]
+    assert {item.source_id for item in items} == HACKERNEWS_STORIES
+    assert {item.request_id for item in items} == {request_id}
+
+
+async def test_a_dry_run_publishes_nothing_and_returns_samples(
+    source_settings: Settings, start_workers: StartWorkers
+) -> None:
+    start_workers("collector", source_settings)
+    dry = await _request(source_settings, plugin="reddit", options={"sample_size": 3}, dry_run=True)
+    marker = await _request(source_settings, plugin="hackernews", options={}, dry_run=False)
+    finals = await wait_final(source_settings, {dry, marker})
+    result = finals[dry].result
+    assert result is not None
+    assert result["items_collected"] > 3
+    assert result["items_published"] == 0
+    assert [RawItem.parse(item).source for item in result["sample"]] == ["reddit"] * 3
+    values = await read_until(source_settings, ITEMS_RAW, lambda v: len(v) >= 6)
+    assert {RawItem.parse(value).request_id for value in values} == {marker}
+
+
+async def test_all_fans_out_and_reports_a_partial_failure(
+    source_settings: Settings, fixture_server: FixtureServer, start_workers: StartWorkers
+) -> None:
+    fixture_server.route("/api/v1/trends/statuses", Reply(503, b"overloaded"))
+    start_workers("collector", source_settings)
+    parent = await _request(source_settings, plugin="all", options={}, dry_run=False)
+    children = {f"{parent}.{name}" for name in PLUGINS}
+    finals = await wait_final(source_settings, {parent} | children)
+    status = finals[parent]
+    assert status.state is RequestState.SUCCESS
+    assert status.result is not None
+    assert set(status.result["children"]) == PLUGINS
+    assert status.result["partial_failure"] is True
+    assert list(status.result["failures"]) == ["mastodon"]
+    assert "HTTP 503" in status.result["failures"]["mastodon"]
+    ok = [finals[f"{parent}.{name}"] for name in ("hackernews", "reddit", "rss")]
+    assert all(child.state is RequestState.SUCCESS for child in ok)
+    assert status.result["items_collected"] == sum(c.result["items_collected"] for c in ok)  # type: ignore[index]
+    assert finals[f"{parent}.mastodon"].state is RequestState.FAILURE
+
+
+def _parents_covering(partitions: int, count: int) -> list[str]:
+    """Parent ids whose children's keys land on every partition of collect.requests."""
+    partitioner, chosen, covered = DefaultPartitioner(), [], set()
+    every = list(range(partitions))
+    for n in range(10_000):
+        parent = f"spread-{n}"
+        keys = {partitioner(f"{parent}.{name}".encode(), every, every) for name in PLUGINS}
+        if not keys <= covered or len(chosen) < count:
+            chosen.append(parent)
+            covered |= keys
+        if covered == set(every) and len(chosen) >= count:
+            return chosen
+    raise AssertionError("no parent ids cover every partition")
+
+
+async def test_two_workers_share_the_children_and_run_none_twice(
+    source_settings: Settings, start_workers: StartWorkers
+) -> None:
+    first, second = start_workers("collector", source_settings, count=2)
+    _wait_split(first, second, COLLECT_REQUESTS.full_name(source_settings))
+    parents = _parents_covering(source_settings.topic_partitions, 2)
+    for parent in parents:
+        await _request(source_settings, plugin="all", request_id=parent, options={}, dry_run=True)
+    children = {f"{parent}.{name}" for parent in parents for name in PLUGINS}
+    finals = await wait_final(source_settings, set(parents) | children)
+    pids = {str(first.process.pid), str(second.process.pid)}
+    assert {finals[child].worker.rsplit(":", 1)[1] for child in children} == pids
+    values = await read_until(source_settings, COLLECT_RESULTS, lambda v: len(v) > 0)
+    started = Counter(
+        s.request_id for s in map(RequestStatus.parse, values) if s.state is RequestState.STARTED
+    )
+    assert all(started[child] == 1 for child in children)
+
+
+def _wait_split(first: Worker, second: Worker, topic: str) -> None:
+    """Wait until the two workers hold disjoint halves of the topic's partitions."""
+    from tests.support.workers import poll
+
+    def split() -> bool:
+        a, b = (_partitions(w, topic) for w in (first, second))
+        return bool(a) and bool(b) and not a & b
+
+    assert poll(split, 90.0), "the two workers never split the partitions"
+
+
+def _partitions(worker: Worker, topic: str) -> set[str]:
+    response = worker.health()
+    if response is None or response.status_code != 200:
+        return set()
+    return {tp for tp in response.json()["assignment"] if tp.rsplit(":", 1)[0] == topic}
