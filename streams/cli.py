@@ -42,7 +42,11 @@ async def _run(
     plugin: str, options: dict[str, object], dry_run: bool, priority: int, timeout: float
 ) -> RequestStatus:
     handle = await request_collection(
-        plugin, options=options, dry_run=dry_run, priority=priority, requested_by="trendctl",
+        plugin,
+        options=options,
+        dry_run=dry_run,
+        priority=priority,
+        requested_by="trendctl",
         settings=load_settings(),
     )
     async with handle:

@@ -121,8 +121,12 @@ async def request_collection(
     """Produce a CollectRequest and return its handle (`timeout`: the default wait)."""
     settings = settings or get_settings()
     request = CollectRequest(
-        plugin=plugin, options=dict(options or {}), dry_run=dry_run, then_process=then_process,
-        priority=priority, requested_by=requested_by,
+        plugin=plugin,
+        options=dict(options or {}),
+        dry_run=dry_run,
+        then_process=then_process,
+        priority=priority,
+        requested_by=requested_by,
     )
     request.check()
     spec = COLLECT_REQUESTS_PRIORITY if priority >= PRIORITY_LANE_FROM else COLLECT_REQUESTS

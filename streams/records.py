@@ -67,9 +67,13 @@ class StreamRecord(faust.Record, abstract=True, serializer="json", isodates=True
     _payload_model: ClassVar[Optional[Type[BaseModel]]] = None
 
     @classmethod
-    def parse(cls: Type[R], payload: Union[bytes, str, Dict[str, Any], None]) -> R:
+    def parse(
+        cls: Type[R],
+        payload: Union[bytes, str, Dict[str, Any], None],
+        defaults: Optional[Dict[str, Any]] = None,
+    ) -> R:
         """Build a record from JSON bytes, text or a dict; RecordValidationError if invalid."""
-        data = _decode(cls.__name__, payload)
+        data = {**(defaults or {}), **_decode(cls.__name__, payload)}
         data.pop("__faust", None)
         try:
             fields = _payload_model(cls).model_validate(data).model_dump()  # type: ignore[arg-type]

@@ -65,28 +65,42 @@ async def get_runner() -> RequestRunner:
     async with _runner_lock:
         if _runner is None:
             settings, redis = app.settings, resources.redis
-            _runner = RequestRunner(CollectorDeps(
-                default_registry(settings), settings, _publish_status, _publish_item,
-                publish_request, redis=redis, states=resources.states,
-                seen=SeenItems(redis, settings), groups=GroupTracker(redis, settings),
-                runs=PluginRunLog(await resources.pool()),
-            ))
+            _runner = RequestRunner(
+                CollectorDeps(
+                    default_registry(settings),
+                    settings,
+                    _publish_status,
+                    _publish_item,
+                    publish_request,
+                    redis=redis,
+                    states=resources.states,
+                    seen=SeenItems(redis, settings),
+                    groups=GroupTracker(redis, settings),
+                    runs=PluginRunLog(await resources.pool()),
+                )
+            )
     return _runner
+
+
+def message_key(message: Any) -> str | None:
+    """The message key as text, or None."""
+    key = message.key
+    if isinstance(key, bytes):
+        key = key.decode("utf-8", errors="replace")
+    return key or None
 
 
 def fallback_request_id(message: Any) -> str:
     """The id a malformed trigger is answered under: its key, or where it was read."""
-    key = message.key
-    if isinstance(key, bytes):
-        key = key.decode("utf-8", errors="replace")
-    return key or f"invalid-{message.topic}-{message.partition}-{message.offset}"
+    return message_key(message) or f"invalid-{message.topic}-{message.partition}-{message.offset}"
 
 
 async def _consume(stream: Any, lane: Lane) -> None:
     async for event in stream.events():
         log.debug("request received lane=%s", lane, extra=event_context(event))
         runner = await get_runner()
-        await runner.handle(event.value, fallback_request_id(event.message), lane)
+        message = event.message
+        await runner.handle(event.value, fallback_request_id(message), lane, message_key(message))
 
 
 @app.agent(requests_topic, concurrency=app.settings.collector_concurrency)
@@ -111,8 +125,11 @@ async def control(stream: Any) -> None:
             log.error("control command rejected: %s", exc, extra=event_context(event))  # noqa: TRY400
             continue
         await resources.states.revoke(command.request_id)
-        log.info("request revoked by=%s", command.issued_by,
-                 extra=event_context(event, command.request_id))
+        log.info(
+            "request revoked by=%s",
+            command.issued_by,
+            extra=event_context(event, command.request_id),
+        )
 
 
 @app.on_before_shutdown.connect  # type: ignore[arg-type]
@@ -140,9 +157,9 @@ def _crontab_job(schedule: Schedule) -> Callable[[], Awaitable[None]]:
 
 
 for _schedule in schedules(app.settings):
-    app.crontab(
-        _schedule.cron, timezone=ZoneInfo(app.settings.schedule_timezone), on_leader=True
-    )(_crontab_job(_schedule))
+    app.crontab(_schedule.cron, timezone=ZoneInfo(app.settings.schedule_timezone), on_leader=True)(
+        _crontab_job(_schedule)
+    )
 
 
 @app.timer(interval=app.settings.schedule_check_interval_s, on_leader=True)

@@ -57,12 +57,15 @@ def _summary(status: RequestStatus) -> dict[str, Any]:
     }
 
 
-def aggregate(members: list[str], children: dict[str, dict[str, Any]]) -> tuple[
-    RequestState, dict[str, Any], str | None
-]:
+def aggregate(
+    members: list[str], children: dict[str, dict[str, Any]]
+) -> tuple[RequestState, dict[str, Any], str | None]:
     """SUCCESS (partial_failure flagged when some children failed), FAILURE when all failed."""
-    failures = {n: children[n]["error"] or children[n]["state"] for n in members
-                if children[n]["state"] != RequestState.SUCCESS.value}
+    failures = {
+        n: children[n]["error"] or children[n]["state"]
+        for n in members
+        if children[n]["state"] != RequestState.SUCCESS.value
+    }
     result = {
         "children": {name: children[name] for name in members},
         "items_collected": sum(children[n]["items_collected"] for n in members),
@@ -87,7 +90,9 @@ class GroupTracker:
         self.prefix = f"{settings.namespace}group:"
         self.ttl = settings.request_state_ttl_s
 
-    async def open(self, parent: CollectRequest, members: list[str], timings: dict[str, float]) -> None:
+    async def open(
+        self, parent: CollectRequest, members: list[str], timings: dict[str, float]
+    ) -> None:
         """Remember which children a parent waits for."""
         key = self.prefix + parent.request_id
         meta = {"group": parent.plugin, "members": members, "timings": timings}

@@ -68,7 +68,10 @@ class _Report:
         self.timings = {"received": time.time()}
 
     async def __call__(
-        self, state: RequestState, *, result: dict[str, Any] | None = None,
+        self,
+        state: RequestState,
+        *,
+        result: dict[str, Any] | None = None,
         error: Exception | str | None = None,
     ) -> RequestStatus:
         if state is RequestState.STARTED:
@@ -77,8 +80,13 @@ class _Report:
             self.timings["finished"] = time.time()
         request = self.request
         return await self.runner.publish(
-            request.request_id, request.plugin, state, dict(self.timings), result=result,
-            error=error, parent_id=request.parent_id,
+            request.request_id,
+            request.plugin,
+            state,
+            dict(self.timings),
+            result=result,
+            error=error,
+            parent_id=request.parent_id,
         )
 
 
@@ -94,11 +102,17 @@ class RequestRunner:
         """The plugins this runner can run."""
         return self.deps.registry
 
-    async def handle(self, payload: bytes | None, fallback_id: str, lane: Lane = "bulk") -> RequestStatus:
-        """Answer one message of a request topic; never raises for a bad message."""
+    async def handle(
+        self, payload: bytes | None, fallback_id: str, lane: Lane = "bulk", key: str | None = None
+    ) -> RequestStatus:
+        """Answer one message of a request topic; never raises for a bad message.
+
+        A trigger without a request_id takes the message key; a bad one is answered under
+        `fallback_id`.
+        """
         try:
             self._check_size(payload)
-            request = CollectRequest.parse(payload)
+            request = CollectRequest.parse(payload, {"request_id": key} if key else None)
         except (RecordValidationError, RequestTooLargeError) as exc:
             return await self.publish(fallback_id, "", RequestState.FAILURE, {}, error=exc)
         return await self.run(request, lane)
@@ -145,7 +159,10 @@ class RequestRunner:
         ctx = PluginContext(request.request_id, deps.settings, request.dry_run, http, deps.redis)
         states = deps.states
         collection = Collection(
-            plugin, request, deps.items, deps.seen,
+            plugin,
+            request,
+            deps.items,
+            deps.seen,
             (lambda: states.is_revoked(request.request_id)) if states else None,
             deps.settings.dry_run_sample_size,
         )
@@ -195,9 +212,12 @@ class RequestRunner:
             outcome = await self.deps.groups.child_done(status)
             if outcome is not None:
                 await self.publish(
-                    status.parent_id, outcome.group, outcome.state,
+                    status.parent_id,
+                    outcome.group,
+                    outcome.state,
                     {**outcome.timings, "finished": time.time()},
-                    result=outcome.result, error=outcome.error,
+                    result=outcome.result,
+                    error=outcome.error,
                 )
 
     async def publish(
@@ -224,6 +244,11 @@ class RequestRunner:
             parent_id=parent_id,
         )
         await self.deps.statuses(status)
-        log.info("request %s plugin=%s error=%s", state.value, plugin or "-", status.error or "-",
-                 extra={"request_id": request_id})
+        log.info(
+            "request %s plugin=%s error=%s",
+            state.value,
+            plugin or "-",
+            status.error or "-",
+            extra={"request_id": request_id},
+        )
         return status

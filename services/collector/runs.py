@@ -42,9 +42,17 @@ class PluginRunLog:
         items = (status.result or {}).get("items_collected", 0)
         try:
             await self.pool.execute(
-                _UPSERT, status.request_id, status.plugin, status.state.value, items,
-                status.error, started, finished, duration,
+                _UPSERT,
+                status.request_id,
+                status.plugin,
+                status.state.value,
+                items,
+                status.error,
+                started,
+                finished,
+                duration,
             )
         except (OSError, asyncpg.PostgresError):
-            log.warning("plugin run not recorded", exc_info=True,
-                        extra={"request_id": status.request_id})
+            log.warning(
+                "plugin run not recorded", exc_info=True, extra={"request_id": status.request_id}
+            )

@@ -32,10 +32,13 @@ class Schedule:
 
 def schedules(settings: Settings) -> list[Schedule]:
     """The schedules switched on (a non-empty cron), their job names in the NAMESPACE."""
-    wanted = [("collect_all", "all", settings.schedule_all),
-              ("collect_high_frequency", "high_frequency", settings.schedule_high_frequency)]
-    return [Schedule(f"{settings.namespace}{job}", group, cron)
-            for job, group, cron in wanted if cron]
+    wanted = [
+        ("collect_all", "all", settings.schedule_all),
+        ("collect_high_frequency", "high_frequency", settings.schedule_high_frequency),
+    ]
+    return [
+        Schedule(f"{settings.namespace}{job}", group, cron) for job, group, cron in wanted if cron
+    ]
 
 
 def latest_slot(cron: str, tz: ZoneInfo, now: datetime) -> datetime:
@@ -56,7 +59,9 @@ class SlotClaims:
         row = await self.pool.fetchval(
             "INSERT INTO schedule_runs (job, scheduled_for, worker) VALUES ($1, $2, $3) "
             "ON CONFLICT (job, scheduled_for) DO NOTHING RETURNING id",
-            job, slot, worker,
+            job,
+            slot,
+            worker,
         )
         return row is not None
 
@@ -66,7 +71,10 @@ class SlotClaims:
             "UPDATE schedule_runs SET finished_at = now(), status = $3, "
             "detail = jsonb_build_object('request_id', $4::text) "
             "WHERE job = $1 AND scheduled_for = $2",
-            job, slot, status, request_id,
+            job,
+            slot,
+            status,
+            request_id,
         )
 
 
@@ -97,8 +105,12 @@ class Scheduler:
         )
         await self.trigger(request)
         await self.claims.finish(schedule.job, slot, "TRIGGERED", request.request_id)
-        log.info("schedule fired job=%s slot=%s", schedule.job, slot.isoformat(),
-                 extra={"request_id": request.request_id})
+        log.info(
+            "schedule fired job=%s slot=%s",
+            schedule.job,
+            slot.isoformat(),
+            extra={"request_id": request.request_id},
+        )
         return request.request_id
 
     async def fire(self, schedule: Schedule) -> str | None:

@@ -40,13 +40,18 @@ class CollectView(web.View):
         except (RecordValidationError, RequestTooLargeError) as exc:
             return self.json({"error": str(exc)}, status=400)
         await resources.states.save(
-            RequestStatus(request_id=collect.request_id, state=RequestState.PENDING,
-                          plugin=collect.plugin)
+            RequestStatus(
+                request_id=collect.request_id, state=RequestState.PENDING, plugin=collect.plugin
+            )
         )
         lane = "priority" if collect.priority >= PRIORITY_LANE_FROM else "bulk"
         await publish_request(collect, lane)
-        body = {"request_id": collect.request_id, "state": "PENDING", "lane": lane,
-                "status_url": f"/requests/{collect.request_id}"}
+        body = {
+            "request_id": collect.request_id,
+            "state": "PENDING",
+            "lane": lane,
+            "status_url": f"/requests/{collect.request_id}",
+        }
         return self.json(body, status=202)
 
 

@@ -19,7 +19,9 @@ async def produce(
     settings: Settings, spec: TopicSpec, value: bytes | None, key: bytes | None = None
 ) -> None:
     """Send one message with a bare aiokafka producer."""
-    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_list)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.bootstrap_list, max_request_size=16 * 1024 * 1024
+    )
     await producer.start()
     try:
         await producer.send_and_wait(spec.full_name(settings), value, key=key)

@@ -60,17 +60,22 @@ async def test_a_trigger_is_answered_with_its_request_id(
 async def test_bad_triggers_fail_clearly_and_the_worker_goes_on(
     collector: Worker, test_settings: Settings
 ) -> None:
-    await produce(test_settings, COLLECT_REQUESTS, b"{this is not json", key=b"broken-1")
-    await produce(test_settings, COLLECT_REQUESTS, b'{"plugin": "nope", "request_id": "unknown-1"}')
+    bad = {
+        "bad-json": (b"{this is not json", "payload is not valid JSON"),
+        "bad-field": (b'{"plugin": "file", "plugn": "x"}', "plugn: unknown field"),
+        "bad-type": (b'{"plugin": "file", "dry_run": "maybe"}', "dry_run: Input should be"),
+        "bad-plugin": (b'{"plugin": "nope"}', "unknown plugin 'nope'; known plugins: file, "),
+        "too-big": (b'{"plugin": "' + b"x" * 5_000_000 + b'"}', "MAX_REQUEST_BYTES is 1,048,576"),
+    }
+    for key, (payload, _) in bad.items():
+        await produce(test_settings, COLLECT_REQUESTS, payload, key=key.encode())
     good = make_request(request_id="after-1")
     await produce(test_settings, COLLECT_REQUESTS, good.dumps(), key=b"after-1")
-    finals = await _results(test_settings, 3)
-    assert finals["broken-1"].state is RequestState.FAILURE
-    assert finals["broken-1"].error_type == "RecordValidationError"
-    assert "payload is not valid JSON" in (finals["broken-1"].error or "")
-    assert finals["unknown-1"].state is RequestState.FAILURE
-    assert finals["unknown-1"].error is not None
-    assert finals["unknown-1"].error.startswith("unknown plugin 'nope'; known plugins: file, ")
+    finals = await _results(test_settings, len(bad) + 1)
+    for key, (_, message) in bad.items():
+        assert finals[key].state is RequestState.FAILURE, key
+        assert message in (finals[key].error or ""), (key, finals[key].error)
+    assert finals["too-big"].error_type == "RequestTooLargeError"
     assert finals["after-1"].state is RequestState.SUCCESS
     assert collector.process.poll() is None
 

@@ -1,0 +1,125 @@
+"""The `reddit` plugin: posts of subreddit listings (hot, new, top, rising) from the JSON API."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Mapping
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, TypeAdapter
+
+from services.collector.plugins.base import Plugin, PluginContext, PluginError
+from streams.records import RawItem
+
+__all__ = ["RedditPlugin"]
+
+LISTINGS = frozenset({"hot", "new", "top", "rising"})
+SITE = "https://www.reddit.com"
+_SUBREDDIT = re.compile(r"^[A-Za-z0-9_+]{1,100}$")
+
+
+class _Post(BaseModel):
+    name: str
+    title: str
+    url: str | None = None
+    is_self: bool = False
+    permalink: str
+    selftext: str = ""
+    author: str | None = None
+    created_utc: datetime
+    score: int | None = None
+    num_comments: int | None = None
+    upvote_ratio: float | None = None
+    stickied: bool = False
+
+
+class _Child(BaseModel):
+    kind: Literal["t3"]
+    data: _Post
+
+
+class _Page(BaseModel):
+    children: list[_Child]
+
+
+class _Listing(BaseModel):
+    kind: Literal["Listing"]
+    data: _Page
+
+
+_LISTING = TypeAdapter(_Listing)
+
+
+class RedditPlugin(Plugin):
+    """Options: `subreddits`, `listings` (default REDDIT_SUBREDDITS, REDDIT_LISTINGS), `limit`."""
+
+    name = "reddit"
+    frequency = "high"
+
+    async def collect(
+        self, ctx: PluginContext, options: Mapping[str, Any]
+    ) -> AsyncIterator[RawItem]:
+        subreddits = _names(options, "subreddits", ctx.settings.reddit_subreddits)
+        listings = _names(options, "listings", ctx.settings.reddit_listings)
+        _check(subreddits, listings)
+        limit = _limit(options.get("limit"))
+        seen: set[str] = set()
+        for subreddit in subreddits:
+            for listing in listings:
+                for post in await _posts(ctx, subreddit, listing):
+                    if len(seen) == limit:
+                        return
+                    if post.name not in seen:
+                        seen.add(post.name)
+                        yield _raw_item(post, ctx.request_id)
+
+
+async def _posts(ctx: PluginContext, subreddit: str, listing: str) -> list[_Post]:
+    """The posts of one listing page, stickied ones left out."""
+    url = f"{ctx.settings.reddit_base_url}/r/{subreddit}/{listing}.json"
+    params = {"limit": ctx.settings.reddit_limit, "raw_json": 1}
+    page = await ctx.http.get_parsed(url, _LISTING, params=params)
+    return [child.data for child in page.data.children if not child.data.stickied]
+
+
+def _raw_item(post: _Post, request_id: str) -> RawItem:
+    engagement = {} if post.upvote_ratio is None else {"upvote_ratio": post.upvote_ratio}
+    return RawItem(
+        source="reddit",
+        source_id=post.name,
+        title=post.title,
+        url=f"{SITE}{post.permalink}" if post.is_self or not post.url else post.url,
+        text=post.selftext,
+        author=post.author,
+        published_at=post.created_utc,
+        score=post.score,
+        comments=post.num_comments,
+        engagement=engagement,
+        request_id=request_id,
+    )
+
+
+def _names(options: Mapping[str, Any], option: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    given = options.get(option)
+    names = tuple(p.strip() for p in given.split(",")) if isinstance(given, str) else given
+    names = names or default
+    if not isinstance(names, list | tuple) or not all(isinstance(n, str) for n in names):
+        raise PluginError(f"reddit: option {option!r} must be a list of names, got {given!r}")
+    return tuple(names)
+
+
+def _check(subreddits: tuple[str, ...], listings: tuple[str, ...]) -> None:
+    if bad := [name for name in subreddits if not _SUBREDDIT.match(name)]:
+        raise PluginError(f"reddit: not subreddit names: {', '.join(map(repr, bad))}")
+    if bad := sorted(set(listings) - LISTINGS):
+        known = ", ".join(sorted(LISTINGS))
+        raise PluginError(f"reddit: unknown listings {', '.join(bad)} (known: {known})")
+
+
+def _limit(given: object) -> int | None:
+    if given is None:
+        return None
+    if isinstance(given, bool) or not isinstance(given, int) or given < 0:
+        raise PluginError(f"reddit: option 'limit' must be a whole number >= 0, got {given!r}")
+    return given
