@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,16 @@ def poll(check: Callable[[], Any], timeout: float, interval: float = 0.2) -> Any
         if result or time.monotonic() > deadline:
             return result
         time.sleep(interval)
+
+
+async def apoll(check: Callable[[], Awaitable[Any]], timeout: float, interval: float = 0.1) -> Any:
+    """Await check() until it returns something truthy or the deadline passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await check()
+        if result or time.monotonic() > deadline:
+            return result
+        await asyncio.sleep(interval)
 
 
 @dataclass
