@@ -6,8 +6,8 @@ import json
 import re
 from functools import lru_cache
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 from pydantic import BeforeValidator, Field, SecretStr, ValidationError, field_validator
@@ -215,7 +215,7 @@ class Settings(BaseSettings):
     )
     schedule_high_frequency: str = Field(
         "*/15 * * * *",
-        description="SCHEDULE_HIGH_FREQUENCY: cron of the `high_frequency` collection (empty: off).",
+        description="SCHEDULE_HIGH_FREQUENCY: cron of the `high_frequency` group (empty: off).",
     )
     schedule_timezone: str = Field(
         "UTC", description="SCHEDULE_TIMEZONE: timezone the cron expressions are read in."

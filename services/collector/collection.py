@@ -89,9 +89,9 @@ class Collection:
                 await self.seen.mark(item)
 
     async def _check_revoked(self) -> None:
-        if self.is_revoked and self.counts["collected"] % REVOCATION_CHECK_EVERY == 0:
-            if await self.is_revoked():
-                raise RequestRevokedError(f"request {self.request.request_id} was revoked")
+        due = self.counts["collected"] % REVOCATION_CHECK_EVERY == 0
+        if self.is_revoked and due and await self.is_revoked():
+            raise RequestRevokedError(f"request {self.request.request_id} was revoked")
 
     def _result(self) -> dict[str, Any]:
         result: dict[str, Any] = {

@@ -83,7 +83,7 @@ def _describe(failures: dict[str, str]) -> str:
 
 
 class GroupTracker:
-    """Children's summaries in a Redis hash per parent; the last child to finish closes the group."""
+    """Children's summaries in a Redis hash per parent; the last child to end closes the group."""
 
     def __init__(self, redis: Redis, settings: Settings) -> None:
         self.redis = redis

@@ -29,7 +29,7 @@ from streams.exceptions import RecordValidationError, UnknownPluginError
 from streams.records import CollectRequest, RequestState, RequestStatus
 from streams.state import RequestStates
 
-__all__ = ["CollectorDeps", "Lane", "RequestRunner", "StatusSink", "worker_name"]
+__all__ = ["CollectorDeps", "Lane", "RequestRunner", "StatusSink", "parse_trigger", "worker_name"]
 
 log = logging.getLogger(__name__)
 Lane = Literal["bulk", "priority"]
@@ -43,9 +43,21 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def parse_trigger(payload: bytes | None, max_bytes: int, key: str | None = None) -> CollectRequest:
+    """A CollectRequest from a message; a missing request_id is taken from the key.
+
+    Raises RequestTooLargeError over `max_bytes`, RecordValidationError when invalid.
+    """
+    if payload is not None and len(payload) > max_bytes:
+        raise RequestTooLargeError(
+            f"request payload is {len(payload):,} bytes; MAX_REQUEST_BYTES is {max_bytes:,}"
+        )
+    return CollectRequest.parse(payload, {"request_id": key} if key else None)
+
+
 @dataclass
 class CollectorDeps:
-    """Where a runner publishes, and the shared state it uses (None: not wired, as in unit tests)."""
+    """Where a runner publishes, and the shared state it uses (None: not wired, as in tests)."""
 
     registry: PluginRegistry
     settings: Settings
@@ -111,21 +123,13 @@ class RequestRunner:
         `fallback_id`.
         """
         try:
-            self._check_size(payload)
-            request = CollectRequest.parse(payload, {"request_id": key} if key else None)
+            request = parse_trigger(payload, self.deps.settings.max_request_bytes, key)
         except (RecordValidationError, RequestTooLargeError) as exc:
             return await self.publish(fallback_id, "", RequestState.FAILURE, {}, error=exc)
         return await self.run(request, lane)
 
-    def _check_size(self, payload: bytes | None) -> None:
-        limit = self.deps.settings.max_request_bytes
-        if payload is not None and len(payload) > limit:
-            raise RequestTooLargeError(
-                f"request payload is {len(payload):,} bytes; MAX_REQUEST_BYTES is {limit:,}"
-            )
-
     async def run(self, request: CollectRequest, lane: Lane = "bulk") -> RequestStatus:
-        """Run a parsed request to its final state (a group: to STARTED, its children do the rest)."""
+        """Run a request to its final state (a group: to STARTED; its children do the rest)."""
         report = _Report(self, request)
         await report(RequestState.RECEIVED)
         try:

@@ -1,4 +1,4 @@
-"""Collection schedules on the leader: one run per slot (PostgreSQL), missed slots caught up once."""
+"""Collection schedules on the leader: one run per slot (PostgreSQL), a missed slot caught up."""
 
 from __future__ import annotations
 

@@ -7,24 +7,16 @@ from faust import web
 from services.collector.agents import publish_request, resources
 from services.collector.app import app
 from services.collector.exceptions import RequestTooLargeError
+from services.collector.runner import Lane, parse_trigger
 from services.collector.topics import control_topic
 from streams.client import PRIORITY_LANE_FROM
 from streams.exceptions import RecordValidationError
-from streams.records import CollectRequest, ControlCommand, RequestState, RequestStatus
+from streams.records import ControlCommand, RequestState, RequestStatus
 from streams.web import add_health_view, authorize
 
 __all__ = ["CollectView", "RequestCancelView", "RequestView", "health"]
 
 health = add_health_view(app)
-
-
-def _parse(payload: bytes) -> CollectRequest:
-    if len(payload) > app.settings.max_request_bytes:
-        raise RequestTooLargeError(
-            f"request payload is {len(payload):,} bytes; "
-            f"MAX_REQUEST_BYTES is {app.settings.max_request_bytes:,}"
-        )
-    return CollectRequest.parse(payload)
 
 
 @app.page("/collect")
@@ -36,7 +28,7 @@ class CollectView(web.View):
         if denied is not None:
             return denied
         try:
-            collect = _parse(await request.read())
+            collect = parse_trigger(await request.read(), app.settings.max_request_bytes)
         except (RecordValidationError, RequestTooLargeError) as exc:
             return self.json({"error": str(exc)}, status=400)
         await resources.states.save(
@@ -44,7 +36,7 @@ class CollectView(web.View):
                 request_id=collect.request_id, state=RequestState.PENDING, plugin=collect.plugin
             )
         )
-        lane = "priority" if collect.priority >= PRIORITY_LANE_FROM else "bulk"
+        lane: Lane = "priority" if collect.priority >= PRIORITY_LANE_FROM else "bulk"
         await publish_request(collect, lane)
         body = {
             "request_id": collect.request_id,

@@ -1,4 +1,4 @@
-"""The plugin registry: built-ins and plugins installed under `trend_stream.plugins`, by settings."""
+"""The plugin registry: built-ins and `trend_stream.plugins` entry points, chosen by settings."""
 
 from __future__ import annotations
 
@@ -71,7 +71,7 @@ def _discovered() -> list[Plugin]:
     for entry in entry_points(group=ENTRY_POINT_GROUP):
         try:
             found.append(entry.load()())
-        except Exception:  # noqa: BLE001 - one broken third-party plugin must not stop the worker
+        except Exception:
             log.exception("plugin could not be loaded entry_point=%s", entry.name)
     return found
 
