@@ -136,3 +136,23 @@ def _partitions(worker: Worker, topic: str) -> set[str]:
     if response is None or response.status_code != 200:
         return set()
     return {tp for tp in response.json()["assignment"] if tp.rsplit(":", 1)[0] == topic}
+
+
+@pytest.mark.parametrize("plugin", sorted(PLUGINS))
+async def test_each_plugin_publishes_once_then_skips_seen_items(
+    plugin: str, source_settings: Settings, start_workers: StartWorkers
+) -> None:
+    start_workers("collector", source_settings)
+    first = await _request(source_settings, plugin=plugin, options={}, dry_run=False)
+    status = (await wait_final(source_settings, {first}))[first]
+    assert status.state is RequestState.SUCCESS, status.error
+    assert status.result is not None
+    published = status.result["items_published"]
+    assert published == status.result["items_collected"] > 0
+    values = await read_until(source_settings, ITEMS_RAW, lambda v: len(v) >= published)
+    assert {RawItem.parse(value).source for value in values} == {plugin}
+    again = await _request(source_settings, plugin=plugin, options={}, dry_run=False)
+    repeat = (await wait_final(source_settings, {again}))[again].result
+    assert repeat is not None
+    assert repeat["items_published"] == 0
+    assert repeat["items_already_seen"] == repeat["items_collected"]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +15,7 @@ from streams.records import RawItem, RequestState, RequestStatus
 from streams.topics import COLLECT_REQUESTS, COLLECT_REQUESTS_PRIORITY, COLLECT_RESULTS, ITEMS_RAW
 from tests.factories import make_request
 from tests.support.kafka import produce, read_until
-from tests.support.workers import Worker, start_worker
+from tests.support.workers import Worker, free_port, settings_env, start_worker
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -94,3 +96,30 @@ async def test_priority_requests_publish_items(collector: Worker, test_settings:
         for v in await read_until(test_settings, COLLECT_RESULTS, lambda v: len(v) >= 3)
     ]
     assert all_states == [RequestState.RECEIVED, RequestState.STARTED, RequestState.SUCCESS]
+
+
+async def test_faust_send_is_an_accepted_client(collector: Worker, test_settings: Settings) -> None:
+    trigger = {
+        "plugin": "file",
+        "request_id": "faust-send-1",
+        "dry_run": True,
+        "options": {"path": "tests/fixtures/items.jsonl"},
+    }
+    target = COLLECT_REQUESTS.full_name(test_settings)
+    env = {**os.environ, **settings_env(test_settings), "COLLECTOR_WEB_PORT": str(free_port())}
+    process = await asyncio.create_subprocess_exec(
+        "faust",
+        "-A",
+        "services.collector",
+        "send",
+        target,
+        json.dumps(trigger),
+        env=env,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode == 0, output.decode()[-2000:]
+    status = (await _results(test_settings, 1))["faust-send-1"]
+    assert status.state is RequestState.SUCCESS
