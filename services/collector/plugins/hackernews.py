@@ -113,7 +113,7 @@ async def _gather(calls: Iterable[Awaitable[T]]) -> list[T]:
 def _lists(given: object, default: tuple[str, ...]) -> tuple[str, ...]:
     names = tuple(p.strip() for p in given.split(",")) if isinstance(given, str) else given
     names = names or default
-    if not isinstance(names, list | tuple) or not set(names) <= LISTS:
+    if not isinstance(names, list | tuple) or not all(name in LISTS for name in map(str, names)):
         known = ", ".join(sorted(LISTS))
         raise PluginError(f"hackernews: option 'lists' must name lists of {known}, got {given!r}")
     return tuple(names)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
@@ -10,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, TypeAdapter
 
 from services.collector.plugins.base import Plugin, PluginContext, PluginError
+from streams.config import Settings
 from streams.records import RawItem
 
 __all__ = ["RedditPlugin"]
@@ -60,19 +62,24 @@ class RedditPlugin(Plugin):
     async def collect(
         self, ctx: PluginContext, options: Mapping[str, Any]
     ) -> AsyncIterator[RawItem]:
-        subreddits = _names(options, "subreddits", ctx.settings.reddit_subreddits)
-        listings = _names(options, "listings", ctx.settings.reddit_listings)
-        _check(subreddits, listings)
+        pages = _pages(options, ctx.settings)
         limit = _limit(options.get("limit"))
         seen: set[str] = set()
-        for subreddit in subreddits:
-            for listing in listings:
-                for post in await _posts(ctx, subreddit, listing):
-                    if len(seen) == limit:
-                        return
-                    if post.name not in seen:
-                        seen.add(post.name)
-                        yield _raw_item(post, ctx.request_id)
+        for subreddit, listing in pages:
+            for post in await _posts(ctx, subreddit, listing):
+                if len(seen) == limit:
+                    return
+                if post.name not in seen:
+                    seen.add(post.name)
+                    yield _raw_item(post, ctx.request_id)
+
+
+def _pages(options: Mapping[str, Any], settings: Settings) -> list[tuple[str, str]]:
+    """Every (subreddit, listing) to read, in order."""
+    subreddits = _names(options, "subreddits", settings.reddit_subreddits)
+    listings = _names(options, "listings", settings.reddit_listings)
+    _check(subreddits, listings)
+    return list(itertools.product(subreddits, listings))
 
 
 async def _posts(ctx: PluginContext, subreddit: str, listing: str) -> list[_Post]:
