@@ -12,6 +12,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from services.collector.exceptions import RequestRevokedError
 from services.collector.plugins import Plugin, PluginContext, PluginError
+from services.collector.plugins.options import limit_option
 from services.collector.seen import SeenItems
 from streams.records import CollectRequest, RawItem
 
@@ -20,15 +21,6 @@ __all__ = ["Collection", "ItemSink"]
 ItemSink = Callable[[RawItem], Awaitable[None]]
 REVOCATION_CHECK_EVERY = 20
 _DATETIME = TypeAdapter(datetime)
-
-
-def _limit(options: Mapping[str, Any]) -> int | None:
-    value = options.get("limit")
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise PluginError(f"option 'limit' must be a whole number >= 0, got {value!r}")
-    return value
 
 
 def _since(options: Mapping[str, Any]) -> datetime | None:
@@ -62,7 +54,8 @@ class Collection:
     async def run(self, ctx: PluginContext) -> dict[str, Any]:
         """Collect until the plugin ends or `limit` items were kept; return the run's result."""
         options = self.plugin.options(self.request.options)
-        limit, since = _limit(options), _since(options)
+        limit = limit_option(self.plugin.name, options.get("limit"))
+        since = _since(options)
         size = options.get("sample_size", self.sample_size)
         async with aclosing(self.plugin.collect(ctx, options)) as items:  # type: ignore[type-var]
             async for item in items:

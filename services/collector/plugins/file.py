@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from services.collector.plugins.base import Plugin, PluginContext, PluginError
+from services.collector.plugins.options import limit_option
 from streams.exceptions import RecordValidationError
 from streams.records import RawItem
 
@@ -25,7 +26,7 @@ class FilePlugin(Plugin):
         self, ctx: PluginContext, options: Mapping[str, Any]
     ) -> AsyncIterator[RawItem]:
         path = _resolve(ctx.settings.file_plugin_dir, options.get("path"))
-        limit = _limit(options.get("limit"))
+        limit = limit_option("file", options.get("limit"))
         with path.open(encoding="utf-8") as lines:
             for number, line in enumerate(lines, start=1):
                 if limit is not None and number > limit:
@@ -36,28 +37,20 @@ class FilePlugin(Plugin):
 
 def _resolve(root: Path, given: object) -> Path:
     if not isinstance(given, str) or not given:
-        raise PluginError("file plugin: option 'path' (a JSONL file) is required")
+        raise PluginError("file: option 'path' (a JSONL file) is required")
     base = root.resolve()
     path = (base / given).resolve()
     if not path.is_relative_to(base):
-        raise PluginError(f"file plugin: {given!r} is outside FILE_PLUGIN_DIR ({base})")
+        raise PluginError(f"file: {given!r} is outside FILE_PLUGIN_DIR ({base})")
     if not path.is_file():
-        raise PluginError(f"file plugin: no file at {path}")
+        raise PluginError(f"file: no file at {path}")
     return path
-
-
-def _limit(given: object) -> int | None:
-    if given is None:
-        return None
-    if isinstance(given, bool) or not isinstance(given, int) or given < 0:
-        raise PluginError(f"file plugin: option 'limit' must be a whole number >= 0, got {given!r}")
-    return given
 
 
 def _item(path: Path, number: int, line: str, request_id: str) -> RawItem:
     try:
         item = RawItem.parse(line)
     except RecordValidationError as exc:
-        raise PluginError(f"file plugin: {path.name} line {number}: {exc}") from None
+        raise PluginError(f"file: {path.name} line {number}: {exc}") from None
     item.request_id = request_id
     return item

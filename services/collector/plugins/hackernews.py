@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, StrictInt, TypeAdapter
 
 from services.collector.plugins.base import Plugin, PluginContext, PluginError
+from services.collector.plugins.options import limit_option, names_option
 from streams.records import RawItem
 
 __all__ = ["HackerNewsPlugin"]
@@ -53,8 +54,16 @@ class HackerNewsPlugin(Plugin):
     async def collect(
         self, ctx: PluginContext, options: Mapping[str, Any]
     ) -> AsyncIterator[RawItem]:
-        lists = _lists(options.get("lists"), ctx.settings.hackernews_lists)
-        limit = _limit(options.get("limit"), ctx.settings.hackernews_limit)
+        lists = names_option(
+            "hackernews",
+            "lists",
+            options.get("lists"),
+            ctx.settings.hackernews_lists,
+            valid=LISTS.__contains__,
+            expected=f"names among {', '.join(sorted(LISTS))}",
+        )
+        limit = limit_option("hackernews", options.get("limit"), ctx.settings.hackernews_limit)
+        assert limit is not None  # a default is given
         ids = await _story_ids(ctx, lists, limit)
         stories = await _gather(_story(ctx, story_id) for story_id in ids)
         for story in stories:
@@ -108,20 +117,3 @@ async def _gather(calls: Iterable[Awaitable[T]]) -> list[T]:
     finally:
         for task in tasks:
             task.cancel()
-
-
-def _lists(given: object, default: tuple[str, ...]) -> tuple[str, ...]:
-    names = tuple(p.strip() for p in given.split(",")) if isinstance(given, str) else given
-    names = names or default
-    if not isinstance(names, list | tuple) or not all(name in LISTS for name in map(str, names)):
-        known = ", ".join(sorted(LISTS))
-        raise PluginError(f"hackernews: option 'lists' must name lists of {known}, got {given!r}")
-    return tuple(names)
-
-
-def _limit(given: object, default: int) -> int:
-    if given is None:
-        return default
-    if isinstance(given, bool) or not isinstance(given, int) or given < 0:
-        raise PluginError(f"hackernews: option 'limit' must be a whole number >= 0, got {given!r}")
-    return given

@@ -10,7 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
 
-from services.collector.plugins.base import Plugin, PluginContext, PluginError
+from services.collector.plugins.base import Plugin, PluginContext
+from services.collector.plugins.options import flag_option, limit_option
 from streams.records import RawItem
 
 __all__ = ["MastodonPlugin", "plain_text"]
@@ -66,8 +67,13 @@ class MastodonPlugin(Plugin):
     async def collect(
         self, ctx: PluginContext, options: Mapping[str, Any]
     ) -> AsyncIterator[RawItem]:
-        limit = _limit(options.get("limit"))
-        include_tags = _flag(options.get("include_tags"), ctx.settings.mastodon_include_tags)
+        limit = limit_option("mastodon", options.get("limit"))
+        include_tags = flag_option(
+            "mastodon",
+            "include_tags",
+            options.get("include_tags"),
+            ctx.settings.mastodon_include_tags,
+        )
         items = await _statuses(ctx)
         if include_tags and (limit is None or len(items) < limit):
             items += await _tags(ctx)
@@ -129,19 +135,3 @@ def plain_text(content: str) -> str:
     """The text of a status's HTML: tags dropped, entities decoded, one line per paragraph."""
     text = html.unescape(_TAG.sub("", _BREAK.sub("\n", content)))
     return "\n".join(line.strip() for line in text.splitlines() if line.strip())
-
-
-def _flag(given: object, default: bool) -> bool:
-    if given is None:
-        return default
-    if not isinstance(given, bool):
-        raise PluginError(f"mastodon: option 'include_tags' must be true or false, got {given!r}")
-    return given
-
-
-def _limit(given: object) -> int | None:
-    if given is None:
-        return None
-    if isinstance(given, bool) or not isinstance(given, int) or given < 0:
-        raise PluginError(f"mastodon: option 'limit' must be a whole number >= 0, got {given!r}")
-    return given

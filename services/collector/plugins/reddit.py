@@ -10,7 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, TypeAdapter
 
-from services.collector.plugins.base import Plugin, PluginContext, PluginError
+from services.collector.plugins.base import Plugin, PluginContext
+from services.collector.plugins.options import limit_option, names_option
 from streams.config import Settings
 from streams.records import RawItem
 
@@ -63,7 +64,7 @@ class RedditPlugin(Plugin):
         self, ctx: PluginContext, options: Mapping[str, Any]
     ) -> AsyncIterator[RawItem]:
         pages = _pages(options, ctx.settings)
-        limit = _limit(options.get("limit"))
+        limit = limit_option("reddit", options.get("limit"))
         seen: set[str] = set()
         for subreddit, listing in pages:
             for post in await _posts(ctx, subreddit, listing):
@@ -76,9 +77,22 @@ class RedditPlugin(Plugin):
 
 def _pages(options: Mapping[str, Any], settings: Settings) -> list[tuple[str, str]]:
     """Every (subreddit, listing) to read, in order."""
-    subreddits = _names(options, "subreddits", settings.reddit_subreddits)
-    listings = _names(options, "listings", settings.reddit_listings)
-    _check(subreddits, listings)
+    subreddits = names_option(
+        "reddit",
+        "subreddits",
+        options.get("subreddits"),
+        settings.reddit_subreddits,
+        valid=lambda name: bool(_SUBREDDIT.match(name)),
+        expected="subreddit names",
+    )
+    listings = names_option(
+        "reddit",
+        "listings",
+        options.get("listings"),
+        settings.reddit_listings,
+        valid=LISTINGS.__contains__,
+        expected=f"listings among {', '.join(sorted(LISTINGS))}",
+    )
     return list(itertools.product(subreddits, listings))
 
 
@@ -105,28 +119,3 @@ def _raw_item(post: _Post, request_id: str) -> RawItem:
         engagement=engagement,
         request_id=request_id,
     )
-
-
-def _names(options: Mapping[str, Any], option: str, default: tuple[str, ...]) -> tuple[str, ...]:
-    given = options.get(option)
-    names = tuple(p.strip() for p in given.split(",")) if isinstance(given, str) else given
-    names = names or default
-    if not isinstance(names, list | tuple) or not all(isinstance(n, str) for n in names):
-        raise PluginError(f"reddit: option {option!r} must be a list of names, got {given!r}")
-    return tuple(names)
-
-
-def _check(subreddits: tuple[str, ...], listings: tuple[str, ...]) -> None:
-    if bad := [name for name in subreddits if not _SUBREDDIT.match(name)]:
-        raise PluginError(f"reddit: not subreddit names: {', '.join(map(repr, bad))}")
-    if bad := sorted(set(listings) - LISTINGS):
-        known = ", ".join(sorted(LISTINGS))
-        raise PluginError(f"reddit: unknown listings {', '.join(bad)} (known: {known})")
-
-
-def _limit(given: object) -> int | None:
-    if given is None:
-        return None
-    if isinstance(given, bool) or not isinstance(given, int) or given < 0:
-        raise PluginError(f"reddit: option 'limit' must be a whole number >= 0, got {given!r}")
-    return given

@@ -16,6 +16,7 @@ import httpx
 from redis.typing import EncodableT, FieldT
 
 from services.collector.plugins.base import Plugin, PluginContext, PluginError
+from services.collector.plugins.options import limit_option, names_option
 from streams.records import RawItem
 
 __all__ = ["RssPlugin"]
@@ -34,8 +35,15 @@ class RssPlugin(Plugin):
     async def collect(
         self, ctx: PluginContext, options: Mapping[str, Any]
     ) -> AsyncIterator[RawItem]:
-        feeds = _feeds(options.get("feeds"), ctx.settings.rss_feeds)
-        limit = _limit(options.get("limit"))
+        feeds = names_option(
+            "rss",
+            "feeds",
+            options.get("feeds"),
+            ctx.settings.rss_feeds,
+            valid=_is_http,
+            expected="a list of http(s) URLs",
+        )
+        limit = limit_option("rss", options.get("limit"))
         count = 0
         for url in feeds:
             fetched = await _fetch(ctx, url)
@@ -157,21 +165,5 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def _feeds(given: object, default: tuple[str, ...]) -> tuple[str, ...]:
-    urls = tuple(p.strip() for p in given.split(",")) if isinstance(given, str) else given
-    urls = urls or default
-    if not isinstance(urls, list | tuple) or not all(_is_http(url) for url in urls):
-        raise PluginError(f"rss: option 'feeds' must be a list of http(s) URLs, got {given!r}")
-    return tuple(urls)
-
-
 def _is_http(url: object) -> bool:
     return isinstance(url, str) and url.startswith(("http://", "https://"))
-
-
-def _limit(given: object) -> int | None:
-    if given is None:
-        return None
-    if isinstance(given, bool) or not isinstance(given, int) or given < 0:
-        raise PluginError(f"rss: option 'limit' must be a whole number >= 0, got {given!r}")
-    return given
