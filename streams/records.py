@@ -16,6 +16,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "CollectRequest",
     "ControlCommand",
+    "ProcessingReport",
     "RawItem",
     "RequestState",
     "RequestStatus",
@@ -256,3 +257,17 @@ class ControlCommand(StreamRecord, namespace="trend_stream.ControlCommand"):
 
 
 CONTROL_COMMANDS = frozenset({"revoke"})
+
+
+class ProcessingReport(StreamRecord, namespace="trend_stream.ProcessingReport"):
+    """The processor handled a request's items (one report per request and batch)."""
+
+    request_id: str
+    items_handled: int
+    items_new: int
+    stage: str = "stored"
+    reported_at: Optional[datetime] = None
+    schema_version: int = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        self.reported_at = self.reported_at or utcnow()

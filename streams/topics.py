@@ -16,6 +16,7 @@ from streams.exceptions import TopicMismatchError
 from streams.records import (
     CollectRequest,
     ControlCommand,
+    ProcessingReport,
     RawItem,
     RequestStatus,
     StreamRecord,
@@ -33,6 +34,7 @@ __all__ = [
     "COLLECT_RESULTS",
     "CONTROL",
     "ITEMS_RAW",
+    "PROCESSING_REPORTS",
     "TRENDS_UPDATES",
     "EnsureReport",
     "TopicSpec",
@@ -106,6 +108,12 @@ TRENDS_UPDATES = TopicSpec(
     "A topic's trend changed state or rank, keyed by topic id.",
     retention_ms=30 * DAY_MS,
 )
+PROCESSING_REPORTS = TopicSpec(
+    "processing.reports",
+    ProcessingReport,
+    "What the processor did with each request's items, keyed by request id.",
+    retention_ms=1 * DAY_MS,
+)
 CONTROL = TopicSpec(
     "control",
     ControlCommand,
@@ -127,6 +135,7 @@ CATALOG: tuple[TopicSpec, ...] = (
     COLLECT_RESULTS,
     ITEMS_RAW,
     TRENDS_UPDATES,
+    PROCESSING_REPORTS,
     CONTROL,
     ALERTS,
 )

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from services.collector.app import app
 from services.collector.groups import GroupTracker
 from services.collector.plugins import default_registry
+from services.collector.processing import ProcessingTracker
 from services.collector.resources import Resources
 from services.collector.runner import CollectorDeps, Lane, RequestRunner, worker_name
 from services.collector.runs import PluginRunLog
@@ -20,12 +21,19 @@ from services.collector.topics import (
     control_topic,
     items_topic,
     priority_topic,
+    reports_topic,
     requests_topic,
     results_topic,
 )
 from streams.exceptions import RecordValidationError
 from streams.logs import event_context
-from streams.records import CollectRequest, ControlCommand, RawItem, RequestStatus
+from streams.records import (
+    CollectRequest,
+    ControlCommand,
+    ProcessingReport,
+    RawItem,
+    RequestStatus,
+)
 
 __all__ = [
     "catch_up_schedules",
@@ -34,6 +42,7 @@ __all__ = [
     "control",
     "get_runner",
     "get_scheduler",
+    "processing_reports",
     "publish_request",
     "resources",
 ]
@@ -77,6 +86,7 @@ async def get_runner() -> RequestRunner:
                     seen=SeenItems(redis, settings),
                     groups=GroupTracker(redis, settings),
                     runs=PluginRunLog(await resources.pool()),
+                    processing=ProcessingTracker(redis, settings),
                 )
             )
     return _runner
@@ -130,6 +140,22 @@ async def control(stream: Any) -> None:
             command.issued_by,
             extra=event_context(event, command.request_id),
         )
+
+
+@app.agent(reports_topic)
+async def processing_reports(stream: Any) -> None:
+    """The processor's reports: a `then_process` request succeeds once its items are processed."""
+    async for event in stream.events():
+        try:
+            report = ProcessingReport.parse(event.value)
+        except RecordValidationError as exc:
+            log.error("processing report rejected: %s", exc, extra=event_context(event))  # noqa: TRY400
+            continue
+        runner = await get_runner()
+        assert runner.deps.processing is not None
+        pending = await runner.deps.processing.reported(report)
+        if pending is not None:
+            await runner.complete(pending)
 
 
 @app.on_before_shutdown.connect  # type: ignore[arg-type]

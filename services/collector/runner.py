@@ -21,6 +21,7 @@ from services.collector.exceptions import (
 from services.collector.groups import GroupTracker, children_of
 from services.collector.http import SourceHttp
 from services.collector.plugins import Plugin, PluginContext, PluginError, PluginRegistry
+from services.collector.processing import Pending, ProcessingTracker
 from services.collector.ratelimit import RedisRateLimiter
 from services.collector.runs import PluginRunLog
 from services.collector.seen import SeenItems
@@ -69,6 +70,7 @@ class CollectorDeps:
     seen: SeenItems | None = None
     groups: GroupTracker | None = None
     runs: PluginRunLog | None = None
+    processing: ProcessingTracker | None = None
 
 
 class _Report:
@@ -87,7 +89,7 @@ class _Report:
         error: Exception | str | None = None,
     ) -> RequestStatus:
         if state is RequestState.STARTED:
-            self.timings["started"] = time.time()
+            self.timings.setdefault("started", time.time())
         if state.is_final:
             self.timings["finished"] = time.time()
         request = self.request
@@ -154,7 +156,43 @@ class RequestRunner:
     ) -> RequestStatus:
         await report(RequestState.STARTED)
         result = await self._collect(plugin, request)
-        status = await report(RequestState.SUCCESS, result=result)
+        if request.then_process and not request.dry_run and self.deps.processing is not None:
+            return await self._await_processing(request, report, result)
+        return await report(RequestState.SUCCESS, result=result)
+
+    async def _await_processing(
+        self, request: CollectRequest, report: _Report, result: dict[str, Any]
+    ) -> RequestStatus:
+        """Stay STARTED until the processor reported every published item (`then_process`)."""
+        assert self.deps.processing is not None
+        context = {
+            "result": result,
+            "timings": report.timings,
+            "plugin": request.plugin,
+            "parent_id": request.parent_id,
+        }
+        pending = await self.deps.processing.expect(
+            request.request_id, result["items_published"], context
+        )
+        if pending is None:
+            waiting = {**result, "processing": "waiting for the processor"}
+            return await report(RequestState.STARTED, result=waiting)
+        return await report(
+            RequestState.SUCCESS, result={**result, "processing": pending.processing}
+        )
+
+    async def complete(self, pending: Pending) -> RequestStatus:
+        """Publish the SUCCESS of a `then_process` request whose items are all processed."""
+        context = pending.context
+        status = await self.publish(
+            pending.request_id,
+            context["plugin"],
+            RequestState.SUCCESS,
+            {**context["timings"], "finished": time.time()},
+            result={**context["result"], "processing": pending.processing},
+            parent_id=context["parent_id"],
+        )
+        await self._after(status)
         return status
 
     async def _collect(self, plugin: Plugin, request: CollectRequest) -> dict[str, Any]:
@@ -210,6 +248,8 @@ class RequestRunner:
 
     async def _after(self, status: RequestStatus) -> None:
         """Record the plugin run, and close the parent group when this was its last child."""
+        if not status.state.is_final:
+            return
         if self.deps.runs is not None and status.plugin in self.registry.names():
             await self.deps.runs.record(status)
         if status.parent_id and self.deps.groups is not None:

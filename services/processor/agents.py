@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from typing import Any
 
 from services.processor.app import app
 from services.processor.store import ItemStore
-from services.processor.topics import items_topic
+from services.processor.topics import items_topic, reports_topic
 from streams.db import create_pool
 from streams.exceptions import RecordValidationError
 from streams.logs import event_context
-from streams.records import RawItem
+from streams.records import ProcessingReport, RawItem
 
-__all__ = ["BATCH_SIZE", "BATCH_WITHIN_S", "store_items"]
+__all__ = ["BATCH_SIZE", "BATCH_WITHIN_S", "reports", "store_items"]
 
 log = logging.getLogger(__name__)
 BATCH_SIZE = 100
@@ -36,10 +37,24 @@ def _parse(event: Any) -> RawItem | None:
         return None
 
 
+def reports(items: list[RawItem], new: list[str | None]) -> list[ProcessingReport]:
+    """One report per request with items in the batch: how many were handled, how many new."""
+    handled = Counter(item.request_id for item in items if item.request_id)
+    fresh = Counter(request_id for request_id in new if request_id)
+    return [
+        ProcessingReport(request_id=request_id, items_handled=count, items_new=fresh[request_id])
+        for request_id, count in handled.items()
+    ]
+
+
 @app.agent(items_topic)
 async def store_items(stream: Any) -> None:
     """Store each batch of raw items (exact duplicates by source and id are skipped)."""
     async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):
         items = [item for item in map(_parse, events) if item is not None]
         new = await (await _item_store()).save(items)
-        log.info("items stored batch=%d new=%d", len(events), new, extra=event_context(events[-1]))
+        for report in reports(items, new):
+            await reports_topic.send(key=report.request_id, value=report)
+        log.info(
+            "items stored batch=%d new=%d", len(events), len(new), extra=event_context(events[-1])
+        )

@@ -23,7 +23,7 @@ FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text
      AS batch(source, source_id, url, title, body, author, published_at, score, comments,
               engagement, content_hash, request_id, collected_at)
 ON CONFLICT (source, source_id) DO NOTHING
-RETURNING id
+RETURNING request_id
 """
 
 
@@ -39,14 +39,14 @@ class ItemStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
 
-    async def save(self, items: Sequence[RawItem]) -> int:
-        """Insert a batch in one statement; return how many rows were new."""
+    async def save(self, items: Sequence[RawItem]) -> list[str | None]:
+        """Insert a batch in one statement; return the request id of each row that was new."""
         columns = list(zip(*(_row(item) for item in items), strict=True))
         if not columns:
-            return 0
+            return []
         async with self.pool.acquire() as conn:
             inserted = await conn.fetch(_INSERT, *columns)
-        return len(inserted)
+        return [row["request_id"] for row in inserted]
 
 
 def _row(item: RawItem) -> tuple[object, ...]:

@@ -156,3 +156,24 @@ async def test_each_plugin_publishes_once_then_skips_seen_items(
     assert repeat is not None
     assert repeat["items_published"] == 0
     assert repeat["items_already_seen"] == repeat["items_collected"]
+
+
+async def test_then_process_succeeds_once_the_processor_stored_the_items(
+    source_settings: Settings, start_workers: StartWorkers
+) -> None:
+    start_workers("collector", source_settings)
+    request_id = await _request(
+        source_settings, plugin="hackernews", options={}, dry_run=False, then_process=True
+    )
+    values = await read_until(
+        source_settings,
+        COLLECT_RESULTS,
+        lambda v: any(b"waiting for the processor" in value for value in v),
+    )
+    assert not any(RequestStatus.parse(v).state.is_final for v in values)
+    start_workers("processor", source_settings)
+    status = (await wait_final(source_settings, {request_id}))[request_id]
+    assert status.state is RequestState.SUCCESS
+    assert status.result is not None
+    assert status.result["processing"] == {"items_processed": 6, "items_new": 6}
+    assert status.result["items_published"] == 6
