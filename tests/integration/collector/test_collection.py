@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+import asyncpg
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
 
@@ -47,6 +48,14 @@ async def test_hackernews_items_reach_items_raw(
     items = [RawItem.parse(value) for value in values]
     assert {item.source_id for item in items} == HACKERNEWS_STORIES
     assert {item.request_id for item in items} == {request_id}
+    conn = await asyncpg.connect(source_settings.database_url.get_secret_value())
+    try:
+        run = await conn.fetchrow("SELECT * FROM plugin_runs WHERE request_id = $1", request_id)
+    finally:
+        await conn.close()
+    assert run is not None
+    assert (run["plugin"], run["status"], run["items_collected"]) == ("hackernews", "SUCCESS", 6)
+    assert run["duration_ms"] >= 0 and run["finished_at"] >= run["started_at"]
 
 
 async def test_a_dry_run_publishes_nothing_and_returns_samples(
