@@ -41,6 +41,7 @@ KAFKA_POM = ROOT / "scripts" / "kafka" / "pom.xml"
 KAFKA_CACHE = ROOT / ".cache" / "kafka"
 START_ATTEMPTS = 3
 READY_TIMEOUT_S = 90.0
+EXTERNAL_GRACE_S = 15.0
 
 
 def say(message: str) -> None:
@@ -142,7 +143,7 @@ class Server:
             say(f"{self.name} already up at {self.host}:{self.port} (pid {self.our_pid()})")
             return
         if not self.our_pid() and port_open(self.host, self.port):
-            if self.ready():
+            if wait_for(self.ready, EXTERNAL_GRACE_S):  # it may be starting, or shutting down
                 say(f"{self.name}: an external server answers at {self.host}:{self.port}; using it")
                 return
             raise RuntimeError(
