@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from services.collector.app import app
 from services.collector.groups import GroupTracker
 from services.collector.plugins import default_registry
 from services.collector.processing import ProcessingTracker
 from services.collector.resources import Resources
-from services.collector.runner import CollectorDeps, Lane, RequestRunner, worker_name
+from services.collector.runner import CollectorDeps, Lane, RequestRunner
 from services.collector.runs import PluginRunLog
-from services.collector.schedules import Schedule, Scheduler, SlotClaims, schedules
 from services.collector.seen import SeenItems
 from services.collector.topics import (
     control_topic,
@@ -36,12 +33,10 @@ from streams.records import (
 )
 
 __all__ = [
-    "catch_up_schedules",
     "collect",
     "collect_priority",
     "control",
     "get_runner",
-    "get_scheduler",
     "processing_reports",
     "publish_request",
     "resources",
@@ -51,7 +46,6 @@ log = logging.getLogger(__name__)
 resources = Resources(app.settings)
 _runner: RequestRunner | None = None
 _runner_lock = asyncio.Lock()
-_scheduler: Scheduler | None = None
 
 
 async def _publish_status(status: RequestStatus) -> None:
@@ -64,6 +58,7 @@ async def _publish_item(item: RawItem) -> None:
 
 
 async def publish_request(request: CollectRequest, lane: Lane) -> None:
+    """Produce a request to its lane's topic (group children, scheduled runs, POST /collect)."""
     topic = priority_topic if lane == "priority" else requests_topic
     await topic.send(key=request.request_id, value=request.dumps())
 
@@ -161,34 +156,3 @@ async def processing_reports(stream: Any) -> None:
 @app.on_before_shutdown.connect  # type: ignore[arg-type]
 async def _close_resources(sender: Any, **kwargs: Any) -> None:
     await resources.close()
-
-
-async def get_scheduler() -> Scheduler:
-    """The worker's scheduler (used on the leader only)."""
-    global _scheduler  # noqa: PLW0603 - one scheduler per worker process
-    if _scheduler is None:
-        claims = SlotClaims(await resources.pool())
-        _scheduler = Scheduler(
-            app.settings, claims, lambda request: publish_request(request, "bulk"), worker_name()
-        )
-    return _scheduler
-
-
-def _crontab_job(schedule: Schedule) -> Callable[[], Awaitable[None]]:
-    async def fire() -> None:
-        await (await get_scheduler()).fire(schedule)
-
-    fire.__name__ = fire.__qualname__ = f"schedule_{schedule.job}"
-    return fire
-
-
-for _schedule in schedules(app.settings):
-    app.crontab(_schedule.cron, timezone=ZoneInfo(app.settings.schedule_timezone), on_leader=True)(
-        _crontab_job(_schedule)
-    )
-
-
-@app.timer(interval=app.settings.schedule_check_interval_s, on_leader=True)
-async def catch_up_schedules() -> None:
-    """Run a schedule's latest slot if no worker ran it (a leader down at that time)."""
-    await (await get_scheduler()).catch_up()
