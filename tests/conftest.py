@@ -42,25 +42,22 @@ def make_settings(base_settings: Settings, tmp_path: Path) -> Callable[..., Sett
     return make
 
 
-def _servers_answer(settings: Settings) -> bool:
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "stack.py"), "status"],
+def _stack(settings: Settings, command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "stack.py"), command],
         capture_output=True,
         text=True,
         env={**os.environ, **settings_env(settings)},
         check=False,
     )
-    return done.returncode == 0
+
+
+def _servers_answer(settings: Settings) -> bool:
+    return _stack(settings, "status").returncode == 0
 
 
 def _stack_up(settings: Settings) -> str:
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "stack.py"), "up"],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **settings_env(settings)},
-        check=False,
-    )
+    done = _stack(settings, "up")
     return "" if done.returncode == 0 else done.stderr[-2000:]
 
 

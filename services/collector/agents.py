@@ -22,7 +22,7 @@ from services.collector.topics import (
     requests_topic,
     results_topic,
 )
-from streams.exceptions import RecordValidationError
+from streams.decoding import decoded
 from streams.logs import event_context
 from streams.records import (
     CollectRequest,
@@ -123,12 +123,7 @@ async def collect_priority(stream: Any) -> None:
 @app.agent(control_topic)
 async def control(stream: Any) -> None:
     """Control commands: `revoke` marks a request revoked for every worker (Redis)."""
-    async for event in stream.events():
-        try:
-            command = ControlCommand.parse(event.value)
-        except RecordValidationError as exc:
-            log.error("control command rejected: %s", exc, extra=event_context(event))  # noqa: TRY400
-            continue
+    async for event, command in decoded(stream, ControlCommand):
         await resources.states.revoke(command.request_id)
         log.info(
             "request revoked by=%s",
@@ -140,12 +135,7 @@ async def control(stream: Any) -> None:
 @app.agent(reports_topic)
 async def processing_reports(stream: Any) -> None:
     """The processor's reports: a `then_process` request succeeds once its items are processed."""
-    async for event in stream.events():
-        try:
-            report = ProcessingReport.parse(event.value)
-        except RecordValidationError as exc:
-            log.error("processing report rejected: %s", exc, extra=event_context(event))  # noqa: TRY400
-            continue
+    async for _event, report in decoded(stream, ProcessingReport):
         runner = await get_runner()
         assert runner.deps.processing is not None
         pending = await runner.deps.processing.reported(report)

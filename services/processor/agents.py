@@ -10,7 +10,7 @@ from services.processor.app import app
 from services.processor.store import ItemStore
 from services.processor.topics import items_topic, reports_topic
 from streams.db import create_pool
-from streams.exceptions import RecordValidationError
+from streams.decoding import decode
 from streams.logs import event_context
 from streams.records import ProcessingReport, RawItem
 
@@ -29,14 +29,6 @@ async def _item_store() -> ItemStore:
     return _store
 
 
-def _parse(event: Any) -> RawItem | None:
-    try:
-        return RawItem.parse(event.value)
-    except RecordValidationError as exc:
-        log.error("item rejected: %s", exc, extra=event_context(event))  # noqa: TRY400
-        return None
-
-
 def reports(items: list[RawItem], new: list[str | None]) -> list[ProcessingReport]:
     """One report per request with items in the batch: how many were handled, how many new."""
     handled = Counter(item.request_id for item in items if item.request_id)
@@ -51,7 +43,7 @@ def reports(items: list[RawItem], new: list[str | None]) -> list[ProcessingRepor
 async def store_items(stream: Any) -> None:
     """Store each batch of raw items (exact duplicates by source and id are skipped)."""
     async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):
-        items = [item for item in map(_parse, events) if item is not None]
+        items = [item for item in (decode(event, RawItem) for event in events) if item]
         new = await (await _item_store()).save(items)
         for report in reports(items, new):
             await reports_topic.send(key=report.request_id, value=report)
