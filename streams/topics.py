@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
 from streams.config import Settings
@@ -163,10 +164,13 @@ class EnsureReport:
 
     created: list[str] = field(default_factory=list)
     verified: list[str] = field(default_factory=list)
+    reconfigured: list[str] = field(default_factory=list)
+    """Existing topics whose retention, compaction or size limit was set to the catalog's."""
 
     def summary(self) -> str:
         """One line for logs and the stack command."""
-        return f"{len(self.created)} created, {len(self.verified)} already present"
+        line = f"{len(self.created)} created, {len(self.verified)} already present"
+        return line + (f", {len(self.reconfigured)} reconfigured" if self.reconfigured else "")
 
 
 async def ensure_topics(settings: Settings, specs: tuple[TopicSpec, ...] = CATALOG) -> EnsureReport:
@@ -176,6 +180,8 @@ async def ensure_topics(settings: Settings, specs: tuple[TopicSpec, ...] = CATAL
     try:
         report = await _create_missing(admin, settings, specs)
         await _verify_partitions(admin, settings, specs)
+        existing = [spec for spec in specs if spec.full_name(settings) in report.verified]
+        report.reconfigured = await _reconcile_configs(admin, settings, existing)
         return report
     finally:
         await admin.close()
@@ -244,3 +250,35 @@ async def _describe(admin: AIOKafkaAdminClient, names: list[str]) -> list[dict[s
             missing = [t["topic"] for t in described if not t["partitions"] or t["error_code"]]
             raise TopicMismatchError(f"topics without metadata on the broker: {missing}")
         await asyncio.sleep(0.2)
+
+
+async def _reconcile_configs(
+    admin: AIOKafkaAdminClient, settings: Settings, specs: list[TopicSpec]
+) -> list[str]:
+    """Set the catalog's topic configs where the broker's differ; return the topics changed."""
+    wanted = {spec.full_name(settings): spec.broker_config() for spec in specs}
+    if not wanted:
+        return []
+    actual = await _topic_configs(admin, wanted)
+    changed = [name for name, config in wanted.items() if actual.get(name) != config]
+    if changed:
+        await admin.alter_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, name, wanted[name]) for name in changed]
+        )
+        log.info("topic configs updated topics=%s", ",".join(changed))
+    return changed
+
+
+async def _topic_configs(
+    admin: AIOKafkaAdminClient, wanted: dict[str, dict[str, str]]
+) -> dict[str, dict[str, str]]:
+    resources = [
+        ConfigResource(ConfigResourceType.TOPIC, name, dict.fromkeys(config))
+        for name, config in wanted.items()
+    ]
+    configs: dict[str, dict[str, str]] = {}
+    for response in await admin.describe_configs(resources):
+        for resource in response.resources:
+            name, entries = resource[3], resource[4]
+            configs[name] = {entry[0]: entry[1] for entry in entries}
+    return configs

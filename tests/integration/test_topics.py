@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from streams.config import Settings
 from streams.exceptions import TopicMismatchError
@@ -38,3 +39,24 @@ async def test_a_partition_count_mismatch_is_reported(test_settings: Settings) -
     assert f"topic {name} has 1 partitions on the broker, the catalog says {expected}" in str(
         caught.value
     )
+
+
+async def test_a_drifted_topic_config_is_set_back(test_settings: Settings) -> None:
+    await ensure_topics(test_settings)
+    name = ITEMS_RAW.full_name(test_settings)
+    admin = AIOKafkaAdminClient(bootstrap_servers=test_settings.bootstrap_list)
+    await admin.start()
+    try:
+        drifted = {**ITEMS_RAW.broker_config(), "retention.ms": "60000"}
+        await admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, name, drifted)])
+        report = await ensure_topics(test_settings)
+        again = await ensure_topics(test_settings)
+        (response,) = await admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, name, {"retention.ms": None})]
+        )
+    finally:
+        await admin.close()
+    assert report.reconfigured == [name]
+    assert again.reconfigured == []
+    entries = {entry[0]: entry[1] for entry in response.resources[0][4]}
+    assert entries["retention.ms"] == ITEMS_RAW.broker_config()["retention.ms"]
