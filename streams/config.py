@@ -231,6 +231,14 @@ class Settings(BaseSettings):
         gt=0,
         description="SCHEDULE_CHECK_INTERVAL_S: how often the leader looks for a missed slot.",
     )
+    processor_batch_size: int = Field(
+        100, ge=1, le=10_000, description="PROCESSOR_BATCH_SIZE: items the processor takes at once."
+    )
+    processor_batch_within_s: float = Field(
+        1.0,
+        gt=0,
+        description="PROCESSOR_BATCH_WITHIN_S: the longest the processor waits to fill a batch.",
+    )
     log_level: LogLevel = Field("INFO", description="LOG_LEVEL: DEBUG, INFO, WARNING or ERROR.")
     api_token: SecretStr = Field(
         SecretStr(""), description="API_TOKEN: bearer token required by every web action."

@@ -14,11 +14,9 @@ from streams.decoding import decode
 from streams.logs import event_context
 from streams.records import ProcessingReport, RawItem
 
-__all__ = ["BATCH_SIZE", "BATCH_WITHIN_S", "reports", "store_items"]
+__all__ = ["reports", "store_items"]
 
 log = logging.getLogger(__name__)
-BATCH_SIZE = 100
-BATCH_WITHIN_S = 1.0
 _store: ItemStore | None = None
 
 
@@ -42,7 +40,11 @@ def reports(items: list[RawItem], new: list[str | None]) -> list[ProcessingRepor
 @app.agent(items_topic)
 async def store_items(stream: Any) -> None:
     """Store each batch of raw items (exact duplicates by source and id are skipped)."""
-    async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):
+    settings = app.settings
+    batches = stream.take_events(
+        settings.processor_batch_size, within=settings.processor_batch_within_s
+    )
+    async for events in batches:
         items = [item for item in (decode(event, RawItem) for event in events) if item]
         new = await (await _item_store()).save(items)
         for report in reports(items, new):

@@ -63,6 +63,8 @@ GOOD_VALUES = {
     "SCHEDULE_TIMEZONE": ("Europe/Paris", "Europe/Paris"),
     "SCHEDULE_CATCHUP_MAX_AGE_S": ("600", 600),
     "SCHEDULE_CHECK_INTERVAL_S": ("5", 5.0),
+    "PROCESSOR_BATCH_SIZE": ("500", 500),
+    "PROCESSOR_BATCH_WITHIN_S": ("0.5", 0.5),
 }
 
 BAD_VALUES = {
