@@ -1,4 +1,4 @@
-"""A client for any Python program: request a collection, follow it, wait for it, cancel it."""
+"""A client for any Python program: request a collection or a job, follow it, wait, cancel."""
 
 from __future__ import annotations
 
@@ -11,16 +11,29 @@ from aiokafka import AIOKafkaProducer
 
 from streams.config import Settings, get_settings
 from streams.exceptions import TrendStreamError
-from streams.records import CollectRequest, ControlCommand, RequestState, RequestStatus
+from streams.records import (
+    CollectRequest,
+    ControlCommand,
+    ProcessRequest,
+    RequestState,
+    RequestStatus,
+)
 from streams.state import RequestStates, redis_client
-from streams.topics import COLLECT_REQUESTS, COLLECT_REQUESTS_PRIORITY, CONTROL, TopicSpec
+from streams.topics import (
+    COLLECT_REQUESTS,
+    COLLECT_REQUESTS_PRIORITY,
+    CONTROL,
+    PROCESS_REQUESTS,
+    TopicSpec,
+)
 
 __all__ = [
     "PRIORITY_LANE_FROM",
-    "CollectionHandle",
     "RequestFailedError",
+    "RequestHandle",
     "RequestTimeoutError",
     "request_collection",
+    "request_processing",
     "send",
 ]
 
@@ -51,7 +64,7 @@ async def send(settings: Settings, spec: TopicSpec, key: str, value: bytes) -> N
         await producer.stop()
 
 
-class CollectionHandle:
+class RequestHandle:
     """Like Celery's AsyncResult: `state()`, `result(timeout)`, `cancel()` for one request."""
 
     def __init__(self, request_id: str, settings: Settings, timeout: float = 60.0) -> None:
@@ -100,7 +113,7 @@ class CollectionHandle:
         """Release the Redis connection."""
         await self._redis.aclose()
 
-    async def __aenter__(self) -> CollectionHandle:
+    async def __aenter__(self) -> RequestHandle:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -117,7 +130,7 @@ async def request_collection(
     requested_by: str = "client",
     timeout: float = 60.0,
     settings: Settings | None = None,
-) -> CollectionHandle:
+) -> RequestHandle:
     """Produce a CollectRequest and return its handle (`timeout`: the default wait)."""
     settings = settings or get_settings()
     request = CollectRequest(
@@ -131,4 +144,20 @@ async def request_collection(
     request.check()
     spec = COLLECT_REQUESTS_PRIORITY if priority >= PRIORITY_LANE_FROM else COLLECT_REQUESTS
     await send(settings, spec, request.request_id, request.dumps())
-    return CollectionHandle(request.request_id, settings, timeout)
+    return RequestHandle(request.request_id, settings, timeout)
+
+
+async def request_processing(
+    job: str,
+    *,
+    options: Mapping[str, Any] | None = None,
+    requested_by: str = "client",
+    timeout: float = 300.0,
+    settings: Settings | None = None,
+) -> RequestHandle:
+    """Produce a ProcessRequest (sweep, reprocess_trends, ...) and return its handle."""
+    settings = settings or get_settings()
+    request = ProcessRequest(job=job, options=dict(options or {}), requested_by=requested_by)
+    request.check()
+    await send(settings, PROCESS_REQUESTS, request.request_id, request.dumps())
+    return RequestHandle(request.request_id, settings, timeout)

@@ -13,9 +13,11 @@ from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 from streams.exceptions import RecordValidationError
 
 __all__ = [
+    "PROCESS_JOBS",
     "SCHEMA_VERSION",
     "CollectRequest",
     "ControlCommand",
+    "ProcessRequest",
     "ProcessingReport",
     "RawItem",
     "RequestState",
@@ -271,3 +273,30 @@ class ProcessingReport(StreamRecord, namespace="trend_stream.ProcessingReport"):
 
     def __post_init__(self) -> None:
         self.reported_at = self.reported_at or utcnow()
+
+
+PROCESS_JOBS = frozenset({"sweep", "reprocess_trends", "generate_embeddings", "test_pipeline"})
+
+
+class ProcessRequest(StreamRecord, namespace="trend_stream.ProcessRequest"):
+    """A processing job on request: sweep, reprocess_trends, generate_embeddings, test_pipeline."""
+
+    job: str
+    request_id: str = ""
+    options: Dict[str, Any] = None  # type: ignore[assignment]
+    requested_by: str = "anonymous"
+    created_at: Optional[datetime] = None
+    schema_version: int = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        self.request_id = self.request_id or uuid.uuid4().hex
+        self.options = self.options if self.options is not None else {}
+        self.created_at = self.created_at or utcnow()
+
+    def check(self) -> None:
+        """Only known jobs are accepted."""
+        if self.job not in PROCESS_JOBS:
+            known = ", ".join(sorted(PROCESS_JOBS))
+            raise RecordValidationError(
+                f"invalid ProcessRequest: job: {self.job!r} is not one of {known}"
+            )

@@ -18,6 +18,7 @@ from streams.records import (
     CollectRequest,
     ControlCommand,
     ProcessingReport,
+    ProcessRequest,
     RawItem,
     RequestStatus,
     StreamRecord,
@@ -36,6 +37,8 @@ __all__ = [
     "CONTROL",
     "ITEMS_RAW",
     "PROCESSING_REPORTS",
+    "PROCESS_REQUESTS",
+    "PROCESS_RESULTS",
     "TRENDS_UPDATES",
     "EnsureReport",
     "TopicSpec",
@@ -115,6 +118,17 @@ PROCESSING_REPORTS = TopicSpec(
     "What the processor did with each request's items, keyed by request id.",
     retention_ms=1 * DAY_MS,
 )
+PROCESS_REQUESTS = TopicSpec(
+    "process.requests",
+    ProcessRequest,
+    "Processing jobs on request (sweep, reprocess_trends, generate_embeddings, test_pipeline).",
+)
+PROCESS_RESULTS = TopicSpec(
+    "process.results",
+    RequestStatus,
+    "Every state change of a processing job; the last one per key is the result.",
+    compacted=True,
+)
 CONTROL = TopicSpec(
     "control",
     ControlCommand,
@@ -137,6 +151,8 @@ CATALOG: tuple[TopicSpec, ...] = (
     ITEMS_RAW,
     TRENDS_UPDATES,
     PROCESSING_REPORTS,
+    PROCESS_REQUESTS,
+    PROCESS_RESULTS,
     CONTROL,
     ALERTS,
 )

@@ -11,8 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from streams.config import ServiceName, Settings, load_settings
+from streams.db import migrate
+from tests.support.databases import create_database, drop_database
 from tests.support.kafka import delete_namespace
 from tests.support.workers import Worker, settings_env, start_worker
 
@@ -82,15 +85,25 @@ def servers(base_settings: Settings) -> Iterator[Settings]:
 
 @pytest.fixture
 async def test_settings(servers: Settings, tmp_path: Path) -> AsyncIterator[Settings]:
-    """Settings for one integration test: the real servers, its own namespace and state dir.
+    """Settings for one integration test: the real servers, and its own namespace (topics,
+    consumer groups, Redis keys), migrated database, Qdrant folder and state dir.
 
-    The test's topics (catalog and Faust-internal, all under its namespace) are deleted after it.
+    The test's topics (catalog and Faust-internal) and its database are deleted after it.
     """
+    base_dsn = servers.database_url.get_secret_value()
+    name, dsn = await create_database(base_dsn)
+    await migrate(dsn)
     settings = servers.model_copy(
-        update={"namespace": unique_namespace(), "state_dir": tmp_path / "state"}
+        update={
+            "namespace": unique_namespace(),
+            "state_dir": tmp_path / "state",
+            "database_url": SecretStr(dsn),
+            "qdrant_path": tmp_path / "qdrant",
+        }
     )
     yield settings
     await delete_namespace(settings)
+    await drop_database(base_dsn, name)
 
 
 @pytest.fixture

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -28,20 +26,15 @@ from services.collector.seen import SeenItems
 from streams.config import Settings
 from streams.exceptions import RecordValidationError, UnknownPluginError
 from streams.records import CollectRequest, RequestState, RequestStatus
+from streams.reporting import StatusReporter, StatusSink, worker_name
 from streams.state import RequestStates
 
-__all__ = ["CollectorDeps", "Lane", "RequestRunner", "StatusSink", "parse_trigger", "worker_name"]
+__all__ = ["CollectorDeps", "Lane", "RequestRunner", "parse_trigger"]
 
 log = logging.getLogger(__name__)
 Lane = Literal["bulk", "priority"]
-StatusSink = Callable[[RequestStatus], Awaitable[None]]
 RequestSink = Callable[[CollectRequest, Lane], Awaitable[None]]
 EXPECTED_FAILURES = (PluginError, UnknownPluginError, RecordValidationError, CollectorError)
-
-
-def worker_name() -> str:
-    """host:pid of this worker, as shown in request statuses."""
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def parse_trigger(payload: bytes | None, max_bytes: int, key: str | None = None) -> CollectRequest:
@@ -73,37 +66,6 @@ class CollectorDeps:
     processing: ProcessingTracker | None = None
 
 
-class _Report:
-    """Publishes the statuses of one request, keeping its timings."""
-
-    def __init__(self, runner: RequestRunner, request: CollectRequest) -> None:
-        self.runner = runner
-        self.request = request
-        self.timings = {"received": time.time()}
-
-    async def __call__(
-        self,
-        state: RequestState,
-        *,
-        result: dict[str, Any] | None = None,
-        error: Exception | str | None = None,
-    ) -> RequestStatus:
-        if state is RequestState.STARTED:
-            self.timings.setdefault("started", time.time())
-        if state.is_final:
-            self.timings["finished"] = time.time()
-        request = self.request
-        return await self.runner.publish(
-            request.request_id,
-            request.plugin,
-            state,
-            dict(self.timings),
-            result=result,
-            error=error,
-            parent_id=request.parent_id,
-        )
-
-
 class RequestRunner:
     """Parses a trigger, runs its plugin (or fans a group out) and reports every state."""
 
@@ -127,12 +89,13 @@ class RequestRunner:
         try:
             request = parse_trigger(payload, self.deps.settings.max_request_bytes, key)
         except (RecordValidationError, RequestTooLargeError) as exc:
-            return await self.publish(fallback_id, "", RequestState.FAILURE, {}, error=exc)
+            report = StatusReporter(self.deps.statuses, fallback_id, "", worker=self.worker)
+            return await report(RequestState.FAILURE, error=exc)
         return await self.run(request, lane)
 
     async def run(self, request: CollectRequest, lane: Lane = "bulk") -> RequestStatus:
         """Run a request to its final state (a group: to STARTED; its children do the rest)."""
-        report = _Report(self, request)
+        report = self._reporter(request)
         await report(RequestState.RECEIVED)
         try:
             await self._ensure_not_revoked(request)
@@ -152,7 +115,7 @@ class RequestRunner:
             raise RequestRevokedError(f"request {request.request_id} was revoked before it ran")
 
     async def _run_plugin(
-        self, plugin: Plugin, request: CollectRequest, report: _Report
+        self, plugin: Plugin, request: CollectRequest, report: StatusReporter
     ) -> RequestStatus:
         await report(RequestState.STARTED)
         result = await self._collect(plugin, request)
@@ -161,7 +124,7 @@ class RequestRunner:
         return await report(RequestState.SUCCESS, result=result)
 
     async def _await_processing(
-        self, request: CollectRequest, report: _Report, result: dict[str, Any]
+        self, request: CollectRequest, report: StatusReporter, result: dict[str, Any]
     ) -> RequestStatus:
         """Stay STARTED until the processor reported every published item (`then_process`)."""
         assert self.deps.processing is not None
@@ -184,16 +147,27 @@ class RequestRunner:
     async def complete(self, pending: Pending) -> RequestStatus:
         """Publish the SUCCESS of a `then_process` request whose items are all processed."""
         context = pending.context
-        status = await self.publish(
+        report = StatusReporter(
+            self.deps.statuses,
             pending.request_id,
             context["plugin"],
-            RequestState.SUCCESS,
-            {**context["timings"], "finished": time.time()},
-            result={**context["result"], "processing": pending.processing},
             parent_id=context["parent_id"],
+            timings=context["timings"],
+            worker=self.worker,
         )
+        result = {**context["result"], "processing": pending.processing}
+        status = await report(RequestState.SUCCESS, result=result)
         await self._after(status)
         return status
+
+    def _reporter(self, request: CollectRequest) -> StatusReporter:
+        return StatusReporter(
+            self.deps.statuses,
+            request.request_id,
+            request.plugin,
+            parent_id=request.parent_id,
+            worker=self.worker,
+        )
 
     async def _collect(self, plugin: Plugin, request: CollectRequest) -> dict[str, Any]:
         deps = self.deps
@@ -227,7 +201,9 @@ class RequestRunner:
             limiter = RedisRateLimiter(redis, plugin.name, per_minute, settings.namespace)
         return SourceHttp(plugin.name, settings, limiter)
 
-    async def _fan_out(self, parent: CollectRequest, lane: Lane, report: _Report) -> RequestStatus:
+    async def _fan_out(
+        self, parent: CollectRequest, lane: Lane, report: StatusReporter
+    ) -> RequestStatus:
         members = self.registry.members(parent.plugin)
         if not members:
             raise UnknownPluginError(f"group {parent.plugin!r} has no enabled plugin")
@@ -241,9 +217,9 @@ class RequestRunner:
             RequestState.STARTED, result={"children": [c.request_id for c in children]}
         )
 
-    async def _failed(self, report: _Report, exc: Exception) -> RequestStatus:
+    async def _failed(self, report: StatusReporter, exc: Exception) -> RequestStatus:
         if not isinstance(exc, EXPECTED_FAILURES):
-            log.exception("request failed", extra={"request_id": report.request.request_id})
+            log.exception("request failed", extra={"request_id": report.request_id})
         return await report(RequestState.FAILURE, error=exc)
 
     async def _after(self, status: RequestStatus) -> None:
@@ -255,44 +231,11 @@ class RequestRunner:
         if status.parent_id and self.deps.groups is not None:
             outcome = await self.deps.groups.child_done(status)
             if outcome is not None:
-                await self.publish(
+                parent = StatusReporter(
+                    self.deps.statuses,
                     status.parent_id,
                     outcome.group,
-                    outcome.state,
-                    {**outcome.timings, "finished": time.time()},
-                    result=outcome.result,
-                    error=outcome.error,
+                    timings=outcome.timings,
+                    worker=self.worker,
                 )
-
-    async def publish(
-        self,
-        request_id: str,
-        plugin: str,
-        state: RequestState,
-        timings: dict[str, float],
-        *,
-        result: dict[str, Any] | None = None,
-        error: Exception | str | None = None,
-        parent_id: str | None = None,
-    ) -> RequestStatus:
-        """Publish one status (to collect.results and the state store, via the sink)."""
-        status = RequestStatus(
-            request_id=request_id,
-            state=state,
-            plugin=plugin,
-            result=result,
-            error=str(error) if error else None,
-            error_type=type(error).__name__ if isinstance(error, Exception) else None,
-            timings=timings,
-            worker=self.worker,
-            parent_id=parent_id,
-        )
-        await self.deps.statuses(status)
-        log.info(
-            "request %s plugin=%s error=%s",
-            state.value,
-            plugin or "-",
-            status.error or "-",
-            extra={"request_id": request_id},
-        )
-        return status
+                await parent(outcome.state, result=outcome.result, error=outcome.error)

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 from services.collector.agents import publish_request, resources
 from services.collector.app import app
-from services.collector.runner import worker_name
 from services.collector.schedules import Schedule, Scheduler, SlotClaims, schedules
+from streams.reporting import worker_name
 
 __all__ = ["catch_up_schedules", "get_scheduler"]
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,20 +13,18 @@ import pytest
 from streams.config import Settings
 from streams.db.migrations import SQL_DIR, discover, migrate
 from streams.exceptions import MigrationError
+from tests.support.databases import create_database, drop_database
 
 
 @pytest.fixture
 async def fresh_dsn(servers: Settings) -> AsyncIterator[str]:
     """A DSN of a new, empty database on the test server, dropped afterwards."""
-    dsn = servers.database_url.get_secret_value()
-    base, name = dsn.rsplit("/", 1)[0], f"t_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(f"{base}/postgres")
-    await admin.execute(f'CREATE DATABASE "{name}"')
+    base = servers.database_url.get_secret_value()
+    name, dsn = await create_database(base)
     try:
-        yield f"{base}/{name}"
+        yield dsn
     finally:
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        await admin.close()
+        await drop_database(base, name)
 
 
 async def _versions(dsn: str) -> list[int]:

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from streams.client import CollectionHandle, RequestTimeoutError, request_collection, send
+from streams.client import RequestHandle, RequestTimeoutError, request_collection, send
 from streams.config import Settings
 from streams.records import CollectRequest, RequestState
 from streams.state import RequestStates, redis_client
@@ -46,7 +46,7 @@ async def test_result_blocks_until_the_request_is_done(
 
 
 async def test_a_timeout_raises_a_clear_error(client_settings: Settings) -> None:
-    async with CollectionHandle("nobody-runs-this", client_settings) as handle:
+    async with RequestHandle("nobody-runs-this", client_settings) as handle:
         assert await handle.state() is RequestState.PENDING
         with pytest.raises(
             RequestTimeoutError, match=r"no result within 0.3s \(last state: PENDING\)"
@@ -57,7 +57,7 @@ async def test_a_timeout_raises_a_clear_error(client_settings: Settings) -> None
 async def test_cancel_revokes_a_queued_request(
     collector: Worker, client_settings: Settings
 ) -> None:
-    handle = CollectionHandle("to-be-revoked", client_settings)
+    handle = RequestHandle("to-be-revoked", client_settings)
     async with handle:
         await handle.cancel()
         states = RequestStates(redis_client(client_settings), client_settings)
