@@ -1,18 +1,40 @@
-"""The collector's timers: collection schedules on the leader (Faust crontab) and their catch-up."""
+"""The collector's timers: the collection schedules, run on the leader (Faust crontab)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from zoneinfo import ZoneInfo
-
 from services.collector.agents import publish_request, resources
 from services.collector.app import app
-from services.collector.schedules import Schedule, Scheduler, SlotClaims, schedules
+from streams.config import Settings
+from streams.records import CollectRequest
 from streams.reporting import worker_name
+from streams.schedules import Fire, Schedule, Scheduler, SlotClaims, install
 
-__all__ = ["catch_up_schedules", "get_scheduler"]
+__all__ = ["collection_schedules", "get_scheduler"]
 
 _scheduler: Scheduler | None = None
+
+
+def _collect(group: str, job: str) -> Fire:
+    async def fire(request_id: str) -> None:
+        request = CollectRequest(
+            plugin=group, request_id=request_id, requested_by=f"schedule:{job}"
+        )
+        await publish_request(request, "bulk")
+
+    return fire
+
+
+def collection_schedules(settings: Settings) -> list[Schedule]:
+    """`all` on SCHEDULE_ALL and `high_frequency` on SCHEDULE_HIGH_FREQUENCY (empty: off)."""
+    wanted = [
+        ("collect_all", "all", settings.schedule_all),
+        ("collect_high_frequency", "high_frequency", settings.schedule_high_frequency),
+    ]
+    return [
+        Schedule(job := f"{settings.namespace}{name}", cron, _collect(group, job))
+        for name, group, cron in wanted
+        if cron
+    ]
 
 
 async def get_scheduler() -> Scheduler:
@@ -21,26 +43,9 @@ async def get_scheduler() -> Scheduler:
     if _scheduler is None:
         claims = SlotClaims(await resources.pool())
         _scheduler = Scheduler(
-            app.settings, claims, lambda request: publish_request(request, "bulk"), worker_name()
+            app.settings, claims, collection_schedules(app.settings), worker_name()
         )
     return _scheduler
 
 
-def _crontab_job(schedule: Schedule) -> Callable[[], Awaitable[None]]:
-    async def fire() -> None:
-        await (await get_scheduler()).fire(schedule)
-
-    fire.__name__ = fire.__qualname__ = f"schedule_{schedule.job}"
-    return fire
-
-
-for _schedule in schedules(app.settings):
-    app.crontab(_schedule.cron, timezone=ZoneInfo(app.settings.schedule_timezone), on_leader=True)(
-        _crontab_job(_schedule)
-    )
-
-
-@app.timer(interval=app.settings.schedule_check_interval_s, on_leader=True)
-async def catch_up_schedules() -> None:
-    """Run a schedule's latest slot if no worker ran it (a leader down at that time)."""
-    await (await get_scheduler()).catch_up()
+install(app, app.settings, collection_schedules(app.settings), get_scheduler)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from services.collector.schedules import latest_slot, schedules
+from services.collector.timers import collection_schedules
 from streams.config import load_settings
+from streams.schedules import latest_slot
 
 
 def test_latest_slot_is_at_or_before_now() -> None:
@@ -29,4 +30,6 @@ def test_slots_follow_the_schedule_timezone() -> None:
 
 def test_an_empty_cron_switches_a_schedule_off() -> None:
     settings = load_settings(schedule_high_frequency="", namespace="x.")
-    assert [(s.job, s.group) for s in schedules(settings)] == [("x.collect_all", "all")]
+    assert [(s.job, s.cron) for s in collection_schedules(settings)] == [
+        ("x.collect_all", "0 * * * *")
+    ]

@@ -1,4 +1,4 @@
-"""Collection schedules on the leader: one run per slot (PostgreSQL), a missed slot caught up."""
+"""Leader schedules for any service: one run per slot (PostgreSQL), a missed slot caught up."""
 
 from __future__ import annotations
 
@@ -9,36 +9,30 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import asyncpg
+import faust
 from croniter import croniter
 
 from streams.config import Settings
-from streams.records import CollectRequest, utcnow
+from streams.records import utcnow
 
-__all__ = ["Schedule", "Scheduler", "SlotClaims", "latest_slot", "schedules"]
+__all__ = ["Fire", "Schedule", "Scheduler", "SlotClaims", "install", "latest_slot"]
 
 log = logging.getLogger(__name__)
 FIRE_TOLERANCE = timedelta(seconds=1)
 """A crontab firing this much early still counts for the slot it fires for."""
 
 
+Fire = Callable[[str], Awaitable[None]]
+"""What a slot does, given the request id of the slot's run (`<job>.<slot time>`)."""
+
+
 @dataclass(frozen=True)
 class Schedule:
-    """A group collection on a cron."""
+    """A job on a cron; `job` is unique across the cluster (prefix it with NAMESPACE)."""
 
     job: str
-    group: str
     cron: str
-
-
-def schedules(settings: Settings) -> list[Schedule]:
-    """The schedules switched on (a non-empty cron), their job names in the NAMESPACE."""
-    wanted = [
-        ("collect_all", "all", settings.schedule_all),
-        ("collect_high_frequency", "high_frequency", settings.schedule_high_frequency),
-    ]
-    return [
-        Schedule(f"{settings.namespace}{job}", group, cron) for job, group, cron in wanted if cron
-    ]
+    fire: Fire
 
 
 def latest_slot(cron: str, tz: ZoneInfo, now: datetime) -> datetime:
@@ -82,36 +76,28 @@ class Scheduler:
     """Runs the slots of the schedules, each at most once, whoever the leader is."""
 
     def __init__(
-        self,
-        settings: Settings,
-        claims: SlotClaims,
-        trigger: Callable[[CollectRequest], Awaitable[None]],
-        worker: str,
+        self, settings: Settings, claims: SlotClaims, schedules: list[Schedule], worker: str
     ) -> None:
         self.settings = settings
         self.claims = claims
-        self.trigger = trigger
+        self.schedules = schedules
         self.worker = worker
         self.tz = ZoneInfo(settings.schedule_timezone)
 
     async def run_slot(self, schedule: Schedule, slot: datetime) -> str | None:
-        """Trigger the slot's collection unless it ran already; the request id if it ran."""
+        """Fire the slot unless it ran already; the run's request id if it ran."""
         if not await self.claims.claim(schedule.job, slot, self.worker):
             return None
-        request = CollectRequest(
-            plugin=schedule.group,
-            request_id=f"{schedule.job}.{slot.astimezone(self.tz):%Y%m%dT%H%M%S}",
-            requested_by=f"schedule:{schedule.job}",
-        )
-        await self.trigger(request)
-        await self.claims.finish(schedule.job, slot, "TRIGGERED", request.request_id)
+        request_id = f"{schedule.job}.{slot.astimezone(self.tz):%Y%m%dT%H%M%S}"
+        await schedule.fire(request_id)
+        await self.claims.finish(schedule.job, slot, "TRIGGERED", request_id)
         log.info(
             "schedule fired job=%s slot=%s",
             schedule.job,
             slot.isoformat(),
-            extra={"request_id": request.request_id},
+            extra={"request_id": request_id},
         )
-        return request.request_id
+        return request_id
 
     async def fire(self, schedule: Schedule) -> str | None:
         """Run the slot that is due now (the crontab calls this)."""
@@ -121,8 +107,35 @@ class Scheduler:
         """Run each schedule's latest slot if it was missed and is recent enough."""
         now, ran = utcnow(), []
         max_age = timedelta(seconds=self.settings.schedule_catchup_max_age_s)
-        for schedule in schedules(self.settings):
+        for schedule in self.schedules:
             slot = latest_slot(schedule.cron, self.tz, now)
             if now - slot <= max_age and (request_id := await self.run_slot(schedule, slot)):
                 ran.append(request_id)
         return ran
+
+
+def install(
+    app: faust.App,
+    settings: Settings,
+    schedules: list[Schedule],
+    scheduler: Callable[[], Awaitable[Scheduler]],
+) -> None:
+    """Register each schedule as a leader crontab, and the leader's catch-up timer, on an app."""
+    tz = ZoneInfo(settings.schedule_timezone)
+    for schedule in schedules:
+        app.crontab(schedule.cron, timezone=tz, on_leader=True)(_crontab_job(schedule, scheduler))
+
+    async def catch_up_schedules() -> None:
+        await (await scheduler()).catch_up()
+
+    app.timer(interval=settings.schedule_check_interval_s, on_leader=True)(catch_up_schedules)
+
+
+def _crontab_job(
+    schedule: Schedule, scheduler: Callable[[], Awaitable[Scheduler]]
+) -> Callable[[], Awaitable[None]]:
+    async def fire() -> None:
+        await (await scheduler()).fire(schedule)
+
+    fire.__name__ = fire.__qualname__ = f"schedule_{schedule.job}"
+    return fire
