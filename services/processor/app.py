@@ -1,7 +1,13 @@
 """The processor's Faust app (`faust -A services.processor worker`)."""
 
+from services.processor.resources import pipeline_config
 from streams.app import create_app
+from streams.exceptions import ConfigurationError
 
-__all__ = ["app"]
+__all__ = ["PIPELINE", "app"]
 
 app = create_app("processor")
+try:
+    PIPELINE = pipeline_config(app.settings)
+except ConfigurationError as exc:
+    raise SystemExit(f"trend-stream: {exc}") from None

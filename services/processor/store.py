@@ -39,6 +39,25 @@ class ItemStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
 
+    async def ids(self, keys: Sequence[str], *, processed_only: bool = False) -> dict[str, int]:
+        """The row id of each stored item (only processed ones if asked), by item key."""
+        pairs = [key.partition(":") for key in keys]
+        rows = await self.pool.fetch(
+            "SELECT id, source, source_id FROM items WHERE (source, source_id) IN "
+            "(SELECT * FROM unnest($1::text[], $2::text[])) "
+            "AND (processed_at IS NOT NULL OR NOT $3::bool)",
+            [p[0] for p in pairs],
+            [p[2] for p in pairs],
+            processed_only,
+        )
+        return {f"{row['source']}:{row['source_id']}": row["id"] for row in rows}
+
+    async def mark_vectors(self, ids: Sequence[int]) -> None:
+        """Record that these items have their vector in Qdrant."""
+        await self.pool.execute(
+            "UPDATE items SET has_vector = true WHERE id = ANY($1::bigint[])", ids
+        )
+
     async def save(self, items: Sequence[RawItem]) -> list[str | None]:
         """Insert a batch in one statement; return the request id of each row that was new."""
         columns = list(zip(*(_row(item) for item in items), strict=True))

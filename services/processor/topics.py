@@ -1,9 +1,19 @@
 """The processor's handles on catalog topics."""
 
 from services.processor.app import app
-from streams.topics import ITEMS_RAW, PROCESSING_REPORTS, faust_topic
+from streams.topics import (
+    ITEMS_RAW,
+    PROCESS_REQUESTS,
+    PROCESS_RESULTS,
+    PROCESSING_REPORTS,
+    TRENDS_UPDATES,
+    faust_topic,
+)
 
-__all__ = ["items_topic", "reports_topic"]
+__all__ = ["items_topic", "job_results_topic", "jobs_topic", "reports_topic", "trends_topic"]
 
 items_topic = faust_topic(app, ITEMS_RAW, app.settings, raw=True)
 reports_topic = faust_topic(app, PROCESSING_REPORTS, app.settings)
+trends_topic = faust_topic(app, TRENDS_UPDATES, app.settings)
+jobs_topic = faust_topic(app, PROCESS_REQUESTS, app.settings, raw=True)
+job_results_topic = faust_topic(app, PROCESS_RESULTS, app.settings)

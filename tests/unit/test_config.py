@@ -65,6 +65,11 @@ GOOD_VALUES = {
     "SCHEDULE_CHECK_INTERVAL_S": ("5", 5.0),
     "PROCESSOR_BATCH_SIZE": ("500", 500),
     "PROCESSOR_BATCH_WITHIN_S": ("0.5", 0.5),
+    "EMBEDDING_MODEL_PATH": ("/models/minilm", "/models/minilm"),
+    "PIPELINE_SETTINGS": (
+        "join_threshold=0.5, window_hours=6",
+        {"join_threshold": "0.5", "window_hours": "6"},
+    ),
 }
 
 BAD_VALUES = {

@@ -1,0 +1,143 @@
+"""What a pipeline batch produced, written to PostgreSQL in one transaction, idempotently."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+
+from services.processor.pipeline import BatchResult, ItemOutcome, TopicSnapshot, TrendSnapshot
+
+__all__ = ["PipelineStore", "split_key"]
+
+_ITEMS = """
+UPDATE items SET processed_at = now(), language = b.language, topic_id = b.topic_id,
+       dropped_reason = b.dropped, duplicate_of = original.id
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
+     AS b(source, source_id, language, topic_id, dropped, dup_source, dup_source_id)
+LEFT JOIN items original
+       ON original.source = b.dup_source AND original.source_id = b.dup_source_id
+WHERE items.source = b.source AND items.source_id = b.source_id
+"""
+_TOPIC = """
+INSERT INTO topics (id, label, keywords, representative_item_id, representative_title,
+                    item_count, duplicates, created_at, updated_at, last_active_at)
+VALUES ($1, $2, $3, (SELECT id FROM items WHERE source = $4 AND source_id = $5), $6, $7, $8,
+        $9, now(), $10)
+ON CONFLICT (id) DO UPDATE SET
+    label = EXCLUDED.label, keywords = EXCLUDED.keywords,
+    representative_item_id = EXCLUDED.representative_item_id,
+    representative_title = EXCLUDED.representative_title, item_count = EXCLUDED.item_count,
+    duplicates = EXCLUDED.duplicates, updated_at = now(), last_active_at = EXCLUDED.last_active_at,
+    merged_into = NULL
+"""
+_TREND = """
+INSERT INTO trends (topic_id, state, previous_state, score, velocity, acceleration, z_score,
+                    z_global, window_count, item_count, rank, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+ON CONFLICT (topic_id) DO UPDATE SET
+    state = EXCLUDED.state, previous_state = EXCLUDED.previous_state, score = EXCLUDED.score,
+    velocity = EXCLUDED.velocity, acceleration = EXCLUDED.acceleration,
+    z_score = EXCLUDED.z_score, z_global = EXCLUDED.z_global,
+    window_count = EXCLUDED.window_count, item_count = EXCLUDED.item_count,
+    rank = EXCLUDED.rank, updated_at = EXCLUDED.updated_at
+"""
+_SNAPSHOT = """
+INSERT INTO trend_snapshots (topic_id, bucket_start, item_count, score, state)
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (topic_id, bucket_start) DO UPDATE SET
+    item_count = EXCLUDED.item_count, score = EXCLUDED.score, state = EXCLUDED.state
+"""
+_MERGED = "UPDATE topics SET merged_into = $2, updated_at = now() WHERE id = $1"
+
+
+def split_key(key: str | None) -> tuple[str | None, str | None]:
+    """(source, source_id) of an item key `source:source_id`."""
+    if key is None:
+        return None, None
+    source, _, source_id = key.partition(":")
+    return source, source_id
+
+
+def _bucket(at: datetime, hours: float) -> datetime:
+    width = timedelta(hours=hours).total_seconds()
+    return datetime.fromtimestamp(at.timestamp() // width * width, UTC)
+
+
+class PipelineStore:
+    """Items' outcomes, topics, trends and trend snapshots; a redelivered batch changes nothing."""
+
+    def __init__(self, pool: asyncpg.Pool, window_hours: float) -> None:
+        self.pool = pool
+        self.window_hours = window_hours
+
+    async def save(self, result: BatchResult) -> None:
+        """Write one batch's result in a single transaction (all of it, or none)."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(_ITEMS, *_item_columns(result.outcomes))
+            await conn.executemany(_TOPIC, [_topic_row(t) for t in result.topics])
+            ranks = {trend.topic_id: rank for rank, trend in enumerate(result.trends, start=1)}
+            await conn.executemany(
+                _TREND, [_trend_row(t, ranks[t.topic_id]) for t in result.trends]
+            )
+            await conn.executemany(_SNAPSHOT, [self._snapshot_row(t) for t in result.trends])
+            await conn.executemany(_MERGED, list(result.merged.items()))
+
+    def _snapshot_row(self, trend: TrendSnapshot) -> tuple[object, ...]:
+        bucket = _bucket(trend.at, self.window_hours)
+        return (trend.topic_id, bucket, trend.window_count, trend.score, trend.state.value)
+
+
+def _item_columns(outcomes: Sequence[ItemOutcome]) -> list[list[str | None]]:
+    rows = []
+    for outcome in outcomes:
+        source, source_id = split_key(outcome.item_id)
+        dup_source, dup_source_id = split_key(outcome.duplicate_of)
+        dropped = outcome.dropped.value if outcome.dropped else None
+        rows.append(
+            [
+                source,
+                source_id,
+                outcome.language,
+                outcome.topic_id,
+                dropped,
+                dup_source,
+                dup_source_id,
+            ]
+        )
+    return [list(column) for column in zip(*rows, strict=True)] if rows else [[]] * 7
+
+
+def _topic_row(topic: TopicSnapshot) -> tuple[object, ...]:
+    source, source_id = split_key(topic.representative_id)
+    return (
+        topic.topic_id,
+        topic.label,
+        list(topic.keywords),
+        source,
+        source_id,
+        topic.representative_title,
+        topic.size,
+        topic.duplicates,
+        topic.created_at,
+        topic.last_active,
+    )
+
+
+def _trend_row(trend: TrendSnapshot, rank: int) -> tuple[object, ...]:
+    previous = trend.previous_state.value if trend.previous_state else None
+    return (
+        trend.topic_id,
+        trend.state.value,
+        previous,
+        trend.score,
+        trend.velocity,
+        trend.acceleration,
+        trend.z_score,
+        trend.z_global,
+        trend.window_count,
+        trend.item_count,
+        rank,
+        trend.at,
+    )

@@ -1,0 +1,41 @@
+"""The processor's trend pipeline: normalize, dedupe, embed, cluster into topics, score trends."""
+
+from services.processor.pipeline.cluster import Member, OnlineClusterer, TopicState
+from services.processor.pipeline.config import PipelineConfig
+from services.processor.pipeline.embed import (
+    Embedder,
+    HashingEmbedder,
+    SentenceTransformerEmbedder,
+    load_embedder,
+)
+from services.processor.pipeline.normalize import DropReason, NormalizedItem, normalize
+from services.processor.pipeline.pipeline import (
+    BatchResult,
+    ItemOutcome,
+    Pipeline,
+    TopicSnapshot,
+    TrendSnapshot,
+)
+from services.processor.pipeline.scoring import Activity, TrendPoint, trend_timeline
+
+__all__ = [
+    "Activity",
+    "BatchResult",
+    "DropReason",
+    "Embedder",
+    "HashingEmbedder",
+    "ItemOutcome",
+    "Member",
+    "NormalizedItem",
+    "OnlineClusterer",
+    "Pipeline",
+    "PipelineConfig",
+    "SentenceTransformerEmbedder",
+    "TopicSnapshot",
+    "TopicState",
+    "TrendPoint",
+    "TrendSnapshot",
+    "load_embedder",
+    "normalize",
+    "trend_timeline",
+]

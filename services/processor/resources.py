@@ -1,0 +1,93 @@
+"""The processor worker's shared clients and its pipeline, opened on first use."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+from pydantic import TypeAdapter, ValidationError
+from qdrant_client import AsyncQdrantClient
+from redis.asyncio import Redis
+
+from services.processor.persist import PipelineStore
+from services.processor.pipeline import Pipeline, PipelineConfig
+from services.processor.store import ItemStore
+from services.processor.vectors import VectorStore, qdrant_client
+from streams.config import Settings
+from streams.db import create_pool
+from streams.exceptions import ConfigurationError
+from streams.state import RequestStates, redis_client
+
+__all__ = ["Resources", "pipeline_config"]
+
+
+def pipeline_config(settings: Settings) -> PipelineConfig:
+    """The pipeline's settings: defaults, PIPELINE_SETTINGS overrides, EMBEDDING_MODEL_PATH."""
+    unknown = sorted(set(settings.pipeline_settings) - set(PipelineConfig.field_names()))
+    if unknown:
+        raise ConfigurationError(
+            f"invalid configuration: PIPELINE_SETTINGS: unknown setting(s) {', '.join(unknown)}"
+        )
+    given = {**settings.pipeline_settings, "model_path": settings.embedding_model_path}
+    try:
+        return TypeAdapter(PipelineConfig).validate_python(given, strict=False)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigurationError(f"invalid configuration: PIPELINE_SETTINGS: {problems}") from None
+
+
+class Resources:
+    """One PostgreSQL pool, Redis client, Qdrant client and pipeline per worker process."""
+
+    def __init__(self, settings: Settings, config: PipelineConfig) -> None:
+        self.settings = settings
+        self.config = config
+        self.redis: Redis = redis_client(settings)
+        self.states = RequestStates(self.redis, settings)
+        self._pool: asyncpg.Pool | None = None
+        self._qdrant: AsyncQdrantClient | None = None
+        self._pipeline: Pipeline | None = None
+        self._vectors: VectorStore | None = None
+        self._lock = asyncio.Lock()
+
+    async def pool(self) -> asyncpg.Pool:
+        """The PostgreSQL pool."""
+        async with self._lock:
+            if self._pool is None:
+                self._pool = await create_pool(self.settings, max_size=4)
+        return self._pool
+
+    async def pipeline(self) -> Pipeline:
+        """The trend pipeline (the model is loaded once, in a thread, on first use)."""
+        async with self._lock:
+            if self._pipeline is None:
+                self._pipeline = await asyncio.to_thread(Pipeline, self.config)
+        return self._pipeline
+
+    async def vectors(self) -> VectorStore:
+        """The Qdrant collections, created if missing."""
+        pipeline = await self.pipeline()
+        async with self._lock:
+            if self._vectors is None:
+                self._qdrant = qdrant_client(self.settings)
+                store = VectorStore(self._qdrant, self.settings, pipeline.embedder.dimension)
+                await store.ensure()
+                self._vectors = store
+        return self._vectors
+
+    async def items(self) -> ItemStore:
+        """Raw item rows."""
+        return ItemStore(await self.pool())
+
+    async def results(self) -> PipelineStore:
+        """Pipeline outcome rows."""
+        pipeline = await self.pipeline()
+        return PipelineStore(await self.pool(), pipeline.config.window_hours)
+
+    async def close(self) -> None:
+        """Close every connection."""
+        await self.redis.aclose()
+        if self._pool is not None:
+            await self._pool.close()
+        if self._qdrant is not None:
+            await self._qdrant.close()
