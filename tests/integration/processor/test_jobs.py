@@ -1,0 +1,64 @@
+"""Processing jobs through the real processor: test_pipeline touches no database; sweep."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import asyncpg
+
+from services.processor.store import ItemStore
+from streams.client import request_processing
+from streams.config import Settings
+from streams.db import create_pool
+from tests.factories import make_item
+from tests.support.workers import Worker, apoll
+
+ROOT = Path(__file__).resolve().parents[3]
+StartWorkers = Callable[..., list[Worker]]
+
+
+async def _count(settings: Settings, where: str = "true") -> int:
+    conn = await asyncpg.connect(settings.database_url.get_secret_value())
+    try:
+        return int(await conn.fetchval(f"SELECT count(*) FROM items WHERE {where}"))
+    finally:
+        await conn.close()
+
+
+async def test_test_pipeline_returns_topics_and_touches_no_database(
+    test_settings: Settings, start_workers: StartWorkers
+) -> None:
+    settings = test_settings.model_copy(update={"file_plugin_dir": ROOT})
+    start_workers("processor", settings)
+    options = {"path": "tests/fixtures/corpus/items.jsonl", "sample_size": 120}
+    async with await request_processing("test_pipeline", options=options, settings=settings) as job:
+        result = await job.result(timeout=120)
+    assert result["items"] == 120
+    assert result["topics"] and all(topic["size"] >= 3 for topic in result["topics"])
+    assert {trend["label"] for trend in result["trends"]} == {t["label"] for t in result["topics"]}
+    assert await _count(settings) == 0
+
+
+async def test_sweep_sends_unprocessed_items_back_through_the_pipeline(
+    test_settings: Settings, start_workers: StartWorkers
+) -> None:
+    pool = await create_pool(test_settings)
+    try:
+        await ItemStore(pool).save(
+            [make_item(title=f"Stored but never processed {n}") for n in range(4)]
+        )
+    finally:
+        await pool.close()
+    start_workers("processor", test_settings)
+    async with await request_processing(
+        "sweep", options={"limit": 10}, settings=test_settings
+    ) as job:
+        result = await job.result(timeout=60)
+    assert result == {"items_resent": 4, "limit": 10}
+    processed = await apoll(lambda: _all_processed(test_settings), 60)
+    assert processed, "the swept items were never processed"
+
+
+async def _all_processed(settings: Settings) -> bool:
+    return await _count(settings, "processed_at IS NULL") == 0

@@ -1,0 +1,83 @@
+"""Pipeline results in PostgreSQL: all of a batch or none of it, and idempotent upserts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import asyncpg
+import pytest
+
+from services.processor.persist import PipelineStore
+from services.processor.pipeline import BatchResult, ItemOutcome, TopicSnapshot, TrendSnapshot
+from services.processor.store import ItemStore
+from streams.config import Settings
+from streams.db import create_pool
+from streams.records import TrendState
+from tests.factories import make_item
+
+AT = datetime(2026, 11, 20, 12, tzinfo=UTC)
+
+
+def _result(topic_id: str, trend_topic: str, keys: list[str]) -> BatchResult:
+    outcomes = [ItemOutcome(key, topic_id=topic_id, language="en", at=AT) for key in keys]
+    topic = TopicSnapshot(
+        topic_id,
+        "nimbus · outage",
+        ("nimbus", "outage"),
+        len(keys),
+        0,
+        keys[0],
+        "Nimbus outage",
+        AT,
+        AT,
+    )
+    trend = TrendSnapshot(
+        trend_topic,
+        "nimbus · outage",
+        ("nimbus",),
+        TrendState.TRENDING,
+        None,
+        9.5,
+        4,
+        1.0,
+        0.5,
+        3.2,
+        1.1,
+        len(keys),
+        AT,
+    )
+    return BatchResult(outcomes, [topic], [trend])
+
+
+async def _rows(conn: asyncpg.Connection) -> tuple[int, int, int, int]:
+    processed = await conn.fetchval("SELECT count(*) FROM items WHERE processed_at IS NOT NULL")
+    topics = await conn.fetchval("SELECT count(*) FROM topics")
+    trends = await conn.fetchval("SELECT count(*) FROM trends")
+    snapshots = await conn.fetchval("SELECT count(*) FROM trend_snapshots")
+    return processed, topics, trends, snapshots
+
+
+async def test_a_failing_batch_writes_nothing_and_a_good_one_is_idempotent(
+    test_settings: Settings,
+) -> None:
+    pool = await create_pool(test_settings)
+    try:
+        items = [make_item(), make_item(), make_item()]
+        await ItemStore(pool).save(items)
+        keys = [item.key for item in items]
+        store = PipelineStore(pool, window_hours=6)
+        with pytest.raises(asyncpg.ForeignKeyViolationError):
+            await store.save(_result("topic-1", "no-such-topic", keys))
+        async with pool.acquire() as conn:
+            assert await _rows(conn) == (0, 0, 0, 0)
+        for _ in range(2):
+            await store.save(_result("topic-1", "topic-1", keys))
+        async with pool.acquire() as conn:
+            assert await _rows(conn) == (3, 1, 1, 1)
+            row = await conn.fetchrow("SELECT * FROM topics")
+            trend = await conn.fetchrow("SELECT * FROM trends")
+        assert (row["item_count"], row["keywords"]) == (3, ["nimbus", "outage"])
+        assert row["representative_title"] == "Nimbus outage"
+        assert (trend["state"], trend["rank"], trend["z_score"]) == ("trending", 1, 3.2)
+    finally:
+        await pool.close()
