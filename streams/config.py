@@ -219,6 +219,14 @@ class Settings(BaseSettings):
         "*/15 * * * *",
         description="SCHEDULE_HIGH_FREQUENCY: cron of the `high_frequency` group (empty: off).",
     )
+    schedule_sweep: str = Field(
+        "*/30 * * * *",
+        description="SCHEDULE_SWEEP: cron of the processor's sweep of stored but unprocessed "
+        "items (empty: off).",
+    )
+    sweep_limit: int = Field(
+        1000, ge=1, description="SWEEP_LIMIT: items one scheduled sweep sends back at most."
+    )
     schedule_timezone: str = Field(
         "UTC", description="SCHEDULE_TIMEZONE: timezone the cron expressions are read in."
     )
@@ -286,7 +294,7 @@ class Settings(BaseSettings):
             raise ValueError(f"expected an http(s):// URL, got {value!r}")
         return value or None
 
-    @field_validator("schedule_all", "schedule_high_frequency")
+    @field_validator("schedule_all", "schedule_high_frequency", "schedule_sweep")
     @classmethod
     def _check_cron(cls, value: str) -> str:
         value = value.strip()

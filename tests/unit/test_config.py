@@ -66,6 +66,8 @@ GOOD_VALUES = {
     "PROCESSOR_BATCH_SIZE": ("500", 500),
     "PROCESSOR_BATCH_WITHIN_S": ("0.5", 0.5),
     "EMBEDDING_MODEL_PATH": ("/models/minilm", "/models/minilm"),
+    "SCHEDULE_SWEEP": ("0 */2 * * *", "0 */2 * * *"),
+    "SWEEP_LIMIT": ("50", 50),
     "PIPELINE_SETTINGS": (
         "join_threshold=0.5, window_hours=6",
         {"join_threshold": "0.5", "window_hours": "6"},

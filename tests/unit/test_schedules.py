@@ -33,3 +33,13 @@ def test_an_empty_cron_switches_a_schedule_off() -> None:
     assert [(s.job, s.cron) for s in collection_schedules(settings)] == [
         ("x.collect_all", "0 * * * *")
     ]
+
+
+def test_the_processor_sweeps_on_its_own_schedule() -> None:
+    from services.processor.timers import processing_schedules
+
+    settings = load_settings(schedule_sweep="*/30 * * * *", namespace="x.")
+    assert [(s.job, s.cron) for s in processing_schedules(settings)] == [
+        ("x.sweep", "*/30 * * * *")
+    ]
+    assert processing_schedules(load_settings(schedule_sweep="")) == []

@@ -62,3 +62,21 @@ async def test_sweep_sends_unprocessed_items_back_through_the_pipeline(
 
 async def _all_processed(settings: Settings) -> bool:
     return await _count(settings, "processed_at IS NULL") == 0
+
+
+async def test_the_leader_sweeps_on_schedule(
+    test_settings: Settings, start_workers: StartWorkers
+) -> None:
+    settings = test_settings.model_copy(
+        update={"schedule_sweep": "* * * * * */2", "schedule_check_interval_s": 1.0}
+    )
+    pool = await create_pool(settings)
+    try:
+        await ItemStore(pool).save(
+            [make_item(title=f"Left behind by a crash {n}") for n in range(3)]
+        )
+    finally:
+        await pool.close()
+    start_workers("processor", settings)
+    processed = await apoll(lambda: _all_processed(settings), 60)
+    assert processed, "no scheduled sweep sent the stored items through the pipeline"
