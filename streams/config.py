@@ -227,6 +227,14 @@ class Settings(BaseSettings):
     sweep_limit: int = Field(
         1000, ge=1, description="SWEEP_LIMIT: items one scheduled sweep sends back at most."
     )
+    schedule_reprocess: str = Field(
+        "15 * * * *",
+        description="SCHEDULE_REPROCESS: cron of the processor's recomputation of recent "
+        "trends (empty: off).",
+    )
+    reprocess_hours: int = Field(
+        24, ge=1, description="REPROCESS_HOURS: a scheduled recomputation covers these hours."
+    )
     schedule_timezone: str = Field(
         "UTC", description="SCHEDULE_TIMEZONE: timezone the cron expressions are read in."
     )
@@ -294,7 +302,9 @@ class Settings(BaseSettings):
             raise ValueError(f"expected an http(s):// URL, got {value!r}")
         return value or None
 
-    @field_validator("schedule_all", "schedule_high_frequency", "schedule_sweep")
+    @field_validator(
+        "schedule_all", "schedule_high_frequency", "schedule_sweep", "schedule_reprocess"
+    )
     @classmethod
     def _check_cron(cls, value: str) -> str:
         value = value.strip()

@@ -1,4 +1,4 @@
-"""The processing jobs: test_pipeline, sweep, generate_embeddings (each a JobHandler)."""
+"""The processing jobs: test_pipeline, sweep, reprocess_trends, generate_embeddings."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 
 from services.processor.jobs import JobHandler
 from services.processor.pipeline import BatchResult, Pipeline
+from services.processor.reprocess import recompute_trends
 from services.processor.resources import Resources
 from services.processor.topics import items_topic
 from services.processor.vectors import ITEMS
@@ -42,6 +43,7 @@ def handlers(resources: Resources) -> dict[str, JobHandler]:
         "test_pipeline": partial(test_pipeline, resources),
         "sweep": partial(sweep, resources),
         "generate_embeddings": partial(generate_embeddings, resources),
+        "reprocess_trends": partial(reprocess_trends, resources),
     }
 
 
@@ -106,6 +108,13 @@ async def sweep(resources: Resources, request: ProcessRequest) -> dict[str, Any]
         item = RawItem.parse({**dict(row), "engagement": json.loads(row["engagement"])})
         await items_topic.send(key=item.key, value=item.dumps())
     return {"items_resent": len(rows), "limit": limit}
+
+
+async def reprocess_trends(resources: Resources, request: ProcessRequest) -> dict[str, Any]:
+    """Recompute the scores and states of the topics active in the last `hours` (default 24)."""
+    hours = _whole(request.options, "hours", 24)
+    done = await recompute_trends(await resources.pool(), resources.config, hours)
+    return {"hours": hours, "topics": done.topics, "state_changes": done.changed}
 
 
 async def generate_embeddings(resources: Resources, request: ProcessRequest) -> dict[str, Any]:

@@ -1,6 +1,8 @@
-"""The processor's timers: the sweep of unprocessed items, scheduled on the leader."""
+"""The processor's timers: the sweep and the trend recomputation, scheduled on the leader."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from services.processor.agents import resources
 from services.processor.app import app
@@ -8,29 +10,34 @@ from services.processor.topics import jobs_topic
 from streams.config import Settings
 from streams.records import ProcessRequest
 from streams.reporting import worker_name
-from streams.schedules import Schedule, Scheduler, SlotClaims, install
+from streams.schedules import Fire, Schedule, Scheduler, SlotClaims, install
 
 __all__ = ["get_scheduler", "processing_schedules"]
 
 _scheduler: Scheduler | None = None
 
 
-def processing_schedules(settings: Settings) -> list[Schedule]:
-    """`sweep` on SCHEDULE_SWEEP (empty: off), sending back at most SWEEP_LIMIT items."""
-    if not settings.schedule_sweep:
-        return []
-    job = f"{settings.namespace}sweep"
-
+def _job(job: str, name: str, options: dict[str, Any]) -> Fire:
     async def fire(request_id: str) -> None:
         request = ProcessRequest(
-            job="sweep",
-            request_id=request_id,
-            options={"limit": settings.sweep_limit},
-            requested_by=f"schedule:{job}",
+            job=job, request_id=request_id, options=options, requested_by=f"schedule:{name}"
         )
         await jobs_topic.send(key=request_id, value=request.dumps())
 
-    return [Schedule(job, settings.schedule_sweep, fire)]
+    return fire
+
+
+def processing_schedules(settings: Settings) -> list[Schedule]:
+    """`sweep` on SCHEDULE_SWEEP and `reprocess_trends` on SCHEDULE_REPROCESS (empty: off)."""
+    wanted = [
+        ("sweep", settings.schedule_sweep, {"limit": settings.sweep_limit}),
+        ("reprocess_trends", settings.schedule_reprocess, {"hours": settings.reprocess_hours}),
+    ]
+    return [
+        Schedule(name := f"{settings.namespace}{job}", cron, _job(job, name, options))
+        for job, cron, options in wanted
+        if cron
+    ]
 
 
 async def get_scheduler() -> Scheduler:
