@@ -108,3 +108,31 @@ async def wait_final(
     missing = request_ids - set(finals)
     assert not missing, f"no final status for {sorted(missing)} within {timeout}s"
     return finals
+
+
+async def read_all(settings: Settings, spec: TopicSpec, timeout: float = 60.0) -> list[bytes]:
+    """Every value a topic holds now: read from the beginning up to its end offsets."""
+    topic = spec.full_name(settings)
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_list, enable_auto_commit=False)
+    await consumer.start()
+    values: list[bytes] = []
+    try:
+        partitions = [TopicPartition(topic, p) for p in await _partitions(consumer, topic)]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning()
+        ends = await consumer.end_offsets(partitions)
+        deadline = time.monotonic() + timeout
+        while await _behind(consumer, ends):
+            assert time.monotonic() < deadline, f"could not read {topic} to its end"
+            batches = await consumer.getmany(timeout_ms=500)
+            values += [r.value for batch in batches.values() for r in batch if r.value is not None]
+    finally:
+        await consumer.stop()
+    return values
+
+
+async def _behind(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:
+    for tp, end in ends.items():
+        if await consumer.position(tp) < end:
+            return True
+    return False
