@@ -14,6 +14,7 @@ from croniter import croniter
 
 from streams.config import Settings
 from streams.records import utcnow
+from streams.reporting import worker_name
 
 __all__ = ["Fire", "Schedule", "Scheduler", "SlotClaims", "install", "latest_slot"]
 
@@ -118,9 +119,29 @@ def install(
     app: faust.App,
     settings: Settings,
     schedules: list[Schedule],
+    pool: Callable[[], Awaitable[asyncpg.Pool]],
+) -> Callable[[], Awaitable[Scheduler]]:
+    """Register each schedule as a leader crontab, and the leader's catch-up timer, on an app.
+
+    Returns the getter of the worker's scheduler, built on first use.
+    """
+    built: list[Scheduler] = []
+
+    async def scheduler() -> Scheduler:
+        if not built:
+            built.append(Scheduler(settings, SlotClaims(await pool()), schedules, worker_name()))
+        return built[0]
+
+    _register(app, settings, schedules, scheduler)
+    return scheduler
+
+
+def _register(
+    app: faust.App,
+    settings: Settings,
+    schedules: list[Schedule],
     scheduler: Callable[[], Awaitable[Scheduler]],
 ) -> None:
-    """Register each schedule as a leader crontab, and the leader's catch-up timer, on an app."""
     tz = ZoneInfo(settings.schedule_timezone)
     for schedule in schedules:
         app.crontab(schedule.cron, timezone=tz, on_leader=True)(_crontab_job(schedule, scheduler))

@@ -10,7 +10,6 @@ from services.collector.app import app
 from services.collector.groups import GroupTracker
 from services.collector.plugins import default_registry
 from services.collector.processing import ProcessingTracker
-from services.collector.resources import Resources
 from services.collector.runner import CollectorDeps, Lane, RequestRunner
 from services.collector.runs import PluginRunLog
 from services.collector.seen import SeenItems
@@ -31,6 +30,7 @@ from streams.records import (
     RawItem,
     RequestStatus,
 )
+from streams.resources import WorkerResources
 
 __all__ = [
     "collect",
@@ -43,7 +43,7 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-resources = Resources(app.settings)
+resources = WorkerResources(app.settings)
 _runner: RequestRunner | None = None
 _runner_lock = asyncio.Lock()
 

@@ -6,12 +6,9 @@ from services.collector.agents import publish_request, resources
 from services.collector.app import app
 from streams.config import Settings
 from streams.records import CollectRequest
-from streams.reporting import worker_name
-from streams.schedules import Fire, Schedule, Scheduler, SlotClaims, install
+from streams.schedules import Fire, Schedule, install
 
 __all__ = ["collection_schedules", "get_scheduler"]
-
-_scheduler: Scheduler | None = None
 
 
 def _collect(group: str, job: str) -> Fire:
@@ -37,15 +34,4 @@ def collection_schedules(settings: Settings) -> list[Schedule]:
     ]
 
 
-async def get_scheduler() -> Scheduler:
-    """The worker's scheduler (used on the leader only)."""
-    global _scheduler  # noqa: PLW0603 - one scheduler per worker process
-    if _scheduler is None:
-        claims = SlotClaims(await resources.pool())
-        _scheduler = Scheduler(
-            app.settings, claims, collection_schedules(app.settings), worker_name()
-        )
-    return _scheduler
-
-
-install(app, app.settings, collection_schedules(app.settings), get_scheduler)
+get_scheduler = install(app, app.settings, collection_schedules(app.settings), resources.pool)

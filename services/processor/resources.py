@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import asyncio
 
-import asyncpg
 from pydantic import TypeAdapter, ValidationError
 from qdrant_client import AsyncQdrantClient
-from redis.asyncio import Redis
 
 from services.processor.persist import PipelineStore
 from services.processor.pipeline import Pipeline, PipelineConfig
 from services.processor.store import ItemStore
 from services.processor.vectors import VectorStore, qdrant_client
 from streams.config import Settings
-from streams.db import create_pool
 from streams.exceptions import ConfigurationError
-from streams.state import RequestStates, redis_client
+from streams.resources import WorkerResources
 
 __all__ = ["Resources", "pipeline_config"]
 
@@ -36,26 +33,15 @@ def pipeline_config(settings: Settings) -> PipelineConfig:
         raise ConfigurationError(f"invalid configuration: PIPELINE_SETTINGS: {problems}") from None
 
 
-class Resources:
-    """One PostgreSQL pool, Redis client, Qdrant client and pipeline per worker process."""
+class Resources(WorkerResources):
+    """The shared clients, plus the Qdrant client and the pipeline, per worker process."""
 
     def __init__(self, settings: Settings, config: PipelineConfig) -> None:
-        self.settings = settings
+        super().__init__(settings)
         self.config = config
-        self.redis: Redis = redis_client(settings)
-        self.states = RequestStates(self.redis, settings)
-        self._pool: asyncpg.Pool | None = None
         self._qdrant: AsyncQdrantClient | None = None
         self._pipeline: Pipeline | None = None
         self._vectors: VectorStore | None = None
-        self._lock = asyncio.Lock()
-
-    async def pool(self) -> asyncpg.Pool:
-        """The PostgreSQL pool."""
-        async with self._lock:
-            if self._pool is None:
-                self._pool = await create_pool(self.settings, max_size=4)
-        return self._pool
 
     async def pipeline(self) -> Pipeline:
         """The trend pipeline (the model is loaded once, in a thread, on first use)."""
@@ -86,8 +72,6 @@ class Resources:
 
     async def close(self) -> None:
         """Close every connection."""
-        await self.redis.aclose()
-        if self._pool is not None:
-            await self._pool.close()
+        await super().close()
         if self._qdrant is not None:
             await self._qdrant.close()

@@ -9,12 +9,9 @@ from services.processor.app import app
 from services.processor.topics import jobs_topic
 from streams.config import Settings
 from streams.records import ProcessRequest
-from streams.reporting import worker_name
-from streams.schedules import Fire, Schedule, Scheduler, SlotClaims, install
+from streams.schedules import Fire, Schedule, install
 
 __all__ = ["get_scheduler", "processing_schedules"]
-
-_scheduler: Scheduler | None = None
 
 
 def _job(job: str, name: str, options: dict[str, Any]) -> Fire:
@@ -40,15 +37,4 @@ def processing_schedules(settings: Settings) -> list[Schedule]:
     ]
 
 
-async def get_scheduler() -> Scheduler:
-    """The worker's scheduler (used on the leader only)."""
-    global _scheduler  # noqa: PLW0603 - one scheduler per worker process
-    if _scheduler is None:
-        claims = SlotClaims(await resources.pool())
-        _scheduler = Scheduler(
-            app.settings, claims, processing_schedules(app.settings), worker_name()
-        )
-    return _scheduler
-
-
-install(app, app.settings, processing_schedules(app.settings), get_scheduler)
+get_scheduler = install(app, app.settings, processing_schedules(app.settings), resources.pool)

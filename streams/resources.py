@@ -1,4 +1,4 @@
-"""The collector worker's shared clients (Redis, PostgreSQL), opened on first use."""
+"""What every worker holds once: a Redis client, the request states, a PostgreSQL pool."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from streams.config import Settings
 from streams.db import create_pool
 from streams.state import RequestStates, redis_client
 
-__all__ = ["Resources"]
+__all__ = ["WorkerResources"]
 
 
-class Resources:
-    """One Redis client and one PostgreSQL pool per worker process."""
+class WorkerResources:
+    """Clients opened on first use and closed when the worker stops."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
