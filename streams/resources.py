@@ -27,8 +27,12 @@ class WorkerResources:
     async def pool(self) -> asyncpg.Pool:
         """The PostgreSQL pool, created once."""
         async with self._lock:
-            if self._pool is None:
-                self._pool = await create_pool(self.settings, max_size=4)
+            return await self._unlocked_pool()
+
+    async def _unlocked_pool(self) -> asyncpg.Pool:
+        """The pool, for a caller already holding the lock."""
+        if self._pool is None:
+            self._pool = await create_pool(self.settings, max_size=4)
         return self._pool
 
     async def close(self) -> None:

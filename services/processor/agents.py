@@ -53,7 +53,8 @@ async def process_batch(items: list[RawItem]) -> tuple[list[str | None], BatchRe
         return new, None
     pipeline = await resources.pipeline()
     result = await asyncio.to_thread(pipeline.process, fresh)
-    await (await resources.results()).save(result)
+    state = await asyncio.to_thread(pipeline.state)
+    await (await resources.results()).save(result, state)
     await _save_vectors(result)
     return new, result
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
 
 from services.processor.pipeline import BatchResult, ItemOutcome, TopicSnapshot, TrendSnapshot
 
-__all__ = ["PipelineStore", "split_key"]
+__all__ = ["STATE_ID", "PipelineStore", "load_state", "split_key"]
 
 _ITEMS = """
 UPDATE items SET processed_at = now(), language = b.language, topic_id = b.topic_id,
@@ -50,6 +52,12 @@ ON CONFLICT (topic_id, bucket_start) DO UPDATE SET
     item_count = EXCLUDED.item_count, score = EXCLUDED.score, state = EXCLUDED.state
 """
 _MERGED = "UPDATE topics SET merged_into = $2, updated_at = now() WHERE id = $1"
+_STATE = """
+INSERT INTO pipeline_state (id, state, saved_at) VALUES ($1, $2::jsonb, now())
+ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, saved_at = now()
+"""
+STATE_ID = "processor"
+"""The pipeline state's row (one per database: one clustering processor per environment)."""
 
 
 def split_key(key: str | None) -> tuple[str | None, str | None]:
@@ -72,9 +80,11 @@ class PipelineStore:
         self.pool = pool
         self.window_hours = window_hours
 
-    async def save(self, result: BatchResult) -> None:
-        """Write one batch's result in a single transaction (all of it, or none)."""
+    async def save(self, result: BatchResult, state: dict[str, Any] | None = None) -> None:
+        """Write one batch's result, and the pipeline's state after it, in one transaction."""
         async with self.pool.acquire() as conn, conn.transaction():
+            if state is not None:
+                await conn.execute(_STATE, STATE_ID, json.dumps(state))
             await conn.execute(_ITEMS, *_item_columns(result.outcomes))
             await conn.executemany(_TOPIC, [_topic_row(t) for t in result.topics])
             ranks = {trend.topic_id: rank for rank, trend in enumerate(result.trends, start=1)}
@@ -141,3 +151,9 @@ def _trend_row(trend: TrendSnapshot, rank: int) -> tuple[object, ...]:
         rank,
         trend.at,
     )
+
+
+async def load_state(pool: asyncpg.Pool) -> dict[str, Any] | None:
+    """The pipeline state saved with the last batch, or None before the first one."""
+    saved = await pool.fetchval("SELECT state::text FROM pipeline_state WHERE id = $1", STATE_ID)
+    return json.loads(saved) if saved else None

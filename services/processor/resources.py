@@ -7,7 +7,7 @@ import asyncio
 from pydantic import TypeAdapter, ValidationError
 from qdrant_client import AsyncQdrantClient
 
-from services.processor.persist import PipelineStore
+from services.processor.persist import PipelineStore, load_state
 from services.processor.pipeline import Pipeline, PipelineConfig
 from services.processor.store import ItemStore
 from services.processor.vectors import VectorStore, qdrant_client
@@ -47,7 +47,11 @@ class Resources(WorkerResources):
         """The trend pipeline (the model is loaded once, in a thread, on first use)."""
         async with self._lock:
             if self._pipeline is None:
-                self._pipeline = await asyncio.to_thread(Pipeline, self.config)
+                pipeline = await asyncio.to_thread(Pipeline, self.config)
+                state = await load_state(await self._unlocked_pool())
+                if state is not None:
+                    pipeline.restore(state)
+                self._pipeline = pipeline
         return self._pipeline
 
     async def vectors(self) -> VectorStore:

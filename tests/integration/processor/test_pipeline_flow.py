@@ -1,7 +1,8 @@
 """The corpus through the real processor: rows in PostgreSQL, topics, trends, Qdrant vectors.
 
 Items are produced to items.raw hour by hour, as they would arrive live, each hour waiting for
-the processor's report; quality is then read back from PostgreSQL and trends.updates.
+the processor's report, with a processor restart in the middle of the week; quality is then read
+back from PostgreSQL and trends.updates.
 """
 
 from __future__ import annotations
@@ -72,11 +73,11 @@ def _hours(corpus: list[LabelledItem]) -> list[list[LabelledItem]]:
     return [batches[hour] for hour in sorted(batches)]
 
 
-async def _feed_corpus(settings: Settings, corpus: list[LabelledItem], run: str) -> None:
+async def _feed_hours(settings: Settings, hours: list[list[LabelledItem]], run: str) -> None:
     feeder = Feeder(settings)
     await feeder.start()
     try:
-        for number, hour in enumerate(_hours(corpus)):
+        for number, hour in enumerate(hours):
             await feeder.feed(hour, f"{run}-{number}")
     finally:
         await feeder.stop()
@@ -132,8 +133,12 @@ async def test_corpus_becomes_topics_trends_and_vectors(
 ) -> None:
     corpus, stories = load_corpus(), load_stories()
     settings = test_settings.model_copy(update={"processor_batch_within_s": 0.2})
+    hours = _hours(corpus)
+    (first_worker,) = start_workers("processor", settings)
+    await _feed_hours(settings, hours[: len(hours) // 2], "before")
+    assert first_worker.stop() == 0  # a restart mid-week: topics must go on where they were
     (worker,) = start_workers("processor", settings)
-    await _feed_corpus(settings, corpus, "flow")
+    await _feed_hours(settings, hours[len(hours) // 2 :], "after")
     topic_of, resolve = await _assignments(settings)
     counts = await _counts(settings)
     assert len(topic_of) == counts["items"] == len(corpus)
