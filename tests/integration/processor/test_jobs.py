@@ -43,13 +43,7 @@ async def test_test_pipeline_returns_topics_and_touches_no_database(
 async def test_sweep_sends_unprocessed_items_back_through_the_pipeline(
     test_settings: Settings, start_workers: StartWorkers
 ) -> None:
-    pool = await create_pool(test_settings)
-    try:
-        await ItemStore(pool).save(
-            [make_item(title=f"Stored but never processed {n}") for n in range(4)]
-        )
-    finally:
-        await pool.close()
+    await _store_unprocessed(test_settings, "Stored but never processed", 4)
     start_workers("processor", test_settings)
     async with await request_processing(
         "sweep", options={"limit": 10}, settings=test_settings
@@ -58,6 +52,15 @@ async def test_sweep_sends_unprocessed_items_back_through_the_pipeline(
     assert result == {"items_resent": 4, "limit": 10}
     processed = await apoll(lambda: _all_processed(test_settings), 60)
     assert processed, "the swept items were never processed"
+
+
+async def _store_unprocessed(settings: Settings, title: str, count: int) -> None:
+    """Raw rows that no pipeline ever saw (as after a crash, or a backfill)."""
+    pool = await create_pool(settings)
+    try:
+        await ItemStore(pool).save([make_item(title=f"{title} {n}") for n in range(count)])
+    finally:
+        await pool.close()
 
 
 async def _all_processed(settings: Settings) -> bool:
@@ -70,13 +73,7 @@ async def test_the_leader_sweeps_on_schedule(
     settings = test_settings.model_copy(
         update={"schedule_sweep": "* * * * * */2", "schedule_check_interval_s": 1.0}
     )
-    pool = await create_pool(settings)
-    try:
-        await ItemStore(pool).save(
-            [make_item(title=f"Left behind by a crash {n}") for n in range(3)]
-        )
-    finally:
-        await pool.close()
+    await _store_unprocessed(settings, "Left behind by a crash", 3)
     start_workers("processor", settings)
     processed = await apoll(lambda: _all_processed(settings), 60)
     assert processed, "no scheduled sweep sent the stored items through the pipeline"
