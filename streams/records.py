@@ -131,6 +131,13 @@ def _payload_model(cls: Type[StreamRecord]) -> Type[BaseModel]:
     return create_model(f"{cls.__name__}Payload", __config__=config, **fields)
 
 
+def _fill_request_defaults(request: Any) -> None:
+    """A new request id, empty options and the current time where a request left them out."""
+    request.request_id = request.request_id or uuid.uuid4().hex
+    request.options = request.options if request.options is not None else {}
+    request.created_at = request.created_at or utcnow()
+
+
 class CollectRequest(StreamRecord, namespace="trend_stream.CollectRequest"):
     """A trigger: collect from one plugin or a group (`all`, `high_frequency`)."""
 
@@ -147,9 +154,7 @@ class CollectRequest(StreamRecord, namespace="trend_stream.CollectRequest"):
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
-        self.request_id = self.request_id or uuid.uuid4().hex
-        self.options = self.options if self.options is not None else {}
-        self.created_at = self.created_at or utcnow()
+        _fill_request_defaults(self)
 
     def check(self) -> None:
         """Reject an empty plugin name, a priority outside 0..9 and a naive deadline."""
@@ -289,9 +294,7 @@ class ProcessRequest(StreamRecord, namespace="trend_stream.ProcessRequest"):
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
-        self.request_id = self.request_id or uuid.uuid4().hex
-        self.options = self.options if self.options is not None else {}
-        self.created_at = self.created_at or utcnow()
+        _fill_request_defaults(self)
 
     def check(self) -> None:
         """Only known jobs are accepted."""
