@@ -8,7 +8,7 @@ from pydantic import TypeAdapter, ValidationError
 from qdrant_client import AsyncQdrantClient
 
 from services.processor.persist import PipelineStore, load_state
-from services.processor.pipeline import Pipeline, PipelineConfig
+from services.processor.pipeline import Embedder, Pipeline, PipelineConfig
 from services.processor.store import ItemStore
 from services.processor.vectors import VectorStore, qdrant_client
 from streams.config import Settings
@@ -36,9 +36,14 @@ def pipeline_config(settings: Settings) -> PipelineConfig:
 class Resources(WorkerResources):
     """The shared clients, plus the Qdrant client and the pipeline, per worker process."""
 
-    def __init__(self, settings: Settings, config: PipelineConfig) -> None:
+    def __init__(
+        self, settings: Settings, config: PipelineConfig, embedder: Embedder | None = None
+    ) -> None:
         super().__init__(settings)
         self.config = config
+        self.embedder = embedder
+        """The pipeline's embedder; None (always in production): the model of `config`.
+        Set before the first batch only by bench/ worker modules (a labelled stand-in)."""
         self._qdrant: AsyncQdrantClient | None = None
         self._pipeline: Pipeline | None = None
         self._vectors: VectorStore | None = None
@@ -47,7 +52,7 @@ class Resources(WorkerResources):
         """The trend pipeline (the model is loaded once, in a thread, on first use)."""
         async with self._lock:
             if self._pipeline is None:
-                pipeline = await asyncio.to_thread(Pipeline, self.config)
+                pipeline = await asyncio.to_thread(Pipeline, self.config, self.embedder)
                 state = await load_state(await self._unlocked_pool())
                 if state is not None:
                     pipeline.restore(state)
