@@ -13,10 +13,15 @@ from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 from streams.exceptions import RecordValidationError
 
 __all__ = [
+    "MAINTENANCE_JOBS",
     "PROCESS_JOBS",
     "SCHEMA_VERSION",
+    "Alert",
+    "AlertSeverity",
     "CollectRequest",
     "ControlCommand",
+    "JobRequest",
+    "MaintenanceRequest",
     "ProcessRequest",
     "ProcessingReport",
     "RawItem",
@@ -281,10 +286,13 @@ class ProcessingReport(StreamRecord, namespace="trend_stream.ProcessingReport"):
 
 
 PROCESS_JOBS = frozenset({"sweep", "reprocess_trends", "generate_embeddings", "test_pipeline"})
+MAINTENANCE_JOBS = frozenset({"health", "cleanup", "plugin_health", "analytics", "backup", "lag"})
 
 
-class ProcessRequest(StreamRecord, namespace="trend_stream.ProcessRequest"):
-    """A processing job on request: sweep, reprocess_trends, generate_embeddings, test_pipeline."""
+class JobRequest(StreamRecord, abstract=True):
+    """A job on request, named by `job`; each subclass names the jobs it accepts in `jobs`."""
+
+    jobs: ClassVar[frozenset[str]] = frozenset()
 
     job: str
     request_id: str = ""
@@ -298,8 +306,52 @@ class ProcessRequest(StreamRecord, namespace="trend_stream.ProcessRequest"):
 
     def check(self) -> None:
         """Only known jobs are accepted."""
-        if self.job not in PROCESS_JOBS:
-            known = ", ".join(sorted(PROCESS_JOBS))
+        if self.job not in self.jobs:
+            known = ", ".join(sorted(self.jobs))
             raise RecordValidationError(
-                f"invalid ProcessRequest: job: {self.job!r} is not one of {known}"
+                f"invalid {type(self).__name__}: job: {self.job!r} is not one of {known}"
             )
+
+
+class ProcessRequest(JobRequest, namespace="trend_stream.ProcessRequest"):
+    """A processing job on request: sweep, reprocess_trends, generate_embeddings, test_pipeline."""
+
+    jobs: ClassVar[frozenset[str]] = PROCESS_JOBS
+
+
+class MaintenanceRequest(JobRequest, namespace="trend_stream.MaintenanceRequest"):
+    """A maintenance job on request: health, cleanup, plugin_health, analytics, backup, lag."""
+
+    jobs: ClassVar[frozenset[str]] = MAINTENANCE_JOBS
+
+
+class AlertSeverity(enum.StrEnum):
+    """How urgent an alert is."""
+
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+class Alert(StreamRecord, namespace="trend_stream.alert"):
+    """Something an operator should know: a health change, a lagging group, a failing plugin."""
+
+    source: str
+    subject: str
+    severity: AlertSeverity
+    message: str
+    state: str = ""
+    previous_state: Optional[str] = None
+    details: Dict[str, Any] = None  # type: ignore[assignment]
+    raised_at: Optional[datetime] = None
+    schema_version: int = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        self.severity = AlertSeverity(self.severity)  # Faust's own decoding leaves enums as str
+        self.details = self.details if self.details is not None else {}
+        self.raised_at = self.raised_at or utcnow()
+
+    @property
+    def key(self) -> str:
+        """The message key: alerts about one subject stay in order."""
+        return f"{self.source}:{self.subject}"

@@ -15,8 +15,10 @@ from aiokafka.errors import TopicAlreadyExistsError, for_code
 from streams.config import Settings
 from streams.exceptions import TopicMismatchError
 from streams.records import (
+    Alert,
     CollectRequest,
     ControlCommand,
+    MaintenanceRequest,
     ProcessingReport,
     ProcessRequest,
     RawItem,
@@ -36,6 +38,8 @@ __all__ = [
     "COLLECT_RESULTS",
     "CONTROL",
     "ITEMS_RAW",
+    "MAINTENANCE_REQUESTS",
+    "MAINTENANCE_RESULTS",
     "PROCESSING_REPORTS",
     "PROCESS_REQUESTS",
     "PROCESS_RESULTS",
@@ -136,9 +140,20 @@ CONTROL = TopicSpec(
     partitions=1,
     retention_ms=30 * DAY_MS,
 )
+MAINTENANCE_REQUESTS = TopicSpec(
+    "maintenance.requests",
+    MaintenanceRequest,
+    "Maintenance jobs on request (health, cleanup, plugin_health, analytics, backup, lag).",
+)
+MAINTENANCE_RESULTS = TopicSpec(
+    "maintenance.results",
+    RequestStatus,
+    "Every state change of a maintenance job; the last one per key is the result.",
+    compacted=True,
+)
 ALERTS = TopicSpec(
     "alerts",
-    None,
+    Alert,
     "Health and lag alerts raised by the maintenance service.",
     partitions=1,
     retention_ms=30 * DAY_MS,
@@ -154,6 +169,8 @@ CATALOG: tuple[TopicSpec, ...] = (
     PROCESS_REQUESTS,
     PROCESS_RESULTS,
     CONTROL,
+    MAINTENANCE_REQUESTS,
+    MAINTENANCE_RESULTS,
     ALERTS,
 )
 

@@ -9,7 +9,6 @@ from typing import Any
 
 from services.processor.app import PIPELINE, app
 from services.processor.handlers import handlers
-from services.processor.jobs import JobRunner
 from services.processor.pipeline import BatchResult
 from services.processor.resources import Resources
 from services.processor.topics import (
@@ -21,8 +20,9 @@ from services.processor.topics import (
 )
 from services.processor.vectors import ITEMS
 from streams.decoding import decode, fallback_request_id, message_key
+from streams.jobs import JobRunner
 from streams.logs import event_context
-from streams.records import ProcessingReport, RawItem, RequestStatus
+from streams.records import ProcessingReport, ProcessRequest, RawItem, RequestStatus
 
 __all__ = ["jobs", "process_items", "reports", "resources"]
 
@@ -113,7 +113,7 @@ async def _publish_status(status: RequestStatus) -> None:
 @app.agent(jobs_topic)
 async def jobs(stream: Any) -> None:
     """Processing jobs on request (process.requests), answered on process.results."""
-    runner = JobRunner(handlers(resources), _publish_status, resources.states)
+    runner = JobRunner(ProcessRequest, handlers(resources), _publish_status, resources.states)
     async for event in stream.events():
         message = event.message
         await runner.handle(event.value, fallback_request_id(message), message_key(message))

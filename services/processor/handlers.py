@@ -9,13 +9,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from services.processor.jobs import JobHandler
 from services.processor.pipeline import BatchResult, Pipeline
 from services.processor.reprocess import recompute_trends
 from services.processor.resources import Resources
 from services.processor.topics import items_topic
 from services.processor.vectors import ITEMS
 from streams.exceptions import TrendStreamError
+from streams.jobs import JobHandler
 from streams.records import ProcessRequest, RawItem
 
 __all__ = ["JobError", "handlers", "summary"]
@@ -37,7 +37,7 @@ class JobError(TrendStreamError):
     """A job's options are wrong."""
 
 
-def handlers(resources: Resources) -> dict[str, JobHandler]:
+def handlers(resources: Resources) -> dict[str, JobHandler[ProcessRequest]]:
     """The jobs this processor serves, bound to its resources."""
     return {
         "test_pipeline": partial(test_pipeline, resources),

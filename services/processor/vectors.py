@@ -10,11 +10,9 @@ from typing import Any
 from qdrant_client import AsyncQdrantClient, models
 
 from streams.config import Settings
+from streams.vectors import ITEMS, TOPICS, collection_name, qdrant_client
 
 __all__ = ["ITEMS", "TOPICS", "Neighbour", "VectorStore", "qdrant_client"]
-
-ITEMS = "items"
-TOPICS = "topics"
 
 
 @dataclass(frozen=True)
@@ -26,25 +24,17 @@ class Neighbour:
     payload: dict[str, Any]
 
 
-def qdrant_client(settings: Settings) -> AsyncQdrantClient:
-    """A client on QDRANT_URL, or Qdrant's local mode in QDRANT_PATH (one process at a time)."""
-    if settings.qdrant_url:
-        return AsyncQdrantClient(url=settings.qdrant_url)
-    settings.qdrant_path.mkdir(parents=True, exist_ok=True)
-    return AsyncQdrantClient(path=str(settings.qdrant_path))
-
-
 class VectorStore:
     """Item and topic vectors, cosine distance, collection names prefixed with NAMESPACE."""
 
     def __init__(self, client: AsyncQdrantClient, settings: Settings, dimensions: int) -> None:
         self.client = client
-        self.prefix = settings.namespace
+        self.settings = settings
         self.dimensions = dimensions
 
     def name(self, collection: str) -> str:
         """The collection's name in Qdrant."""
-        return f"{self.prefix}{collection}"
+        return collection_name(self.settings, collection)
 
     async def ensure(self) -> None:
         """Create the collections that are missing (idempotent)."""

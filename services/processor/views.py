@@ -1,9 +1,8 @@
 """The processor's web views."""
 
 from services.processor.app import app
-from streams.web import add_health_view, add_metrics_view
+from streams.web import add_health_view
 
-__all__ = ["health", "metrics"]
+__all__ = ["health"]
 
 health = add_health_view(app)
-metrics = add_metrics_view(app)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.processor.jobs import JobRunner
+from streams.jobs import JobRunner
 from streams.records import ProcessRequest, RequestState, RequestStatus
 
 
@@ -28,7 +28,7 @@ async def _broken(request: ProcessRequest) -> dict[str, Any]:
 
 async def test_a_job_runs_to_success_with_its_result() -> None:
     statuses = Statuses()
-    runner = JobRunner({"sweep": _sweep}, statuses)
+    runner = JobRunner(ProcessRequest, {"sweep": _sweep}, statuses)
     final = await runner.handle(b'{"job": "sweep", "options": {"limit": 5}}', "k", key="job-1")
     assert [s.state for s in statuses.seen] == [
         RequestState.RECEIVED,
@@ -40,7 +40,7 @@ async def test_a_job_runs_to_success_with_its_result() -> None:
 
 async def test_failures_are_reported_not_raised() -> None:
     statuses = Statuses()
-    runner = JobRunner({"sweep": _broken}, statuses)
+    runner = JobRunner(ProcessRequest, {"sweep": _broken}, statuses)
     failed = await runner.handle(b'{"job": "sweep"}', "k")
     unserved = await runner.handle(b'{"job": "test_pipeline"}', "k")
     bad = await runner.handle(b'{"job": "dance"}', "invalid-1")
