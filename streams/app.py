@@ -11,6 +11,7 @@ import faust
 from streams.config import ServiceName, Settings, get_settings
 from streams.exceptions import ConfigurationError
 from streams.logs import logging_config
+from streams.metrics import install_metrics
 from streams.topics import ensure_topics
 
 __all__ = ["TrendStreamApp", "create_app"]
@@ -25,6 +26,7 @@ class TrendStreamApp(faust.App):
         super().__init__(*args, **kwargs)
         self.settings = settings
         self.service_name: ServiceName = service
+        install_metrics(self, service)
 
     async def on_first_start(self) -> None:
         """Create the catalog topics (idempotent), then start as Faust does."""

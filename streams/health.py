@@ -12,7 +12,7 @@ from aiokafka import AIOKafkaClient
 from streams import __version__
 from streams.config import Settings
 
-__all__ = ["BrokerProbe", "health_report"]
+__all__ = ["BrokerProbe", "health_report", "is_ready"]
 
 
 class BrokerProbe:
@@ -56,13 +56,23 @@ class BrokerProbe:
             self._client = None
 
 
+def is_ready(connected: bool, assignment: list[str], rebalancing: bool) -> bool:
+    """Ready for work: the broker answers and the worker holds partitions, not mid-rebalance."""
+    return connected and bool(assignment) and not rebalancing
+
+
 async def health_report(app: faust.App, service: str, probe: BrokerProbe) -> dict[str, Any]:
-    """The JSON of GET /health: ok when the broker answers and the app runs."""
+    """The JSON of GET /health: ok when the broker answers and the app runs.
+
+    `live` is always true (the worker answers); `ready` is `is_ready`.
+    """
     connected, error = await probe.check()
     assignment = sorted(f"{tp.topic}:{tp.partition}" for tp in app.consumer.assignment())
     return {
         "service": service,
         "status": "ok" if connected else "degraded",
+        "live": True,
+        "ready": is_ready(connected, assignment, bool(app.rebalancing)),
         "version": __version__,
         "broker": {"connected": connected, "error": error or None},
         "assignment": assignment,

@@ -9,6 +9,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from streams.metrics import record_request
 from streams.records import RequestState, RequestStatus
 
 __all__ = ["StatusReporter", "StatusSink", "worker_name"]
@@ -67,6 +68,7 @@ class StatusReporter:
             parent_id=self.parent_id,
         )
         await self.sink(status)
+        record_request(status)
         log.info(
             "request %s name=%s error=%s",
             state.value,

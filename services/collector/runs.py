@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 
+from streams.metrics import record_plugin_run
 from streams.records import RequestStatus
 
 __all__ = ["PluginRunLog"]
@@ -35,6 +36,7 @@ class PluginRunLog:
 
     async def record(self, status: RequestStatus) -> None:
         """Record a final status; a database failure is logged, never raised."""
+        record_plugin_run(status.plugin, status.state.value)
         timings = status.timings
         started = _time(timings, "started") or _time(timings, "received")
         finished = _time(timings, "finished")

@@ -12,11 +12,12 @@ from services.collector.topics import control_topic
 from streams.client import PRIORITY_LANE_FROM
 from streams.exceptions import RecordValidationError
 from streams.records import ControlCommand, RequestState, RequestStatus
-from streams.web import add_health_view, authorize
+from streams.web import add_health_view, add_metrics_view, authorize
 
-__all__ = ["CollectView", "RequestCancelView", "RequestView", "health"]
+__all__ = ["CollectView", "RequestCancelView", "RequestView", "health", "metrics"]
 
 health = add_health_view(app)
+metrics = add_metrics_view(app)
 
 
 @app.page("/collect")
