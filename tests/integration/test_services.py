@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from streams import __version__
 from streams.config import ServiceName, Settings
-from tests.support.workers import start_worker
+from tests.support.workers import Worker, poll, start_worker
 
 SERVICES: list[ServiceName] = ["collector", "processor", "maintenance"]
 
@@ -26,9 +28,22 @@ def test_worker_serves_health_and_stops_cleanly(
         assert report["version"] == __version__
         assert report["app_id"] == f"{test_settings.namespace}trend-stream-{service}"
         assert all(tp.startswith(test_settings.namespace) for tp in report["assignment"])
+        assert report["live"] is True
+        _assert_live_ready_and_measured(worker)
     finally:
         code = worker.stop()
     output = worker.output()
     assert code == 0, output[-3000:]
     assert "Traceback" not in output
     assert "level=ERROR" not in output, output[-3000:]
+
+
+def _assert_live_ready_and_measured(worker: Worker) -> None:
+    """/health/live answers, /health/ready turns 200, /metrics parses with the worker's series."""
+    assert httpx.get(f"{worker.url}/health/live", timeout=5.0).json()["live"] is True
+    ready = poll(lambda: httpx.get(f"{worker.url}/health/ready", timeout=5.0).is_success, 30.0)
+    assert ready, worker.output()[-3000:]
+    metrics = httpx.get(f"{worker.url}/metrics", timeout=5.0)
+    assert metrics.status_code == 200
+    names = {family.name for family in text_string_to_metric_families(metrics.text)}
+    assert {"trend_stream_messages_consumed", "trend_stream_consumer_lag"} <= names
