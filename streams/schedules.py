@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -13,10 +14,19 @@ import faust
 from croniter import croniter
 
 from streams.config import Settings
-from streams.records import utcnow
+from streams.records import JobRequest, utcnow
 from streams.reporting import worker_name
 
-__all__ = ["Fire", "Schedule", "Scheduler", "SlotClaims", "install", "latest_slot"]
+__all__ = [
+    "Fire",
+    "JobSend",
+    "Schedule",
+    "Scheduler",
+    "SlotClaims",
+    "install",
+    "job_schedules",
+    "latest_slot",
+]
 
 log = logging.getLogger(__name__)
 FIRE_TOLERANCE = timedelta(seconds=1)
@@ -34,6 +44,41 @@ class Schedule:
     job: str
     cron: str
     fire: Fire
+
+
+JobSend = Callable[[JobRequest], Awaitable[None]]
+"""Produces a job request to its service's requests topic."""
+
+
+def job_schedules(
+    settings: Settings,
+    kind: type[JobRequest],
+    wanted: Sequence[tuple[str, str, dict[str, Any]]],
+    send: JobSend,
+) -> list[Schedule]:
+    """A schedule per (job, cron, options) whose cron is not empty: each slot sends a request.
+
+    The schedule's name is the job prefixed with NAMESPACE; the request id is the slot's.
+    """
+    return [
+        Schedule(
+            name := f"{settings.namespace}{job}", cron, _send_job(kind, job, name, options, send)
+        )
+        for job, cron, options in wanted
+        if cron
+    ]
+
+
+def _send_job(
+    kind: type[JobRequest], job: str, name: str, options: dict[str, Any], send: JobSend
+) -> Fire:
+    async def fire(request_id: str) -> None:
+        request = kind(
+            job=job, request_id=request_id, options=options, requested_by=f"schedule:{name}"
+        )
+        await send(request)
+
+    return fire
 
 
 def latest_slot(cron: str, tz: ZoneInfo, now: datetime) -> datetime:

@@ -1,22 +1,61 @@
-"""The maintenance worker's agents: every alert raised on the alerts topic is logged."""
+"""The maintenance worker's agents: alerts are logged; maintenance jobs are run on request."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
+from services.maintenance.alerts import describe
 from services.maintenance.app import app
-from services.maintenance.topics import alerts_topic
+from services.maintenance.handlers import Jobs, handlers
+from services.maintenance.lag import LagMonitor
+from services.maintenance.topics import alerts_topic, job_results_topic, jobs_topic
+from streams.decoding import fallback_request_id, message_key
+from streams.exceptions import RecordValidationError
+from streams.jobs import JobRunner
 from streams.logs import event_context
+from streams.records import Alert, MaintenanceRequest, RequestStatus
+from streams.resources import WorkerResources
 
-__all__ = ["log_alerts"]
+__all__ = ["jobs", "log_alerts", "monitor", "publish_alert", "resources"]
 
 log = logging.getLogger(__name__)
+resources = WorkerResources(app.settings)
+monitor = LagMonitor(app.settings)
+
+
+async def publish_alert(alert: Alert) -> None:
+    """Put an alert on the alerts topic, keyed by its source and subject."""
+    await alerts_topic.send(key=alert.key, value=alert.dumps())
 
 
 @app.agent(alerts_topic)
 async def log_alerts(stream: Any) -> None:
-    """Log each alert as one warning line (the payload as text, whatever its shape)."""
+    """Log each alert as one warning line (an alert that is not an Alert, as its text)."""
     async for event in stream.events():
-        text = (event.value or b"").decode("utf-8", errors="replace")
+        try:
+            text = describe(Alert.parse(event.value))
+        except RecordValidationError:
+            text = (event.value or b"").decode("utf-8", errors="replace")
         log.warning("alert %s", text, extra=event_context(event))
+
+
+async def _publish_status(status: RequestStatus) -> None:
+    await job_results_topic.send(key=status.request_id, value=status)
+    await resources.states.save(status)
+
+
+@app.agent(jobs_topic)
+async def jobs(stream: Any) -> None:
+    """Maintenance jobs on request (maintenance.requests), answered on maintenance.results."""
+    served = handlers(Jobs(resources, monitor, publish_alert))
+    runner = JobRunner(MaintenanceRequest, served, _publish_status, resources.states)
+    async for event in stream.events():
+        message = event.message
+        await runner.handle(event.value, fallback_request_id(message), message_key(message))
+
+
+@app.on_before_shutdown.connect  # type: ignore[arg-type]
+async def _close_resources(sender: Any, **kwargs: Any) -> None:
+    await monitor.close()
+    await resources.close()

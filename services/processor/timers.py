@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from services.processor.agents import resources
 from services.processor.app import app
 from services.processor.topics import jobs_topic
 from streams.config import Settings
-from streams.records import ProcessRequest
-from streams.schedules import Fire, Schedule, install
+from streams.records import JobRequest, ProcessRequest
+from streams.schedules import Schedule, install, job_schedules
 
 __all__ = ["get_scheduler", "processing_schedules"]
 
 
-def _job(job: str, name: str, options: dict[str, Any]) -> Fire:
-    async def fire(request_id: str) -> None:
-        request = ProcessRequest(
-            job=job, request_id=request_id, options=options, requested_by=f"schedule:{name}"
-        )
-        await jobs_topic.send(key=request_id, value=request.dumps())
-
-    return fire
+async def _send(request: JobRequest) -> None:
+    await jobs_topic.send(key=request.request_id, value=request.dumps())
 
 
 def processing_schedules(settings: Settings) -> list[Schedule]:
@@ -30,11 +22,7 @@ def processing_schedules(settings: Settings) -> list[Schedule]:
         ("sweep", settings.schedule_sweep, {"limit": settings.sweep_limit}),
         ("reprocess_trends", settings.schedule_reprocess, {"hours": settings.reprocess_hours}),
     ]
-    return [
-        Schedule(name := f"{settings.namespace}{job}", cron, _job(job, name, options))
-        for job, cron, options in wanted
-        if cron
-    ]
+    return job_schedules(settings, ProcessRequest, wanted, _send)
 
 
 get_scheduler = install(app, app.settings, processing_schedules(app.settings), resources.pool)

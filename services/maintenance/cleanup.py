@@ -1,0 +1,156 @@
+"""Cleanup of old data: rows in short batched transactions, then the items' Qdrant vectors."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+from qdrant_client import AsyncQdrantClient, models
+
+from streams.config import Settings
+from streams.records import utcnow
+from streams.vectors import ITEMS, collection_name, qdrant_client
+
+__all__ = ["TARGETS", "CleanupReport", "Target", "cleanup", "flush_vector_deletions"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A table cleanup deletes from, and which of its rows are old (`$1`: the cutoff)."""
+
+    table: str
+    old: str
+
+
+TARGETS = (
+    Target("items", "collected_at < $1"),
+    Target("trend_snapshots", "bucket_start < $1"),
+    Target("trends", "updated_at < $1"),
+    Target(
+        "topics",
+        "coalesce(last_active_at, updated_at) < $1 "
+        "AND NOT EXISTS (SELECT 1 FROM items i WHERE i.topic_id = topics.id)",
+    ),
+    Target("plugin_runs", "started_at < $1"),
+    Target("schedule_runs", "scheduled_for < $1"),
+    Target("requests", "updated_at < $1"),
+    Target("health_checks", "checked_at < $1"),
+    Target("lag_samples", "sampled_at < $1"),
+)
+"""In this order: items before the topics they keep alive."""
+
+_ITEMS_WITH_VECTORS = """
+WITH gone AS (
+    DELETE FROM items WHERE ctid = ANY(ARRAY(
+        SELECT ctid FROM items WHERE {old} LIMIT $2 FOR UPDATE SKIP LOCKED))
+    RETURNING id, has_vector
+), queued AS (
+    INSERT INTO vector_deletions (collection, point_id)
+    SELECT $3, id FROM gone WHERE has_vector ON CONFLICT DO NOTHING
+)
+SELECT count(*) FROM gone
+"""
+_ROWS = """
+WITH gone AS (
+    DELETE FROM {table} WHERE ctid = ANY(ARRAY(
+        SELECT ctid FROM {table} WHERE {old} LIMIT $2 FOR UPDATE SKIP LOCKED))
+    RETURNING 1
+)
+SELECT count(*) FROM gone
+"""
+
+
+@dataclass
+class CleanupReport:
+    """What a cleanup removed: rows per table, vectors, and vector deletions still owed."""
+
+    cutoff: datetime
+    deleted: dict[str, int] = field(default_factory=dict)
+    vectors_deleted: int = 0
+    vectors_pending: int = 0
+    vectors_error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The report as JSON-ready data."""
+        return {
+            "cutoff": self.cutoff.isoformat(),
+            "deleted": dict(self.deleted),
+            "vectors_deleted": self.vectors_deleted,
+            "vectors_pending": self.vectors_pending,
+            "vectors_error": self.vectors_error,
+        }
+
+
+async def _delete_batch(pool: asyncpg.Pool, target: Target, cutoff: datetime, size: int) -> int:
+    """One short transaction: up to `size` old rows (an item's vector is queued for deletion)."""
+    if target.table == "items":
+        sql = _ITEMS_WITH_VECTORS.format(old=target.old)
+        return int(await pool.fetchval(sql, cutoff, size, ITEMS))
+    sql = _ROWS.format(table=target.table, old=target.old)
+    return int(await pool.fetchval(sql, cutoff, size))
+
+
+async def _delete_old(pool: asyncpg.Pool, target: Target, cutoff: datetime, size: int) -> int:
+    total = 0
+    while (done := await _delete_batch(pool, target, cutoff, size)) > 0:
+        total += done
+        if done < size:
+            break
+    return total
+
+
+async def cleanup(settings: Settings, pool: asyncpg.Pool, days: int | None = None) -> CleanupReport:
+    """Delete what is older than `days` (CLEANUP_DAYS), batch by batch, then its vectors."""
+    cutoff = utcnow() - timedelta(days=days or settings.cleanup_days)
+    report = CleanupReport(cutoff)
+    for target in TARGETS:
+        report.deleted[target.table] = await _delete_old(
+            pool, target, cutoff, settings.cleanup_batch_size
+        )
+    try:
+        report.vectors_deleted = await flush_vector_deletions(settings, pool)
+    except Exception as exc:  # noqa: BLE001 - Qdrant down or busy: the deletions stay queued
+        report.vectors_error = f"{type(exc).__name__}: {exc}"
+        log.warning("vector deletions kept for later error=%s", report.vectors_error)
+    report.vectors_pending = int(await pool.fetchval("SELECT count(*) FROM vector_deletions"))
+    log.info("cleanup done cutoff=%s deleted=%s", cutoff.isoformat(), report.deleted)
+    return report
+
+
+async def flush_vector_deletions(settings: Settings, pool: asyncpg.Pool) -> int:
+    """Delete the queued points from Qdrant, batch by batch; how many were deleted."""
+    client = qdrant_client(settings)
+    try:
+        return await _flush(client, settings, pool)
+    finally:
+        await client.close()
+
+
+async def _flush(client: AsyncQdrantClient, settings: Settings, pool: asyncpg.Pool) -> int:
+    done = 0
+    while rows := await pool.fetch(
+        "SELECT collection, point_id FROM vector_deletions ORDER BY queued_at LIMIT $1",
+        settings.cleanup_batch_size,
+    ):
+        for collection in {row["collection"] for row in rows}:
+            ids = [row["point_id"] for row in rows if row["collection"] == collection]
+            await _delete_points(client, collection_name(settings, collection), ids)
+        await pool.execute(
+            "DELETE FROM vector_deletions WHERE (collection, point_id) IN "
+            "(SELECT * FROM unnest($1::text[], $2::bigint[]))",
+            [row["collection"] for row in rows],
+            [row["point_id"] for row in rows],
+        )
+        done += len(rows)
+    return done
+
+
+async def _delete_points(client: AsyncQdrantClient, name: str, ids: list[int]) -> None:
+    if await client.collection_exists(name):
+        selector = models.PointIdsList(points=list(ids))
+        await client.delete(name, points_selector=selector, wait=True)

@@ -1,0 +1,240 @@
+"""Consumer lag of the services' groups: sampled from Kafka, judged, recorded, alerted."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, get_args
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from services.maintenance.alerts import AlertSink
+from streams.config import ServiceName, Settings
+from streams.lag import GroupLag, LagStatus, OffsetSample, PartitionLag, PartitionWindow
+from streams.lag import evaluate_group as summarise
+from streams.records import Alert, AlertSeverity
+
+__all__ = [
+    "GroupOffsets",
+    "KafkaOffsets",
+    "LagMonitor",
+    "group_dict",
+    "lag_alert",
+    "lag_history",
+    "record_samples",
+    "service_groups",
+]
+
+log = logging.getLogger(__name__)
+TROUBLE = frozenset(
+    {LagStatus.WARN, LagStatus.ERR, LagStatus.STOP, LagStatus.STALL, LagStatus.REWIND}
+)
+CRITICAL = frozenset({LagStatus.ERR, LagStatus.STOP, LagStatus.STALL, LagStatus.REWIND})
+
+
+def service_groups(settings: Settings) -> list[str]:
+    """The consumer group of each service: `<NAMESPACE>trend-stream-<service>`."""
+    return [f"{settings.namespace}trend-stream-{service}" for service in get_args(ServiceName)]
+
+
+@dataclass(frozen=True)
+class GroupOffsets:
+    """What the broker says of one group: its state, members, committed and end offsets."""
+
+    group: str
+    state: str
+    members: int
+    committed: dict[TopicPartition, int]
+    ends: dict[TopicPartition, int]
+
+
+class KafkaOffsets:
+    """Reads groups' committed offsets (admin client) and end offsets (a group-less consumer)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._admin: AIOKafkaAdminClient | None = None
+        self._consumer: AIOKafkaConsumer | None = None
+
+    async def _clients(self) -> tuple[AIOKafkaAdminClient, AIOKafkaConsumer]:
+        if self._admin is None or self._consumer is None:
+            servers = self.settings.bootstrap_list
+            admin = AIOKafkaAdminClient(bootstrap_servers=servers)
+            consumer = AIOKafkaConsumer(bootstrap_servers=servers, enable_auto_commit=False)
+            await admin.start()
+            await consumer.start()
+            self._admin, self._consumer = admin, consumer
+        return self._admin, self._consumer
+
+    async def read(self, group: str) -> GroupOffsets:
+        """The group's state and, for every partition it committed to, both offsets."""
+        admin, consumer = await self._clients()
+        described = (await admin.describe_consumer_groups([group]))[0].groups[0]
+        state, members = str(described[2]), len(described[5])
+        offsets = await admin.list_consumer_group_offsets(group)
+        committed = {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
+        ends = await consumer.end_offsets(list(committed)) if committed else {}
+        return GroupOffsets(group, state, members, committed, dict(ends))
+
+    async def close(self) -> None:
+        """Close both clients."""
+        if self._consumer is not None:
+            await self._consumer.stop()
+        if self._admin is not None:
+            await self._admin.close()
+        self._admin = self._consumer = None
+
+
+class LagMonitor:
+    """A window of samples per partition (in memory, on the leader) and each group's status."""
+
+    def __init__(self, settings: Settings, offsets: KafkaOffsets | None = None) -> None:
+        self.settings = settings
+        self.offsets = offsets or KafkaOffsets(settings)
+        self.groups = service_groups(settings)
+        self.windows: dict[tuple[str, str, int], PartitionWindow] = {}
+        self.latest: dict[str, GroupLag] = {}
+        self._lock = asyncio.Lock()
+
+    async def sample(self, now: float | None = None) -> list[GroupLag]:
+        """Read every group's offsets once and judge it; remembered in `latest`."""
+        async with self._lock:
+            now = time.time() if now is None else now
+            judged = [self.judge(await self.offsets.read(group), now) for group in self.groups]
+            self.latest = {lag.group: lag for lag in judged}
+            return judged
+
+    def judge(self, offsets: GroupOffsets, now: float) -> GroupLag:
+        """Add the sample to each partition's window (while the group consumes) and judge it."""
+        partitions = []
+        for tp, committed in sorted(offsets.committed.items()):
+            lag = max(offsets.ends.get(tp, committed) - committed, 0)
+            window = self._window(offsets.group, tp)
+            last = window.samples[-1] if window.samples else None
+            if offsets.members or last is None or last.offset != committed:
+                window.add(OffsetSample(committed, lag, now))
+            status = window.status(lag, now)
+            end = offsets.ends.get(tp, committed)
+            partitions.append(PartitionLag(tp.topic, tp.partition, committed, end, lag, status))
+        return summarise(
+            offsets.group,
+            partitions,
+            state=offsets.state,
+            members=offsets.members,
+            sampled_at=now,
+        )
+
+    def _window(self, group: str, tp: TopicPartition) -> PartitionWindow:
+        key = (group, tp.topic, tp.partition)
+        if key not in self.windows:
+            self.windows[key] = PartitionWindow(self.settings.lag_window)
+        return self.windows[key]
+
+    async def run(self, pool: asyncpg.Pool, alerts: AlertSink) -> list[GroupLag]:
+        """One round: sample, record the samples, alert each group that needs it."""
+        previous = dict(self.latest)
+        groups = await self.sample()
+        await record_samples(pool, groups)
+        for lag in groups:
+            alert = lag_alert(previous.get(lag.group), lag, self.settings.lag_alert_threshold)
+            if alert is not None:
+                log.warning("lag alert group=%s status=%s", lag.group, lag.status.value)
+                await alerts(alert)
+        return groups
+
+    async def close(self) -> None:
+        """Close the Kafka clients."""
+        await self.offsets.close()
+
+
+def lag_alert(previous: GroupLag | None, current: GroupLag, threshold: int) -> Alert | None:
+    """An alert when a group leaves OK, comes back to OK, or its total lag passes `threshold`."""
+    was = previous.status if previous else LagStatus.OK
+    if current.status in TROUBLE and was not in TROUBLE:
+        severity = AlertSeverity.CRITICAL if current.status in CRITICAL else AlertSeverity.WARNING
+        return _alert(current, was, severity, f"consumer group is {current.status.value}")
+    if current.status is LagStatus.OK and was in TROUBLE:
+        return _alert(current, was, AlertSeverity.INFO, "consumer group is back to OK")
+    before = previous.total_lag if previous else 0
+    if before <= threshold < current.total_lag:
+        message = f"total lag {current.total_lag} passed {threshold}"
+        return _alert(current, was, AlertSeverity.WARNING, message)
+    return None
+
+
+def _alert(lag: GroupLag, was: LagStatus, severity: AlertSeverity, message: str) -> Alert:
+    return Alert(
+        source="lag",
+        subject=lag.group,
+        severity=severity,
+        message=f"{lag.group}: {message} (total lag {lag.total_lag}, max {lag.max_lag} "
+        f"on {lag.max_partition or '-'})",
+        state=lag.status.value,
+        previous_state=was.value,
+        details=group_dict(lag),
+    )
+
+
+def group_dict(lag: GroupLag) -> dict[str, Any]:
+    """A group's lag as JSON-ready data (a job's result, a dashboard's view)."""
+    return {
+        "group": lag.group,
+        "status": lag.status.value,
+        "state": lag.state,
+        "members": lag.members,
+        "total_lag": lag.total_lag,
+        "max_lag": lag.max_lag,
+        "max_partition": lag.max_partition,
+        "partitions": [
+            {
+                "topic": p.topic,
+                "partition": p.partition,
+                "committed": p.committed,
+                "end_offset": p.end_offset,
+                "lag": p.lag,
+                "status": p.status.value,
+            }
+            for p in lag.partitions
+        ],
+    }
+
+
+async def record_samples(pool: asyncpg.Pool, groups: list[GroupLag]) -> int:
+    """One lag_samples row per partition and sample; how many were written."""
+    at = {lag.group: datetime.fromtimestamp(lag.sampled_at, UTC) for lag in groups}
+    rows = [
+        (at[lag.group], lag.group, p.topic, p.partition, p.committed, p.end_offset, p.lag, p.status)
+        for lag in groups
+        for p in lag.partitions
+    ]
+    await pool.executemany(
+        "INSERT INTO lag_samples (sampled_at, group_id, topic, partition, committed, end_offset, "
+        "lag, status) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+        rows,
+    )
+    return len(rows)
+
+
+async def lag_history(pool: asyncpg.Pool, group: str, since: datetime) -> list[dict[str, Any]]:
+    """A group's total and max lag per sample time since `since`, oldest first (for charts)."""
+    rows = await pool.fetch(
+        "SELECT sampled_at, sum(lag) AS total_lag, max(lag) AS max_lag, "
+        "array_agg(DISTINCT status) AS statuses FROM lag_samples "
+        "WHERE group_id = $1 AND sampled_at >= $2 GROUP BY sampled_at ORDER BY sampled_at",
+        group,
+        since,
+    )
+    return [
+        {
+            "sampled_at": row["sampled_at"].isoformat(),
+            "total_lag": int(row["total_lag"]),
+            "max_lag": int(row["max_lag"]),
+            "statuses": sorted(row["statuses"]),
+        }
+        for row in rows
+    ]

@@ -1,0 +1,67 @@
+"""The lag monitor on scripted offsets: windows fill while a group consumes; alerts on changes."""
+
+from __future__ import annotations
+
+from aiokafka import TopicPartition
+
+from services.maintenance.lag import GroupOffsets, LagMonitor, lag_alert, service_groups
+from streams.config import load_settings
+from streams.lag import GroupLag, LagStatus
+from streams.records import AlertSeverity
+
+TP = TopicPartition("items.raw", 0)
+
+
+def offsets(committed: int, end: int, members: int = 1) -> GroupOffsets:
+    return GroupOffsets("g", "Stable" if members else "Empty", members, {TP: committed}, {TP: end})
+
+
+def test_service_groups_follow_the_app_ids() -> None:
+    assert service_groups(load_settings(namespace="x.")) == [
+        "x.trend-stream-collector",
+        "x.trend-stream-processor",
+        "x.trend-stream-maintenance",
+    ]
+
+
+def test_a_consuming_group_is_ok_and_a_stuck_one_stalls() -> None:
+    monitor = LagMonitor(load_settings(lag_window=3))
+    statuses = [monitor.judge(offsets(n * 10, n * 10 + 3 - n), float(n)).status for n in range(3)]
+    assert statuses == [LagStatus.OK] * 3
+    stuck = [monitor.judge(offsets(20, 30 + n), 3.0 + n).status for n in range(3)]
+    assert stuck[-1] is LagStatus.STALL
+
+
+def test_a_group_that_left_stops_once_the_window_span_has_passed() -> None:
+    monitor = LagMonitor(load_settings(lag_window=5))
+    for n in range(3):
+        monitor.judge(offsets(n * 10, n * 10), float(n * 10))
+    assert monitor.judge(offsets(20, 50, members=0), 30.0).status is LagStatus.OK
+    gone = monitor.judge(offsets(20, 60, members=0), 41.0)
+    assert (gone.status, gone.total_lag, gone.members) == (LagStatus.STOP, 40, 0)
+    assert len(monitor.windows[("g", "items.raw", 0)].samples) == 3
+
+
+def test_catching_up_brings_a_group_back_to_ok() -> None:
+    monitor = LagMonitor(load_settings(lag_window=3))
+    for n in range(3):
+        monitor.judge(offsets(5, 10 + n), float(n))
+    assert monitor.judge(offsets(5, 13), 3.0).status is LagStatus.STALL
+    assert monitor.judge(offsets(13, 13), 4.0).status is LagStatus.OK
+
+
+def _group(status: LagStatus, total: int = 0) -> GroupLag:
+    return GroupLag("g", status, total_lag=total)
+
+
+def test_alerts_when_a_group_leaves_ok_comes_back_or_passes_the_threshold() -> None:
+    left = lag_alert(_group(LagStatus.OK), _group(LagStatus.STALL, 5), 100)
+    assert left is not None and left.severity is AlertSeverity.CRITICAL
+    assert (left.state, left.previous_state, left.subject) == ("STALL", "OK", "g")
+    back = lag_alert(_group(LagStatus.STALL), _group(LagStatus.OK), 100)
+    assert back is not None and back.severity is AlertSeverity.INFO
+    passed = lag_alert(_group(LagStatus.OK, 90), _group(LagStatus.OK, 150), 100)
+    assert passed is not None and "passed 100" in passed.message
+    assert lag_alert(_group(LagStatus.OK, 150), _group(LagStatus.OK, 160), 100) is None
+    assert lag_alert(_group(LagStatus.STALL), _group(LagStatus.STOP), 100) is None
+    assert lag_alert(None, _group(LagStatus.NOTFOUND), 100) is None
