@@ -74,6 +74,27 @@ GOOD_VALUES = {
         "join_threshold=0.5, window_hours=6",
         {"join_threshold": "0.5", "window_hours": "6"},
     ),
+    "SCHEDULE_HEALTH": ("*/1 * * * *", "*/1 * * * *"),
+    "SCHEDULE_CLEANUP": ("0 4 * * *", "0 4 * * *"),
+    "SCHEDULE_PLUGIN_HEALTH": ("", ""),
+    "SCHEDULE_ANALYTICS": ("0 1 * * *", "0 1 * * *"),
+    "SCHEDULE_BACKUP": ("0 5 * * 0", "0 5 * * 0"),
+    "CLEANUP_DAYS": ("7", 7),
+    "CLEANUP_BATCH_SIZE": ("200", 200),
+    "HEALTH_WORKERS": ("processor, collector", ("processor", "collector")),
+    "HEALTH_TIMEOUT_S": ("1.5", 1.5),
+    "HEALTH_DISK_MAX_PERCENT": ("95", 95.0),
+    "HEALTH_MEMORY_MAX_PERCENT": ("80", 80.0),
+    "PLUGIN_HEALTH_WINDOW_H": ("6", 6),
+    "PLUGIN_FAILURE_THRESHOLD": ("0.25", 0.25),
+    "PLUGIN_HEALTH_MIN_RUNS": ("10", 10),
+    "PLUGIN_AUTO_DISABLE": ("true", True),
+    "BACKUP_DIR": ("/backups", Path("/backups")),
+    "BACKUP_KEEP": ("3", 3),
+    "PG_BIN_DIR": ("/usr/lib/postgresql/15/bin", Path("/usr/lib/postgresql/15/bin")),
+    "LAG_SAMPLE_INTERVAL_S": ("5", 5.0),
+    "LAG_WINDOW": ("4", 4),
+    "LAG_ALERT_THRESHOLD": ("500", 500),
 }
 
 BAD_VALUES = {
@@ -91,6 +112,10 @@ BAD_VALUES = {
     "SCHEDULE_ALL": ("hourly", "not a cron expression"),
     "SCHEDULE_TIMEZONE": ("Mars/Olympus", "unknown timezone"),
     "HTTP_TIMEOUT_S": ("0", "greater than 0"),
+    "SCHEDULE_BACKUP": ("nightly", "not a cron expression"),
+    "HEALTH_WORKERS": ("processor,scheduler", "Input should be 'collector'"),
+    "LAG_WINDOW": ("1", "greater than or equal to 2"),
+    "PLUGIN_FAILURE_THRESHOLD": ("1.5", "less than or equal to 1"),
 }
 
 
