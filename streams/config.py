@@ -199,10 +199,68 @@ class Settings(BaseSettings):
         "apart from the bulk ones.",
     )
     max_request_bytes: int = Field(
-        1_048_576, ge=1024, description="MAX_REQUEST_BYTES: larger triggers are refused."
+        1_048_576,
+        ge=1024,
+        description="MAX_REQUEST_BYTES: larger consumed messages (triggers, items, commands) "
+        "are refused: a FAILURE and a dead letter.",
     )
     dry_run_sample_size: int = Field(
         5, ge=0, le=100, description="DRY_RUN_SAMPLE_SIZE: items a dry run returns by default."
+    )
+    collect_max_retries: int = Field(
+        3, ge=0, le=50, description="COLLECT_MAX_RETRIES: retries of a failed collect request."
+    )
+    process_max_retries: int = Field(
+        2,
+        ge=0,
+        le=50,
+        description="PROCESS_MAX_RETRIES: retries of a failed item batch or processing job.",
+    )
+    retry_backoff_s: float = Field(
+        1.0,
+        ge=0,
+        description="RETRY_BACKOFF_S: ceiling of the first retry's delay; it doubles per retry "
+        "(the delay is drawn uniformly below it: full jitter).",
+    )
+    retry_backoff_max_s: float = Field(
+        600.0, ge=0, description="RETRY_BACKOFF_MAX_S: largest ceiling of a retry's delay."
+    )
+    outage_retry_max_s: float = Field(
+        30.0,
+        gt=0,
+        description="OUTAGE_RETRY_MAX_S: longest pause between two in-place retries while "
+        "PostgreSQL, Redis or Kafka is unreachable.",
+    )
+    dead_letter_max_bytes: int = Field(
+        11 * 1024 * 1024,
+        ge=1_048_576,
+        description="DEAD_LETTER_MAX_BYTES: largest message the retry machinery produces or reads.",
+    )
+    collect_soft_time_limit_s: float = Field(
+        300.0,
+        gt=0,
+        description="COLLECT_SOFT_TIME_LIMIT_S: a collection running longer is cancelled "
+        "(FAILURE with SoftTimeLimitExceeded, retried per policy).",
+    )
+    collect_hard_time_limit_s: float = Field(
+        600.0,
+        gt=0,
+        description="COLLECT_HARD_TIME_LIMIT_S: a collection still running (it ignored the "
+        "cancellation) is abandoned and recorded as FAILURE (HardTimeLimitExceeded).",
+    )
+    plugin_soft_time_limits: NameNumbers = Field(
+        default_factory=dict,
+        description="PLUGIN_SOFT_TIME_LIMITS: per-plugin soft limits in seconds, e.g. "
+        "`reddit=120,rss=60`.",
+    )
+    plugin_hard_time_limits: NameNumbers = Field(
+        default_factory=dict,
+        description="PLUGIN_HARD_TIME_LIMITS: per-plugin hard limits in seconds.",
+    )
+    revoke_check_s: float = Field(
+        1.0,
+        gt=0,
+        description="REVOKE_CHECK_S: how often a running request checks whether it was revoked.",
     )
     request_state_ttl_s: int = Field(
         7 * 86400, ge=60, description="REQUEST_STATE_TTL_S: how long Redis keeps request states."

@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
+from streams.delivery import Delivery, Failure
 from streams.exceptions import RecordValidationError
 from streams.logs import event_context
 from streams.records import StreamRecord
+from streams.retry import Decision, Guard, Rejected
 
-__all__ = ["decode", "decoded", "fallback_request_id", "message_key"]
+__all__ = [
+    "consume_records",
+    "decode",
+    "decoded",
+    "fallback_request_id",
+    "message_key",
+    "parse",
+    "valid_deliveries",
+]
 
 log = logging.getLogger(__name__)
 R = TypeVar("R", bound=StreamRecord)
@@ -31,6 +41,50 @@ async def decoded(stream: Any, kind: type[R]) -> AsyncIterator[tuple[Any, R]]:
         record = decode(event, kind)
         if record is not None:
             yield event, record
+
+
+async def consume_records(
+    stream: Any, kind: type[R], guard: Guard, handle: Callable[[R], Awaitable[None]]
+) -> None:
+    """Handle each message of a raw stream as a `kind` record, under `guard`.
+
+    An invalid message is dead-lettered at once; a failure is retried or dead-lettered by the
+    guard's policy for the topic; an outage is waited out.
+    """
+
+    async def typed(deliveries: list[Delivery]) -> None:
+        for delivery in deliveries:
+            try:
+                record = parse(delivery, kind, guard.settings.max_request_bytes)
+            except RecordValidationError as exc:
+                raise Rejected(Failure.of(exc), Decision("dead", delivery.attempt + 1)) from exc
+            await handle(record)
+
+    async for event in stream.events():
+        await guard.handle([Delivery.of_message(event.message)], typed)
+
+
+def parse(delivery: Delivery, kind: type[R], max_bytes: int) -> R:
+    """The delivery's value as a `kind` record; RecordValidationError when invalid or too large."""
+    size = len(delivery.value or b"")
+    if size > max_bytes:
+        raise RecordValidationError(f"message is {size:,} bytes; the limit is {max_bytes:,}")
+    return kind.parse(delivery.value)
+
+
+async def valid_deliveries(
+    deliveries: list[Delivery], kind: type[R], guard: Guard
+) -> list[Delivery]:
+    """The deliveries that parse as `kind`; each other one is dead-lettered with the reason."""
+    valid = []
+    for delivery in deliveries:
+        try:
+            parse(delivery, kind, guard.settings.max_request_bytes)
+        except RecordValidationError as exc:
+            await guard.reject(delivery, Failure.of(exc))
+        else:
+            valid.append(delivery)
+    return valid
 
 
 def message_key(message: Any) -> str | None:

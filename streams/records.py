@@ -187,6 +187,12 @@ class RequestStatus(StreamRecord, namespace="trend_stream.RequestStatus"):
     worker: str = ""
     parent_id: Optional[str] = None
     updated_at: Optional[datetime] = None
+    retries: int = 0
+    """Failed attempts behind this status (RETRY: the one just failed)."""
+    eta: Optional[datetime] = None
+    """RETRY: when the next attempt is due."""
+    traceback: Optional[str] = None
+    """FAILURE of an unexpected error: where it was raised."""
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:

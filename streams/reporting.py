@@ -7,16 +7,32 @@ import os
 import socket
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from streams.metrics import record_request
 from streams.records import RequestState, RequestStatus
 
-__all__ = ["StatusReporter", "StatusSink", "worker_name"]
+__all__ = ["RetryNote", "StatusReporter", "StatusSink", "worker_name"]
 
 log = logging.getLogger(__name__)
 StatusSink = Callable[[RequestStatus], Awaitable[None]]
 """Where statuses go: a results topic and the state store."""
+
+
+@dataclass(frozen=True)
+class RetryNote:
+    """The retry facts a status carries: failed attempts, the next due time, a traceback."""
+
+    retries: int = 0
+    due: float | None = None
+    traceback: str | None = None
+
+    def fields(self) -> dict[str, Any]:
+        """RequestStatus fields."""
+        eta = datetime.fromtimestamp(self.due, UTC) if self.due else None
+        return {"retries": self.retries, "eta": eta, "traceback": self.traceback}
 
 
 def worker_name() -> str:
@@ -50,8 +66,12 @@ class StatusReporter:
         *,
         result: dict[str, Any] | None = None,
         error: Exception | str | None = None,
+        retry: RetryNote | None = None,
     ) -> RequestStatus:
-        """Publish one state; STARTED and final states stamp their time."""
+        """Publish one state; STARTED and final states stamp their time.
+
+        `retry`: how many attempts failed so far, when the next is due, and the traceback.
+        """
         if state is RequestState.STARTED:
             self.timings.setdefault("started", time.time())
         if state.is_final:
@@ -66,6 +86,7 @@ class StatusReporter:
             timings=dict(self.timings),
             worker=self.worker,
             parent_id=self.parent_id,
+            **(retry.fields() if retry else {}),
         )
         await self.sink(status)
         record_request(status)

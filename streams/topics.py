@@ -36,18 +36,24 @@ __all__ = [
     "COLLECT_REQUESTS",
     "COLLECT_REQUESTS_PRIORITY",
     "COLLECT_RESULTS",
+    "CONSUMED_TOPIC_MAX_BYTES",
     "CONTROL",
+    "DEAD_LETTER_TOPICS",
     "ITEMS_RAW",
     "MAINTENANCE_REQUESTS",
     "MAINTENANCE_RESULTS",
+    "MAIN_TOPICS",
     "PROCESSING_REPORTS",
     "PROCESS_REQUESTS",
     "PROCESS_RESULTS",
+    "RETRY_LEVELS",
     "TRENDS_UPDATES",
     "EnsureReport",
     "TopicSpec",
+    "dead_letter_topic",
     "ensure_topics",
     "faust_topic",
+    "retry_topic",
 ]
 
 log = logging.getLogger(__name__)
@@ -70,6 +76,10 @@ class TopicSpec:
     """Compaction keeps the latest value of each key (on top of time retention)."""
     max_message_bytes: int | None = None
     """Largest message the broker accepts on this topic; None: the broker's default (1 MB)."""
+    retried: bool = False
+    """Failed messages wait in `<name>.retry.<n>` topics (one per attempt, RETRY_LEVELS)."""
+    dead_lettered: bool = False
+    """Messages that cannot be handled go to `<name>.dlq` (always true when retried)."""
 
     def full_name(self, settings: Settings) -> str:
         """The name on the broker: the NAMESPACE setting, then the catalog name."""
@@ -88,19 +98,25 @@ class TopicSpec:
         return config
 
 
-# Oversized triggers are let in so the collector can answer them with a clear FAILURE.
-REQUEST_TOPIC_MAX_BYTES = 10 * 1024 * 1024
+# Oversized messages are let into consumed topics so the consumer can answer them clearly
+# (a FAILURE, a dead letter) instead of the producer getting a bare broker error.
+CONSUMED_TOPIC_MAX_BYTES = 10 * 1024 * 1024
+REQUEST_TOPIC_MAX_BYTES = CONSUMED_TOPIC_MAX_BYTES
+RETRY_LEVELS = 3
+"""Retry topics per retried topic: attempt n waits in `.retry.<min(n, RETRY_LEVELS)>`."""
 COLLECT_REQUESTS = TopicSpec(
     "collect.requests",
     CollectRequest,
     "Collection triggers (plain JSON accepted), keyed by request id.",
     max_message_bytes=REQUEST_TOPIC_MAX_BYTES,
+    retried=True,
 )
 COLLECT_REQUESTS_PRIORITY = TopicSpec(
     "collect.requests.priority",
     CollectRequest,
     "Urgent collection triggers, consumed apart.",
     max_message_bytes=REQUEST_TOPIC_MAX_BYTES,
+    retried=True,
 )
 COLLECT_RESULTS = TopicSpec(
     "collect.results",
@@ -109,7 +125,13 @@ COLLECT_RESULTS = TopicSpec(
     retention_ms=7 * DAY_MS,
     compacted=True,
 )
-ITEMS_RAW = TopicSpec("items.raw", RawItem, "Collected items, keyed by source:source_id.")
+ITEMS_RAW = TopicSpec(
+    "items.raw",
+    RawItem,
+    "Collected items, keyed by source:source_id.",
+    max_message_bytes=CONSUMED_TOPIC_MAX_BYTES,
+    retried=True,
+)
 TRENDS_UPDATES = TopicSpec(
     "trends.updates",
     TrendUpdate,
@@ -121,11 +143,15 @@ PROCESSING_REPORTS = TopicSpec(
     ProcessingReport,
     "What the processor did with each request's items, keyed by request id.",
     retention_ms=1 * DAY_MS,
+    max_message_bytes=CONSUMED_TOPIC_MAX_BYTES,
+    dead_lettered=True,
 )
 PROCESS_REQUESTS = TopicSpec(
     "process.requests",
     ProcessRequest,
     "Processing jobs on request (sweep, reprocess_trends, generate_embeddings, test_pipeline).",
+    max_message_bytes=CONSUMED_TOPIC_MAX_BYTES,
+    retried=True,
 )
 PROCESS_RESULTS = TopicSpec(
     "process.results",
@@ -139,6 +165,8 @@ CONTROL = TopicSpec(
     "Control commands to every worker (cancellation, pause).",
     partitions=1,
     retention_ms=30 * DAY_MS,
+    max_message_bytes=CONSUMED_TOPIC_MAX_BYTES,
+    dead_lettered=True,
 )
 MAINTENANCE_REQUESTS = TopicSpec(
     "maintenance.requests",
@@ -159,7 +187,43 @@ ALERTS = TopicSpec(
     retention_ms=30 * DAY_MS,
 )
 
-CATALOG: tuple[TopicSpec, ...] = (
+
+def retry_topic(spec: TopicSpec, level: int) -> TopicSpec:
+    """Where messages of `spec` wait before their `level`-th retry (1..RETRY_LEVELS)."""
+    return TopicSpec(
+        f"{spec.name}.retry.{level}",
+        None,
+        f"Messages of {spec.name} waiting for retry {level}; header ts-due says when.",
+        key_type=spec.key_type,
+        partitions=1,
+        retention_ms=7 * DAY_MS,
+        max_message_bytes=CONSUMED_TOPIC_MAX_BYTES,
+    )
+
+
+def dead_letter_topic(spec: TopicSpec) -> TopicSpec:
+    """Where messages of `spec` go when they cannot be handled (headers say why)."""
+    return TopicSpec(
+        f"{spec.name}.dlq",
+        None,
+        f"Dead letters of {spec.name}: the original message, with error and origin headers.",
+        key_type=spec.key_type,
+        partitions=1,
+        retention_ms=30 * DAY_MS,
+        max_message_bytes=CONSUMED_TOPIC_MAX_BYTES,
+    )
+
+
+def _derived(specs: tuple[TopicSpec, ...]) -> tuple[TopicSpec, ...]:
+    """The retry and dead-letter topics of the catalog's guarded topics."""
+    derived: list[TopicSpec] = []
+    for spec in specs:
+        derived += [retry_topic(spec, n) for n in range(1, RETRY_LEVELS + 1) if spec.retried]
+        derived += [dead_letter_topic(spec)] if spec.retried or spec.dead_lettered else []
+    return tuple(derived)
+
+
+MAIN_TOPICS: tuple[TopicSpec, ...] = (
     COLLECT_REQUESTS,
     COLLECT_REQUESTS_PRIORITY,
     COLLECT_RESULTS,
@@ -173,6 +237,10 @@ CATALOG: tuple[TopicSpec, ...] = (
     MAINTENANCE_RESULTS,
     ALERTS,
 )
+DEAD_LETTER_TOPICS: tuple[TopicSpec, ...] = tuple(
+    dead_letter_topic(spec) for spec in MAIN_TOPICS if spec.retried or spec.dead_lettered
+)
+CATALOG: tuple[TopicSpec, ...] = MAIN_TOPICS + _derived(MAIN_TOPICS)
 
 
 def faust_topic(app: faust.App, spec: TopicSpec, settings: Settings, *, raw: bool = False) -> Any:

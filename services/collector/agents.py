@@ -21,7 +21,9 @@ from services.collector.topics import (
     requests_topic,
     results_topic,
 )
-from streams.decoding import decoded, fallback_request_id, message_key
+from streams import retry_consumer
+from streams.decoding import consume_records, fallback_request_id
+from streams.delivery import Delivery
 from streams.logs import event_context
 from streams.records import (
     CollectRequest,
@@ -31,12 +33,20 @@ from streams.records import (
     RequestStatus,
 )
 from streams.resources import WorkerResources
+from streams.retry import Guard, Handler, Rejected, RetryPolicy, Route
+from streams.topics import (
+    COLLECT_REQUESTS,
+    COLLECT_REQUESTS_PRIORITY,
+    CONTROL,
+    PROCESSING_REPORTS,
+)
 
 __all__ = [
     "collect",
     "collect_priority",
     "control",
     "get_runner",
+    "guard",
     "processing_reports",
     "publish_request",
     "resources",
@@ -44,6 +54,17 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 resources = WorkerResources(app.settings)
+_collect_policy = RetryPolicy.for_kind(app.settings, app.settings.collect_max_retries)
+_once = RetryPolicy(max_retries=0)
+guard = Guard(
+    app.settings,
+    [
+        Route(COLLECT_REQUESTS, _collect_policy),
+        Route(COLLECT_REQUESTS_PRIORITY, _collect_policy),
+        Route(CONTROL, _once),
+        Route(PROCESSING_REPORTS, _once),
+    ],
+)
 _runner: RequestRunner | None = None
 _runner_lock = asyncio.Lock()
 
@@ -82,17 +103,35 @@ async def get_runner() -> RequestRunner:
                     groups=GroupTracker(redis, settings),
                     runs=PluginRunLog(await resources.pool()),
                     processing=ProcessingTracker(redis, settings),
+                    policy=_collect_policy,
                 )
             )
     return _runner
 
 
+def _handler(lane: Lane) -> Handler:
+    async def handle(deliveries: list[Delivery]) -> None:
+        runner = await get_runner()
+        for delivery in deliveries:
+            status = await runner.handle(
+                delivery.value,
+                fallback_request_id(delivery),
+                lane,
+                delivery.key_text,
+                delivery.attempt,
+            )
+            rejected = Rejected.of_status(status)
+            if rejected is not None:
+                raise rejected
+
+    return handle
+
+
 async def _consume(stream: Any, lane: Lane) -> None:
+    handler = _handler(lane)
     async for event in stream.events():
         log.debug("request received lane=%s", lane, extra=event_context(event))
-        runner = await get_runner()
-        message = event.message
-        await runner.handle(event.value, fallback_request_id(message), lane, message_key(message))
+        await guard.handle([Delivery.of_message(event.message)], handler)
 
 
 @app.agent(requests_topic, concurrency=app.settings.collector_concurrency)
@@ -107,29 +146,42 @@ async def collect_priority(stream: Any) -> None:
     await _consume(stream, "priority")
 
 
+async def _revoke(command: ControlCommand) -> None:
+    await resources.states.revoke(command.request_id)
+    log.info("request revoked by=%s", command.issued_by, extra={"request_id": command.request_id})
+
+
+async def _reported(report: ProcessingReport) -> None:
+    runner = await get_runner()
+    assert runner.deps.processing is not None
+    pending = await runner.deps.processing.reported(report)
+    if pending is not None:
+        await runner.complete(pending)
+
+
 @app.agent(control_topic)
 async def control(stream: Any) -> None:
     """Control commands: `revoke` marks a request revoked for every worker (Redis)."""
-    async for event, command in decoded(stream, ControlCommand):
-        await resources.states.revoke(command.request_id)
-        log.info(
-            "request revoked by=%s",
-            command.issued_by,
-            extra=event_context(event, command.request_id),
-        )
+    await consume_records(stream, ControlCommand, guard, _revoke)
 
 
 @app.agent(reports_topic)
 async def processing_reports(stream: Any) -> None:
     """The processor's reports: a `then_process` request succeeds once its items are processed."""
-    async for _event, report in decoded(stream, ProcessingReport):
-        runner = await get_runner()
-        assert runner.deps.processing is not None
-        pending = await runner.deps.processing.reported(report)
-        if pending is not None:
-            await runner.complete(pending)
+    await consume_records(stream, ProcessingReport, guard, _reported)
+
+
+retry_consumer.install(
+    app,
+    guard,
+    {
+        COLLECT_REQUESTS.full_name(app.settings): _handler("bulk"),
+        COLLECT_REQUESTS_PRIORITY.full_name(app.settings): _handler("priority"),
+    },
+)
 
 
 @app.on_before_shutdown.connect  # type: ignore[arg-type]
 async def _close_resources(sender: Any, **kwargs: Any) -> None:
     await resources.close()
+    await guard.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from streams.exceptions import TrendStreamError
+from streams.limits import RevokedError
 
 __all__ = ["CollectorError", "RequestRevokedError", "RequestTooLargeError"]
 
@@ -11,7 +12,7 @@ class CollectorError(TrendStreamError):
     """Base of the collector's own errors."""
 
 
-class RequestRevokedError(CollectorError):
+class RequestRevokedError(CollectorError, RevokedError):
     """The request was revoked (cancelled) before or while it ran."""
 
 

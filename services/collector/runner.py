@@ -11,11 +11,7 @@ from typing import Any, Literal
 from redis.asyncio import Redis
 
 from services.collector.collection import Collection, ItemSink
-from services.collector.exceptions import (
-    CollectorError,
-    RequestRevokedError,
-    RequestTooLargeError,
-)
+from services.collector.exceptions import CollectorError, RequestRevokedError, RequestTooLargeError
 from services.collector.groups import GroupTracker, children_of
 from services.collector.http import SourceHttp
 from services.collector.plugins import Plugin, PluginContext, PluginError, PluginRegistry
@@ -24,9 +20,12 @@ from services.collector.ratelimit import RedisRateLimiter
 from services.collector.runs import PluginRunLog
 from services.collector.seen import SeenItems
 from streams.config import Settings
+from streams.delivery import Failure
 from streams.exceptions import RecordValidationError, UnknownPluginError
+from streams.limits import RevokedError, TimeLimits, run_limited
 from streams.records import CollectRequest, RequestState, RequestStatus
-from streams.reporting import StatusReporter, StatusSink, worker_name
+from streams.reporting import RetryNote, StatusReporter, StatusSink, worker_name
+from streams.retry import Decision, RetryPolicy, is_outage
 from streams.state import RequestStates
 
 __all__ = ["CollectorDeps", "Lane", "RequestRunner", "parse_trigger"]
@@ -64,6 +63,8 @@ class CollectorDeps:
     groups: GroupTracker | None = None
     runs: PluginRunLog | None = None
     processing: ProcessingTracker | None = None
+    policy: RetryPolicy | None = None
+    """Retries of a failed request; None: a failure is final at once."""
 
 
 class RequestRunner:
@@ -79,33 +80,43 @@ class RequestRunner:
         return self.deps.registry
 
     async def handle(
-        self, payload: bytes | None, fallback_id: str, lane: Lane = "bulk", key: str | None = None
+        self,
+        payload: bytes | None,
+        fallback_id: str,
+        lane: Lane = "bulk",
+        key: str | None = None,
+        attempt: int = 0,
     ) -> RequestStatus:
         """Answer one message of a request topic; never raises for a bad message.
 
         A trigger without a request_id takes the message key; a bad one is answered under
-        `fallback_id`.
+        `fallback_id`. `attempt`: failures behind this message (it is a retry when > 0).
+        Raises only when a server is unreachable (the message is to be retried in place).
         """
         try:
             request = parse_trigger(payload, self.deps.settings.max_request_bytes, key)
         except (RecordValidationError, RequestTooLargeError) as exc:
             report = StatusReporter(self.deps.statuses, fallback_id, "", worker=self.worker)
-            return await report(RequestState.FAILURE, error=exc)
-        return await self.run(request, lane)
+            return await report(RequestState.FAILURE, error=exc, retry=RetryNote(attempt + 1))
+        return await self.run(request, lane, attempt)
 
-    async def run(self, request: CollectRequest, lane: Lane = "bulk") -> RequestStatus:
-        """Run a request to its final state (a group: to STARTED; its children do the rest)."""
+    async def run(
+        self, request: CollectRequest, lane: Lane = "bulk", attempt: int = 0
+    ) -> RequestStatus:
+        """Run a request to its final state, or to RETRY (a group: to STARTED)."""
         report = self._reporter(request)
-        await report(RequestState.RECEIVED)
+        await report(RequestState.RECEIVED, retry=RetryNote(attempt) if attempt else None)
         try:
             await self._ensure_not_revoked(request)
             if self.registry.is_group(request.plugin):
                 return await self._fan_out(request, lane, report)
             status = await self._run_plugin(self.registry.get(request.plugin), request, report)
-        except RequestRevokedError as exc:
+        except RevokedError as exc:
             status = await report(RequestState.REVOKED, error=exc)
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a FAILURE status
-            status = await self._failed(report, exc)
+        except Exception as exc:
+            if is_outage(exc):
+                raise
+            status = await self._failed(report, exc, attempt + 1)
         await self._after(status)
         return status
 
@@ -183,13 +194,23 @@ class RequestRunner:
             deps.settings.dry_run_sample_size,
         )
         started = time.monotonic()
+        revoked = (lambda: states.is_revoked(request.request_id)) if states else None
         try:
-            result = await collection.run(ctx)
+            result = await run_limited(
+                collection.run(ctx), self.limits(plugin.name), revoked, deps.settings.revoke_check_s
+            )
         finally:
             if http is not None:
                 await http.aclose()
         result["duration_s"] = round(time.monotonic() - started, 3)
         return result
+
+    def limits(self, plugin: str) -> TimeLimits:
+        """The soft and hard time limits of a plugin's runs (per-plugin settings first)."""
+        settings = self.deps.settings
+        soft = settings.plugin_soft_time_limits.get(plugin, settings.collect_soft_time_limit_s)
+        hard = settings.plugin_hard_time_limits.get(plugin, settings.collect_hard_time_limit_s)
+        return TimeLimits(soft, max(soft, hard))
 
     def _http(self, plugin: Plugin) -> SourceHttp | None:
         if not plugin.uses_http:
@@ -217,10 +238,15 @@ class RequestRunner:
             RequestState.STARTED, result={"children": [c.request_id for c in children]}
         )
 
-    async def _failed(self, report: StatusReporter, exc: Exception) -> RequestStatus:
+    async def _failed(self, report: StatusReporter, exc: Exception, attempt: int) -> RequestStatus:
+        """RETRY with the next due time while the policy allows, else FAILURE."""
         if not isinstance(exc, EXPECTED_FAILURES):
             log.exception("request failed", extra={"request_id": report.request_id})
-        return await report(RequestState.FAILURE, error=exc)
+        policy = self.deps.policy
+        decision = policy.decide(exc, attempt) if policy else Decision("dead", attempt)
+        note = RetryNote(attempt, decision.due or None, Failure.of(exc).traceback)
+        state = RequestState.RETRY if decision.action == "retry" else RequestState.FAILURE
+        return await report(state, error=exc, retry=note)
 
     async def _after(self, status: RequestStatus) -> None:
         """Record the plugin run, and close the parent group when this was its last child."""

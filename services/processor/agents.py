@@ -19,15 +19,22 @@ from services.processor.topics import (
     trends_topic,
 )
 from services.processor.vectors import ITEMS
-from streams.decoding import decode, fallback_request_id, message_key
+from streams import retry_consumer
+from streams.decoding import fallback_request_id, parse, valid_deliveries
+from streams.delivery import Delivery
 from streams.jobs import JobRunner
-from streams.logs import event_context
 from streams.records import ProcessingReport, ProcessRequest, RawItem, RequestStatus
+from streams.retry import Guard, Rejected, RetryPolicy, Route
+from streams.topics import ITEMS_RAW, PROCESS_REQUESTS
 
-__all__ = ["jobs", "process_items", "reports", "resources"]
+__all__ = ["guard", "jobs", "process_items", "reports", "resources"]
 
 log = logging.getLogger(__name__)
 resources = Resources(app.settings, PIPELINE)
+_process_policy = RetryPolicy.for_kind(app.settings, app.settings.process_max_retries)
+guard = Guard(
+    app.settings, [Route(ITEMS_RAW, _process_policy), Route(PROCESS_REQUESTS, _process_policy)]
+)
 
 
 def reports(items: list[RawItem], new: list[str | None]) -> list[ProcessingReport]:
@@ -84,6 +91,21 @@ async def _announce(
         await reports_topic.send(key=report.request_id, value=report)
 
 
+async def handle_items(deliveries: list[Delivery]) -> None:
+    """Process one batch of valid raw-item deliveries (raises when it failed)."""
+    limit = app.settings.max_request_bytes
+    items = [parse(delivery, RawItem, limit) for delivery in deliveries]
+    new, result = await process_batch(items)
+    await _announce(result, items, new)
+    log.info(
+        "batch processed items=%d new=%d topics=%s",
+        len(items),
+        len(new),
+        len(result.topics) if result else "unchanged",
+        extra=deliveries[-1].where,
+    )
+
+
 @app.agent(items_topic)
 async def process_items(stream: Any) -> None:
     """Each batch of raw items: stored, clustered into topics, scored, announced."""
@@ -92,17 +114,10 @@ async def process_items(stream: Any) -> None:
         settings.processor_batch_size, within=settings.processor_batch_within_s
     )
     async for events in batches:
-        items = [item for item in (decode(event, RawItem) for event in events) if item]
-        new, result = await process_batch(items)
-        await _announce(result, items, new)
-        topics = len(result.topics) if result else "unchanged"
-        log.info(
-            "batch processed items=%d new=%d topics=%s",
-            len(items),
-            len(new),
-            topics,
-            extra=event_context(events[-1]),
-        )
+        deliveries = [Delivery.of_message(event.message) for event in events]
+        valid = await valid_deliveries(deliveries, RawItem, guard)
+        if valid:
+            await guard.handle(valid, handle_items)
 
 
 async def _publish_status(status: RequestStatus) -> None:
@@ -110,15 +125,38 @@ async def _publish_status(status: RequestStatus) -> None:
     await resources.states.save(status)
 
 
+_job_runner = JobRunner(ProcessRequest, handlers(resources), _publish_status, resources.states)
+
+
+async def handle_jobs(deliveries: list[Delivery]) -> None:
+    """Run each job request; a RETRY or FAILURE routes its message."""
+    for delivery in deliveries:
+        status = await _job_runner.handle(
+            delivery.value, fallback_request_id(delivery), delivery.key_text
+        )
+        rejected = Rejected.of_status(status)
+        if rejected is not None:
+            raise rejected
+
+
 @app.agent(jobs_topic)
 async def jobs(stream: Any) -> None:
     """Processing jobs on request (process.requests), answered on process.results."""
-    runner = JobRunner(ProcessRequest, handlers(resources), _publish_status, resources.states)
     async for event in stream.events():
-        message = event.message
-        await runner.handle(event.value, fallback_request_id(message), message_key(message))
+        await guard.handle([Delivery.of_message(event.message)], handle_jobs)
+
+
+retry_consumer.install(
+    app,
+    guard,
+    {
+        ITEMS_RAW.full_name(app.settings): handle_items,
+        PROCESS_REQUESTS.full_name(app.settings): handle_jobs,
+    },
+)
 
 
 @app.on_before_shutdown.connect  # type: ignore[arg-type]
 async def _close_resources(sender: Any, **kwargs: Any) -> None:
     await resources.close()
+    await guard.close()
