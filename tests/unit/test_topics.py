@@ -22,6 +22,8 @@ REQUIRED = {
     "items.raw",
     "trends.updates",
     "control",
+    "maintenance.requests",
+    "maintenance.results",
     "alerts",
 }
 
