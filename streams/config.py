@@ -225,6 +225,11 @@ class Settings(BaseSettings):
     retry_backoff_max_s: float = Field(
         600.0, ge=0, description="RETRY_BACKOFF_MAX_S: largest ceiling of a retry's delay."
     )
+    retry_jitter: bool = Field(
+        True,
+        description="RETRY_JITTER: draw each retry's delay below its ceiling (full jitter); "
+        "false: wait the ceiling itself.",
+    )
     outage_retry_max_s: float = Field(
         30.0,
         gt=0,

@@ -90,17 +90,23 @@ class RetryPolicy:
     max_retries: int
     backoff_s: float = 1.0
     backoff_max_s: float = 600.0
+    jitter: bool = True
     non_retryable: tuple[type[BaseException], ...] = NON_RETRYABLE
 
     @classmethod
     def for_kind(cls, settings: Settings, max_retries: int) -> RetryPolicy:
         """A policy with the configured backoff and `max_retries`."""
-        return cls(max_retries, settings.retry_backoff_s, settings.retry_backoff_max_s)
+        return cls(
+            max_retries,
+            settings.retry_backoff_s,
+            settings.retry_backoff_max_s,
+            settings.retry_jitter,
+        )
 
     def backoff(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
         """Seconds before retry `attempt` (1-based): exponential, capped, with full jitter."""
         ceiling = min(self.backoff_max_s, self.backoff_s * 2 ** (attempt - 1))
-        return rand() * ceiling
+        return rand() * ceiling if self.jitter else ceiling
 
     def decide(self, exc: BaseException, attempt: int, now: float | None = None) -> Decision:
         """The fate of a message after its `attempt`-th failure (1-based) with `exc`."""
@@ -221,7 +227,8 @@ class Guard:
             )
             metrics.record_dead_letter(delivery.topic, failure.error_class)
         producer = await self.producer()
-        await producer.send_and_wait(target, delivery.value, key=delivery.key, headers=headers)
+        key = delivery.key or f"{delivery.topic}:{delivery.partition}:{delivery.offset}".encode()
+        await producer.send_and_wait(target, delivery.value, key=key, headers=headers)
         log.warning(
             "message sent to=%s attempt=%d error=%s: %s",
             target,

@@ -59,6 +59,7 @@ GOOD_VALUES = {
     "PROCESS_MAX_RETRIES": ("0", 0),
     "RETRY_BACKOFF_S": ("0.5", 0.5),
     "RETRY_BACKOFF_MAX_S": ("60", 60.0),
+    "RETRY_JITTER": ("false", False),
     "OUTAGE_RETRY_MAX_S": ("5", 5.0),
     "DEAD_LETTER_MAX_BYTES": ("2097152", 2_097_152),
     "COLLECT_SOFT_TIME_LIMIT_S": ("30", 30.0),
