@@ -121,8 +121,10 @@ async def test_a_group_that_stops_reaches_stop_and_catching_up_brings_it_back_to
         assert stopped.status in {LagStatus.STOP, LagStatus.STALL}
         assert stopped.total_lag > 0 and stopped.members == 0
         async with consuming(settings, topic, group):
-            back = await sample_until(run, group, lambda g: g.status is LagStatus.OK)
-        assert back.total_lag == 0
+            back = await sample_until(
+                run, group, lambda g: g.status is LagStatus.OK and g.total_lag == 0
+            )
+        assert back.members == 1
     finally:
         await monitor.close()
 
