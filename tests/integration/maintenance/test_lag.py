@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from typing import Any
 
 import asyncpg
 import pytest
@@ -35,25 +37,32 @@ async def topic(test_settings: Settings) -> str:
 
 
 @contextlib.asynccontextmanager
-async def producing(settings: Settings, topic: str) -> AsyncIterator[None]:
-    """Produce a message every 20 ms to both partitions until the block ends."""
-    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_list)
-    await producer.start()
-
-    async def loop() -> None:
-        n = 0
-        while True:
-            await producer.send_and_wait(topic, b"x", partition=n % 2)
-            n += 1
-            await asyncio.sleep(0.02)
-
-    task = asyncio.create_task(loop())
+async def running(loop: Coroutine[Any, Any, None]) -> AsyncIterator[None]:
+    """Run a loop in the background until the block ends."""
+    task = asyncio.create_task(loop)
     try:
         yield
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+@contextlib.asynccontextmanager
+async def producing(settings: Settings, topic: str) -> AsyncIterator[None]:
+    """Produce a message every 20 ms to both partitions until the block ends."""
+    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_list)
+    await producer.start()
+
+    async def loop() -> None:
+        for n in itertools.count():
+            await producer.send_and_wait(topic, b"x", partition=n % 2)
+            await asyncio.sleep(0.02)
+
+    try:
+        async with running(loop()):
+            yield
+    finally:
         await producer.stop()
 
 
@@ -74,13 +83,10 @@ async def consuming(settings: Settings, topic: str, group: str) -> AsyncIterator
             if await consumer.getmany(timeout_ms=100):
                 await consumer.commit()
 
-    task = asyncio.create_task(loop())
     try:
-        yield
+        async with running(loop()):
+            yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
         await consumer.stop()
 
 
