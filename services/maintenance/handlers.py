@@ -37,7 +37,7 @@ class Jobs:
 
     async def health(self, request: MaintenanceRequest) -> dict[str, Any]:
         """Every check; a change of status is logged and alerted."""
-        history = HealthHistory(await self.resources.pool())
+        history = HealthHistory(self.resources.pool)
         return (await check_health(self.settings, history, self.alerts)).as_dict()
 
     async def cleanup(self, request: MaintenanceRequest) -> dict[str, Any]:

@@ -29,6 +29,7 @@ __all__ = [
     "HealthHistory",
     "HealthReport",
     "HealthStatus",
+    "PoolGetter",
     "check_health",
     "overall",
     "run_health",
@@ -209,22 +210,26 @@ async def run_health(settings: Settings) -> tuple[CheckResult, ...]:
     return (*results, _disk(settings), _memory(settings))
 
 
+PoolGetter = Callable[[], Awaitable[asyncpg.Pool]]
+"""The worker's pool, opened on first use (so a database that is down is a finding, not a crash)."""
+
+
 class HealthHistory:
     """health_checks rows: the last recorded status and each new report."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: PoolGetter) -> None:
         self.pool = pool
 
     async def last(self) -> HealthStatus | None:
         """The status of the latest recorded check, None before the first."""
-        status = await self.pool.fetchval(
+        status = await (await self.pool()).fetchval(
             "SELECT status FROM health_checks ORDER BY checked_at DESC, id DESC LIMIT 1"
         )
         return HealthStatus(status) if status else None
 
     async def record(self, report: HealthReport) -> None:
         """Keep a report."""
-        await self.pool.execute(
+        await (await self.pool()).execute(
             "INSERT INTO health_checks (checked_at, status, checks) VALUES ($1, $2, $3::jsonb)",
             report.checked_at,
             report.status.value,

@@ -10,12 +10,23 @@ from pathlib import Path
 import asyncpg
 import pytest
 import redis
+from pydantic import SecretStr
 
-from services.maintenance.health import HealthHistory, HealthStatus, check_health
+from services.maintenance.health import HealthHistory, HealthStatus, PoolGetter, check_health
 from streams.config import Settings
+from streams.db import create_pool
 from streams.records import AlertSeverity
 from tests.integration.maintenance.conftest import Alerts
 from tests.support.workers import free_port, poll
+
+
+def getter(pool: asyncpg.Pool) -> PoolGetter:
+    """The test's pool, as a worker's resources hand it out."""
+
+    async def get() -> asyncpg.Pool:
+        return pool
+
+    return get
 
 
 class PrivateRedis:
@@ -83,7 +94,7 @@ async def test_health_is_degraded_while_redis_is_stopped_and_ok_again_after(
             "health_memory_max_percent": 100.0,
         }
     )
-    history = HealthHistory(pool)
+    history = HealthHistory(getter(pool))
     first = await check_health(settings, history, alerts)
     assert first.status is HealthStatus.OK, first.as_dict()
 
@@ -110,7 +121,7 @@ async def test_every_server_and_a_missing_worker_are_checked(
     settings = test_settings.model_copy(
         update={"health_workers": ("collector",), "collector_web_port": free_port()}
     )
-    report = await check_health(settings, HealthHistory(pool), alerts)
+    report = await check_health(settings, HealthHistory(getter(pool)), alerts)
     checks = {check.name: check for check in report.checks}
     assert set(checks) == {
         "postgres",
@@ -126,3 +137,20 @@ async def test_every_server_and_a_missing_worker_are_checked(
     assert not checks["worker:collector"].ok
     assert report.status is HealthStatus.DEGRADED
     assert [a.source for a in alerts] == ["health"]
+
+
+async def test_an_unreachable_database_is_down_not_a_crash(
+    test_settings: Settings, alerts: Alerts
+) -> None:
+    gone = f"postgresql://trend:trend@127.0.0.1:{free_port()}/trend"
+    settings = test_settings.model_copy(
+        update={"database_url": SecretStr(gone), "health_workers": (), "health_timeout_s": 2.0}
+    )
+
+    async def no_pool() -> asyncpg.Pool:
+        return await create_pool(settings)
+
+    report = await check_health(settings, HealthHistory(no_pool), alerts)
+    assert report.status is HealthStatus.DOWN
+    assert "postgres" in report.failing()
+    assert [(a.state, a.severity) for a in alerts] == [("down", AlertSeverity.CRITICAL)]
