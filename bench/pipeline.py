@@ -16,14 +16,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from services.processor.pipeline import (  # noqa: E402
+from services.processor.pipeline import (
     NormalizedItem,
     Pipeline,
     PipelineConfig,
     load_embedder,
     normalize,
 )
-from streams.records import RawItem  # noqa: E402
+from streams.records import RawItem
 
 CORPUS = ROOT / "tests" / "fixtures" / "corpus" / "items.jsonl"
 FIELDS = frozenset(RawItem._options.fields)

@@ -1,0 +1,53 @@
+"""Realistic RawItems in any number: the labelled corpus replayed week after week, all unique."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+from streams.records import RawItem
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT / "tests" / "fixtures" / "corpus" / "items.jsonl"
+_FIELDS = frozenset(RawItem._options.fields)
+
+
+def corpus() -> list[RawItem]:
+    """The corpus items (447 of one week: stories, bursts, noise) in time order."""
+    rows = [json.loads(line) for line in CORPUS.read_text().splitlines() if line.strip()]
+    items = [RawItem.parse({k: v for k, v in row.items() if k in _FIELDS}) for row in rows]
+    return sorted(items, key=lambda item: item.published_at or item.collected_at)
+
+
+def bench_items(count: int, run: str) -> list[RawItem]:
+    """`count` items: copy k of the corpus is shifted k weeks later and marked "edition k",
+    so no two items share a source id or content (each one is stored, embedded, clustered)."""
+    base = corpus()
+    items = []
+    for index in range(count):
+        edition, original = divmod(index, len(base))
+        item = base[original]
+        shift = timedelta(weeks=edition)
+        items.append(
+            RawItem(
+                source=item.source,
+                source_id=f"{run}-{edition}-{item.source_id}",
+                title=item.title,
+                url=item.url,
+                text=f"{item.text} (edition {edition})",
+                author=item.author,
+                published_at=item.published_at + shift if item.published_at else None,
+                score=item.score,
+                comments=item.comments,
+                engagement=dict(item.engagement),
+                collected_at=(item.collected_at or item.published_at) + shift,
+                request_id=f"{run}-load",
+            )
+        )
+    return items
+
+
+def encoded(items: list[RawItem]) -> list[tuple[bytes, bytes]]:
+    """(key, value) of each item as the collector publishes it to items.raw."""
+    return [(item.key.encode(), item.dumps()) for item in items]

@@ -1,0 +1,136 @@
+"""Benchmark 4, the old design side by side: normalize, dedupe and persist as Celery 5 tasks on
+RabbitMQ with a Redis result backend, one task per item and batched, against trend-stream's
+processor (FAKE hash embedder: the Celery tasks embed nothing either) in the same run.
+
+Usage: python bench/oldsystem.py [--per-item N] [--batched N] [--batch N] [--items N]
+                                 [--warmup N] [--repeat N] [--tiny] [--out PATH]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+from bench import rabbitmq
+from bench.celery_worker import celery_env, celery_worker
+from bench.cli import parser, sizes_of
+from bench.env import bench_env
+from bench.flow import Flow, wait_processed
+from bench.items import bench_items
+from bench.report import Report
+from bench.workers import PeakRss, rss_mb, running, start_faust
+from streams.config import Settings
+from streams.records import RawItem
+
+SIZES = {"per_item": 2000, "batched": 5000, "batch": 100, "items": 3000, "warmup": 200}
+TINY = {"per_item": 200, "batched": 300, "batch": 100, "items": 300, "warmup": 50}
+_FIELDS = frozenset(RawItem._options.fields)
+
+
+def payloads(count: int, run: str) -> list[dict[str, object]]:
+    """Bench items as the JSON a Celery task receives."""
+    rows = [json.loads(item.dumps()) for item in bench_items(count, run)]
+    return [{k: v for k, v in row.items() if k in _FIELDS} for row in rows]
+
+
+class Celery:
+    """Timed rounds of tasks; every round's items land as rows in the run's database."""
+
+    def __init__(self, settings: Settings, queue: str) -> None:
+        from bench import celery_app
+
+        self.settings = settings
+        self.queue = queue
+        self.tasks = celery_app
+        self.rows = 0
+        self.rounds = 0
+
+    async def per_item(self, count: int) -> float:
+        """Items per second, one task per item: first .delay() to the last row in PostgreSQL."""
+        items = self._next(count)
+        started = time.perf_counter()
+        for payload in items:
+            self.tasks.ingest_item.apply_async((payload,), queue=self.queue)
+        return await self._done(count, started)
+
+    async def batched(self, count: int, batch: int) -> float:
+        """Items per second, one task per `batch` items."""
+        items = self._next(count)
+        started = time.perf_counter()
+        for start in range(0, count, batch):
+            self.tasks.ingest_batch.apply_async((items[start : start + batch],), queue=self.queue)
+        return await self._done(count, started)
+
+    def _next(self, count: int) -> list[dict[str, object]]:
+        self.rounds += 1
+        return payloads(count, f"celery{self.rounds}")
+
+    async def _done(self, count: int, started: float) -> float:
+        self.rows += count
+        await wait_processed(self.settings, self.rows)
+        return count / (time.perf_counter() - started)
+
+
+async def measure_celery(
+    settings: Settings, report: Report, sizes: dict[str, int], repeat: int
+) -> int:
+    """The Celery figures; returns how many rows they wrote."""
+    rabbit = rabbitmq.up()
+    queue = celery_env(settings, rabbit)["BENCH_CELERY_QUEUE"]
+    with celery_worker(settings, rabbit) as process:
+        report.add("celery_worker_rss_rest", "MiB", rss_mb(process.pid), "main + 2 pool processes")
+        celery = Celery(settings, queue)
+        celery.tasks.app.conf.broker_url = rabbit.url
+        await celery.batched(sizes["warmup"], sizes["batch"])
+        with PeakRss(process.pid) as peak:
+            for _ in range(repeat):
+                report.add("celery_per_item", "items/s", await celery.per_item(sizes["per_item"]))
+                report.add(
+                    "celery_batched",
+                    "items/s",
+                    await celery.batched(sizes["batched"], sizes["batch"]),
+                )
+        report.add("celery_worker_rss_load", "MiB", peak.peak, "main + 2 pool processes")
+    return celery.rows
+
+
+async def main() -> Report:
+    args = parser(__doc__, SIZES, TINY).parse_args()
+    sizes = sizes_of(args)
+    report = Report(
+        "oldsystem",
+        "The Celery design (RabbitMQ, Redis results) against trend-stream",
+        sizes,
+        args.repeat,
+    )
+    async with bench_env("celery") as settings:
+        rows = await measure_celery(settings, report, sizes, args.repeat)
+        worker = start_faust("processor", settings, "bench.hash_processor")
+        with running([worker]):
+            flow = Flow(settings, [worker])
+            flow.sent = rows
+            await flow.round(sizes["warmup"])
+            for _ in range(args.repeat):
+                report.add(
+                    "trend_stream",
+                    "items/s",
+                    (await flow.round(sizes["items"]))[0],
+                    "processor, FAKE hash embedder",
+                )
+    report.ratio("trend_stream_vs_celery_per_item", "trend_stream", "celery_per_item")
+    report.ratio("trend_stream_vs_celery_batched", "trend_stream", "celery_batched")
+    report.target(">= 5x Celery per item", "trend_stream_vs_celery_per_item", at_least=5)
+    report.target(">= 1.5x Celery batched", "trend_stream_vs_celery_batched", at_least=1.5)
+    print(report.table())
+    print(f"\nwritten: {report.save(args.out)}")
+    return report
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
