@@ -32,7 +32,7 @@ from streams.records import RequestStatus
 from streams.topics import COLLECT_REQUESTS, COLLECT_RESULTS
 
 SIZES = {"requests": 500, "warmup": 20, "file_items": 20}
-TINY = {"requests": 30, "warmup": 5, "file_items": 20}
+TINY = {"requests": 30, "warmup": 3, "file_items": 20}
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:

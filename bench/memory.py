@@ -26,7 +26,7 @@ from streams.config import Settings
 from streams.topics import ALERTS
 
 SIZES = {"alerts": 5000, "settle_ms": 3000}
-TINY = {"alerts": 500, "settle_ms": 1000}
+TINY = {"alerts": 200, "settle_ms": 500}
 
 
 async def alerts(settings: Settings, count: int) -> None:

@@ -29,7 +29,7 @@ from services.processor.pipeline import (
 )
 
 SIZES = {"items": 1000, "warmup": 100}
-TINY = {"items": 150, "warmup": 50}
+TINY = {"items": 100, "warmup": 20}
 
 
 def texts_of(count: int, config: PipelineConfig) -> list[str]:

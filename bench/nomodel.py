@@ -22,7 +22,7 @@ from bench.report import Report
 from bench.workers import rss_mb, running, start_faust
 
 SIZES = {"items": 3000, "warmup": 200}
-TINY = {"items": 300, "warmup": 50}
+TINY = {"items": 200, "warmup": 20}
 
 
 async def main() -> Report:

@@ -29,7 +29,7 @@ from streams.config import Settings
 from streams.records import RawItem
 
 SIZES = {"per_item": 2000, "batched": 5000, "batch": 100, "items": 3000, "warmup": 200}
-TINY = {"per_item": 200, "batched": 300, "batch": 100, "items": 300, "warmup": 50}
+TINY = {"per_item": 100, "batched": 200, "batch": 100, "items": 200, "warmup": 20}
 _FIELDS = frozenset(RawItem._options.fields)
 
 

@@ -22,7 +22,7 @@ from bench.workers import running, start_faust
 from tests.support.workers import Worker
 
 SIZES = {"items": 3000, "warmup": 200}
-TINY = {"items": 300, "warmup": 50}
+TINY = {"items": 200, "warmup": 20}
 
 
 def wait_split(workers: list[Worker], timeout: float = 90.0) -> None:
