@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -10,7 +12,9 @@ from services.collector.plugins import Plugin, PluginContext, PluginRegistry
 from services.collector.plugins.file import FilePlugin
 from services.collector.runner import CollectorDeps, Lane, RequestRunner
 from streams.config import load_settings
+from streams.limits import TimeLimits
 from streams.records import CollectRequest, RawItem, RequestState, RequestStatus
+from streams.retry import RetryPolicy
 from tests.factories import make_item, make_request
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -161,3 +165,74 @@ async def test_a_group_without_redis_fails_clearly() -> None:
     assert final.error == "group requests need Redis, and this runner has none"
     empty = await _runner(sinks, Broken()).run(make_request(plugin="high_frequency"))
     assert empty.error == "group 'high_frequency' has no enabled plugin"
+
+
+class Stubborn(Plugin):
+    """A plugin that ignores its first cancellation (the soft limit) and keeps waiting."""
+
+    name = "stubborn"
+    uses_http = False
+
+    async def collect(
+        self, ctx: PluginContext, options: Mapping[str, Any]
+    ) -> AsyncIterator[RawItem]:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            await asyncio.sleep(3600)  # ignores the first cancellation (the soft limit)
+        yield make_item()
+
+
+class Slow(Plugin):
+    """A plugin that waits (cancellable) before its only item."""
+
+    name = "slow"
+    uses_http = False
+
+    async def collect(
+        self, ctx: PluginContext, options: Mapping[str, Any]
+    ) -> AsyncIterator[RawItem]:
+        await asyncio.sleep(3600)
+        yield make_item()
+
+
+async def test_the_soft_limit_cancels_a_slow_collection_and_fails_it() -> None:
+    sinks = Sinks()
+    runner = _runner(sinks, Slow(), collect_soft_time_limit_s=0.2)
+    started = time.monotonic()
+    final = await runner.run(make_request(plugin="slow", dry_run=False))
+    assert time.monotonic() - started < 2
+    assert (final.state, final.error_type) == (RequestState.FAILURE, "SoftTimeLimitExceeded")
+
+
+async def test_the_hard_limit_gives_up_on_a_collection_that_ignores_cancellation() -> None:
+    sinks = Sinks()
+    runner = _runner(
+        sinks, Stubborn(), collect_soft_time_limit_s=0.1, collect_hard_time_limit_s=0.4
+    )
+    started = time.monotonic()
+    final = await runner.run(make_request(plugin="stubborn", dry_run=False))
+    elapsed = time.monotonic() - started
+    assert 0.4 <= elapsed < 2
+    assert (final.state, final.error_type) == (RequestState.FAILURE, "HardTimeLimitExceeded")
+
+
+async def test_per_plugin_limits_come_before_the_defaults() -> None:
+    runner = _runner(
+        Sinks(), plugin_soft_time_limits={"slow": 5}, plugin_hard_time_limits={"slow": 2}
+    )
+    assert runner.limits("slow") == TimeLimits(5, 5)
+    assert runner.limits("file") == TimeLimits(300, 600)
+
+
+async def test_a_failure_is_a_retry_while_the_policy_allows() -> None:
+    sinks = Sinks()
+    runner = _runner(sinks, Broken())
+    runner.deps.policy = RetryPolicy(max_retries=1, backoff_s=10, jitter=False)
+    first = await runner.run(make_request(plugin="broken", dry_run=False))
+    assert (first.state, first.retries) == (RequestState.RETRY, 1)
+    assert first.eta is not None and first.updated_at is not None
+    assert round((first.eta - first.updated_at).total_seconds()) == 10
+    assert first.traceback and "ZeroDivisionError" in first.traceback
+    second = await runner.run(make_request(plugin="broken", dry_run=False), attempt=1)
+    assert (second.state, second.retries) == (RequestState.FAILURE, 2)
