@@ -109,7 +109,12 @@ class RequestHandle:
         return status.result or {}
 
     async def cancel(self, issued_by: str = "client") -> None:
-        """Revoke the request: skipped if still queued, stopped if running."""
+        """Revoke the request: skipped if still queued, stopped if running.
+
+        The revocation is stored in Redis at once (so it holds even while no worker runs, and
+        across restarts) and announced on `control` for the record and the workers.
+        """
+        await self._states.revoke(self.request_id)
         command = ControlCommand(command="revoke", request_id=self.request_id, issued_by=issued_by)
         await send(self.settings, CONTROL, self.request_id, command.dumps())
 

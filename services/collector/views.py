@@ -68,6 +68,7 @@ class RequestCancelView(web.View):
         denied = authorize(self, request, app.settings)
         if denied is not None:
             return denied
+        await resources.states.revoke(request_id)
         command = ControlCommand(command="revoke", request_id=request_id, issued_by="web")
         await control_topic.send(key=request_id, value=command.dumps())
         return self.json({"request_id": request_id, "command": "revoke"}, status=202)
