@@ -5,18 +5,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, get_args
+from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import TopicPartition
 
 from services.maintenance.alerts import AlertSink
-from streams.config import ServiceName, Settings
+from streams.config import Settings
 from streams.lag import GroupLag, LagStatus, OffsetSample, PartitionLag, PartitionWindow
 from streams.lag import evaluate_group as summarise
+from streams.offsets import GroupOffsets, KafkaOffsets, service_groups
 from streams.records import Alert, AlertSeverity
 
 __all__ = [
@@ -35,59 +34,6 @@ TROUBLE = frozenset(
     {LagStatus.WARN, LagStatus.ERR, LagStatus.STOP, LagStatus.STALL, LagStatus.REWIND}
 )
 CRITICAL = frozenset({LagStatus.ERR, LagStatus.STOP, LagStatus.STALL, LagStatus.REWIND})
-
-
-def service_groups(settings: Settings) -> list[str]:
-    """The consumer group of each service: `<NAMESPACE>trend-stream-<service>`."""
-    return [f"{settings.namespace}trend-stream-{service}" for service in get_args(ServiceName)]
-
-
-@dataclass(frozen=True)
-class GroupOffsets:
-    """What the broker says of one group: its state, members, committed and end offsets."""
-
-    group: str
-    state: str
-    members: int
-    committed: dict[TopicPartition, int]
-    ends: dict[TopicPartition, int]
-
-
-class KafkaOffsets:
-    """Reads groups' committed offsets (admin client) and end offsets (a group-less consumer)."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self._admin: AIOKafkaAdminClient | None = None
-        self._consumer: AIOKafkaConsumer | None = None
-
-    async def _clients(self) -> tuple[AIOKafkaAdminClient, AIOKafkaConsumer]:
-        if self._admin is None or self._consumer is None:
-            servers = self.settings.bootstrap_list
-            admin = AIOKafkaAdminClient(bootstrap_servers=servers)
-            consumer = AIOKafkaConsumer(bootstrap_servers=servers, enable_auto_commit=False)
-            await admin.start()
-            await consumer.start()
-            self._admin, self._consumer = admin, consumer
-        return self._admin, self._consumer
-
-    async def read(self, group: str) -> GroupOffsets:
-        """The group's state and, for every partition it committed to, both offsets."""
-        admin, consumer = await self._clients()
-        described = (await admin.describe_consumer_groups([group]))[0].groups[0]
-        state, members = str(described[2]), len(described[5])
-        offsets = await admin.list_consumer_group_offsets(group)
-        committed = {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
-        ends = await consumer.end_offsets(list(committed)) if committed else {}
-        return GroupOffsets(group, state, members, committed, dict(ends))
-
-    async def close(self) -> None:
-        """Close both clients."""
-        if self._consumer is not None:
-            await self._consumer.stop()
-        if self._admin is not None:
-            await self._admin.close()
-        self._admin = self._consumer = None
 
 
 class LagMonitor:
