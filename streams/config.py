@@ -423,6 +423,12 @@ class Settings(BaseSettings):
         ge=1,
         description="LAG_ALERT_THRESHOLD: a group whose total lag passes this raises an alert.",
     )
+    dashboard_refresh_s: float = Field(
+        3.0,
+        gt=0,
+        le=3600,
+        description="DASHBOARD_REFRESH_S: how often the dashboard pages redraw from the JSON API.",
+    )
     log_level: LogLevel = Field("INFO", description="LOG_LEVEL: DEBUG, INFO, WARNING or ERROR.")
     api_token: SecretStr = Field(
         SecretStr(""), description="API_TOKEN: bearer token required by every web action."

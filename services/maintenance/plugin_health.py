@@ -13,7 +13,7 @@ from services.maintenance.alerts import AlertSink
 from streams.config import Settings
 from streams.records import Alert, AlertSeverity
 
-__all__ = ["PluginHealth", "disabled_plugins", "judge", "plugin_health"]
+__all__ = ["PluginHealth", "current_health", "disabled_plugins", "judge", "plugin_health"]
 
 log = logging.getLogger(__name__)
 _RUNS = """
@@ -106,6 +106,14 @@ async def plugin_health(
             log.warning("plugin flagged plugin=%s reason=%s", stats.plugin, stats.reason)
             await alerts(_alert(stats))
     return judged
+
+
+async def current_health(settings: Settings, pool: asyncpg.Pool) -> list[PluginHealth]:
+    """Each plugin's health over the window now, judged but neither saved nor alerted."""
+    rows = await pool.fetch(_RUNS, settings.plugin_health_window_h)
+    disabled = await disabled_plugins(pool)
+    judged = [judge(_stats(row), settings) for row in rows]
+    return [replace(stats, disabled=stats.disabled or stats.plugin in disabled) for stats in judged]
 
 
 def _stats(row: Any) -> PluginHealth:

@@ -107,6 +107,7 @@ GOOD_VALUES = {
     "LAG_SAMPLE_INTERVAL_S": ("5", 5.0),
     "LAG_WINDOW": ("4", 4),
     "LAG_ALERT_THRESHOLD": ("500", 500),
+    "DASHBOARD_REFRESH_S": ("1.5", 1.5),
 }
 
 BAD_VALUES = {
@@ -128,6 +129,7 @@ BAD_VALUES = {
     "HEALTH_WORKERS": ("processor,scheduler", "Input should be 'collector'"),
     "LAG_WINDOW": ("1", "greater than or equal to 2"),
     "PLUGIN_FAILURE_THRESHOLD": ("1.5", "less than or equal to 1"),
+    "DASHBOARD_REFRESH_S": ("0", "greater than 0"),
 }
 
 

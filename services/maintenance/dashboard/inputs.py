@@ -1,0 +1,141 @@
+"""Checking the dashboard API's query parameters and bodies: one clear error, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from streams.deadletter import DeadLetterFilter
+from streams.exceptions import TrendStreamError
+from streams.records import RequestState
+
+__all__ = [
+    "DashboardInputError",
+    "deadletter_filter",
+    "json_body",
+    "name",
+    "states",
+    "whole",
+]
+
+NAME = re.compile(r"^[A-Za-z0-9._:@-]{1,200}$")
+MAX_BODY_BYTES = 1_048_576
+MAX_IDS = 10_000
+
+
+class DashboardInputError(TrendStreamError):
+    """A query parameter or a body the dashboard API refuses (answered with 400)."""
+
+
+def whole(query: Mapping[str, str], key: str, default: int, low: int, high: int) -> int:
+    """A whole number parameter between `low` and `high` (default when absent)."""
+    raw = query.get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise DashboardInputError(f"{key}: expected a whole number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise DashboardInputError(f"{key}: must be between {low} and {high}, got {value}")
+    return value
+
+
+def name(query: Mapping[str, str], key: str) -> str | None:
+    """A name-like parameter (letters, digits, `._:@-`), None when absent."""
+    raw = query.get(key)
+    if raw is None or raw == "":
+        return None
+    if not NAME.match(raw):
+        raise DashboardInputError(f"{key}: expected letters, digits and ._:@- only, got {raw!r}")
+    return raw
+
+
+def states(query: Mapping[str, str], key: str = "state") -> str | None:
+    """Request states separated by commas (`FAILURE,REVOKED`), upper-cased; None when absent."""
+    raw = query.get(key)
+    if raw is None or raw.strip() == "":
+        return None
+    parts = [part.strip().upper() for part in raw.split(",") if part.strip()]
+    known = {state.value for state in RequestState}
+    bad = [part for part in parts if part not in known]
+    if bad:
+        allowed = ", ".join(state.value for state in RequestState)
+        raise DashboardInputError(f"{key}: {', '.join(bad)} not one of {allowed}")
+    return ",".join(parts)
+
+
+def json_body(raw: bytes) -> dict[str, Any]:
+    """A request body that is one JSON object (an empty body is an empty object)."""
+    if len(raw) > MAX_BODY_BYTES:
+        raise DashboardInputError(f"body is {len(raw):,} bytes; at most {MAX_BODY_BYTES:,}")
+    if not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise DashboardInputError(f"body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise DashboardInputError(f"body must be a JSON object, got {type(data).__name__}")
+    return data
+
+
+def deadletter_filter(body: Mapping[str, Any]) -> DeadLetterFilter:
+    """Which dead letters a redrive or purge applies to.
+
+    At least one of `topic`, `error_class`, `ids`, `since`, `until` is needed, or `all: true`,
+    so an empty body never touches every dead letter by accident.
+    """
+    unknown = sorted(set(body) - {"topic", "error_class", "ids", "since", "until", "all"})
+    if unknown:
+        raise DashboardInputError(f"unknown field(s): {', '.join(unknown)}")
+    where = DeadLetterFilter(
+        topic=_text(body, "topic"),
+        error_class=_text(body, "error_class"),
+        since=_time(body, "since"),
+        until=_time(body, "until"),
+        ids=_ids(body),
+    )
+    if where == DeadLetterFilter() and body.get("all") is not True:
+        raise DashboardInputError(
+            "give topic, error_class, ids, since or until, or all: true for every dead letter"
+        )
+    return where
+
+
+def _text(body: Mapping[str, Any], key: str) -> str | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not NAME.match(value):
+        raise DashboardInputError(f"{key}: expected a name (letters, digits, ._:@-), got {value!r}")
+    return value
+
+
+def _time(body: Mapping[str, Any], key: str) -> float | None:
+    """Epoch seconds, or an ISO 8601 time with a timezone."""
+    value = body.get(key)
+    if value is None:
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            parsed = None
+        if parsed is not None and parsed.tzinfo is not None:
+            return parsed.timestamp()
+    raise DashboardInputError(f"{key}: expected epoch seconds or ISO 8601 with a timezone")
+
+
+def _ids(body: Mapping[str, Any]) -> frozenset[str]:
+    value = body.get("ids", [])
+    if not isinstance(value, list) or len(value) > MAX_IDS:
+        raise DashboardInputError(f"ids: expected a list of at most {MAX_IDS} dead-letter ids")
+    if not all(isinstance(item, str) and NAME.match(item) for item in value):
+        raise DashboardInputError("ids: each id is `<topic>.dlq:<partition>:<offset>`")
+    return frozenset(value)

@@ -1,0 +1,265 @@
+"""The dashboard on a real maintenance worker: its JSON API, its pages in a headless Chromium."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from services.maintenance.dashboard.openapi import document
+from services.maintenance.dashboard.operations import OPERATIONS
+from streams.client import request_collection, request_maintenance
+from streams.config import Settings
+from streams.deadletter import DeadLetters
+from streams.topics import COLLECT_REQUESTS
+from tests.support.browser import IN_CI, ensure_browser, headless_chromium
+from tests.support.kafka import produce
+from tests.support.workers import Worker, apoll
+
+StartWorkers = Callable[..., list[Worker]]
+ROOT = Path(__file__).resolve().parents[3]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+TOKEN = "dashboard-test-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def _settings(settings: Settings) -> Settings:
+    return settings.model_copy(
+        update={
+            "api_token": SecretStr(TOKEN),
+            "lag_sample_interval_s": 1.0,
+            "file_plugin_dir": ROOT,
+            "dashboard_refresh_s": 1.0,
+        }
+    )
+
+
+def _path(template: str, values: dict[str, str]) -> str:
+    for name, value in values.items():
+        template = template.replace("{" + name + "}", value)
+    return template
+
+
+async def test_every_documented_route_answers_and_actions_need_the_token(
+    test_settings: Settings, start_workers: StartWorkers
+) -> None:
+    settings = _settings(test_settings)
+    (worker,) = start_workers("maintenance", settings)
+    async with await request_maintenance("lag", settings=settings) as job:
+        await job.result(timeout=60)
+    values = {
+        "request_id": job.request_id,
+        "group": f"{settings.namespace}trend-stream-maintenance",
+    }
+    async with httpx.AsyncClient(base_url=worker.url, timeout=60) as web:
+        spec = (await web.get("/api/openapi.json")).json()
+        assert spec == document()
+        for op in OPERATIONS:
+            path = _path(op.path, values)
+            if op.action:
+                denied = await web.post(path, json={"all": True})
+                assert denied.status_code == 401, (path, denied.text)
+                assert "token" in denied.json()["error"]
+                continue
+            answer = await web.get(path)
+            assert answer.status_code == 200, (path, answer.text)
+            assert isinstance(answer.json(), dict)
+
+        found = (await web.get("/api/requests", params={"plugin": "lag"})).json()["requests"]
+        assert [r["request_id"] for r in found] == [job.request_id]
+        detail = (await web.get(f"/api/requests/{job.request_id}")).json()
+        assert [m["state"] for m in detail["timeline"]] == ["RECEIVED", "STARTED", "SUCCESS"]
+        assert detail["result"]["groups"]
+
+        bad = [
+            ("/api/requests", {"state": "DONE"}, "not one of"),
+            ("/api/requests", {"limit": "many"}, "whole number"),
+            ("/api/trends/top", {"limit": "0"}, "between 1 and 100"),
+            ("/api/groups/nobody/history", {}, "not a service group"),
+            ("/api/requests/unknown-request", {}, "no request"),
+        ]
+        for path, params, message in bad:
+            answer = await web.get(path, params=params)
+            assert answer.status_code in (400, 404) and message in answer.json()["error"], path
+
+        refused = await web.post("/api/deadletters/purge", json={}, headers=AUTH)
+        assert refused.status_code == 400 and "all: true" in refused.json()["error"]
+        refused = await web.post("/api/collect", content=b"{nope", headers=AUTH)
+        assert refused.status_code == 400 and "not valid JSON" in refused.json()["error"]
+        refused = await web.post("/api/collect", json={"plugin": "x", "priority": 12}, headers=AUTH)
+        assert refused.status_code == 400 and "priority" in refused.json()["error"]
+        none = await web.post("/api/deadletters/redrive", json={"all": True}, headers=AUTH)
+        assert none.status_code == 200 and none.json() == {"redriven": [], "count": 0}
+
+        accepted = await web.post(
+            "/api/collect", json={"plugin": "file", "dry_run": True}, headers=AUTH
+        )
+        assert accepted.status_code == 202 and accepted.json()["lane"] == "bulk"
+        request_id = accepted.json()["request_id"]
+        cancelled = await web.post(f"/api/requests/{request_id}/cancel", headers=AUTH)
+        assert cancelled.status_code == 202
+
+        page = await web.get("/dashboard")
+        assert page.status_code == 200 and 'data-refresh-ms="1000"' in page.text
+        script = await web.get("/dashboard/static/dashboard.js")
+        assert script.status_code == 200 and "refresh" in script.text
+        assert (await web.get(f"/dashboard/requests/{job.request_id}")).status_code == 200
+
+
+TRENDS = {
+    "nimbus-outage": ("Nimbus cloud outage", "trending", [0, 0, 1, 1, 2, 4, 9, 16, 22, 19]),
+    "libvarn-release": ("libvarn 2.0 release", "peaking", [1, 2, 4, 7, 9, 8, 8, 6, 5, 5]),
+    "chip-tariffs": ("Chip export tariffs", "emerging", [2, 1, 2, 2, 3, 2, 3, 4, 3, 4]),
+}
+
+
+async def _trends(settings: Settings) -> None:
+    """Three topics with trends and hourly snapshots over the last ten hours."""
+    conn = await asyncpg.connect(settings.database_url.get_secret_value())
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    try:
+        for rank, (topic, (label, state, counts)) in enumerate(TRENDS.items(), start=1):
+            await conn.execute(
+                "INSERT INTO topics (id, label, keywords, item_count) VALUES ($1, $2, $3, $4)",
+                topic,
+                label,
+                label.lower().split(),
+                sum(counts),
+            )
+            await conn.execute(
+                "INSERT INTO trends (topic_id, state, score, z_score, rank) "
+                "VALUES ($1, $2, $3, $4, $5)",
+                topic,
+                state,
+                100.0 / rank,
+                4.0 / rank,
+                rank,
+            )
+            await conn.executemany(
+                "INSERT INTO trend_snapshots (topic_id, bucket_start, item_count) "
+                "VALUES ($1, $2, $3)",
+                [
+                    (topic, now - timedelta(hours=len(counts) - 1 - hour), count)
+                    for hour, count in enumerate(counts)
+                ],
+            )
+    finally:
+        await conn.close()
+
+
+def _browser_or_fail() -> None:
+    problem = ensure_browser()
+    if problem:
+        pytest.fail(problem) if IN_CI else pytest.skip(problem)
+
+
+async def _dead_letter(settings: Settings) -> str:
+    """A malformed trigger the collector dead-letters; its dead letter's id."""
+    await produce(settings, COLLECT_REQUESTS, b'{"plugin": ', key=b"broken-trigger")
+    letters = DeadLetters(settings)
+
+    async def found() -> list[str]:
+        return [
+            letter.id for letter in await letters.entries() if letter.topic == "collect.requests"
+        ]
+
+    ids = await apoll(found, 60, interval=0.5)
+    assert ids, "the malformed trigger was not dead-lettered"
+    return str(ids[0])
+
+
+async def test_the_dashboard_in_a_headless_chromium(
+    test_settings: Settings, start_workers: StartWorkers
+) -> None:
+    _browser_or_fail()
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    settings = _settings(test_settings)
+    (collector,) = start_workers("collector", settings)
+    settings = settings.model_copy(update={"collector_web_port": collector.port})
+    (maintenance,) = start_workers("maintenance", settings)
+    await _trends(settings)
+    dead_id = await _dead_letter(settings)
+    handle = await request_collection(
+        "file", options={"path": "tests/fixtures/items.jsonl"}, dry_run=True, settings=settings
+    )
+    async with handle:
+        await handle.result(timeout=60)
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with headless_chromium() as driver:
+        browser: Any = driver
+        wait = WebDriverWait(
+            browser, 60, poll_frequency=0.2, ignored_exceptions=(StaleElementReferenceException,)
+        )
+        browser.get(f"{maintenance.url}/dashboard")
+        row = f'#requests tr.request[data-request-id="{handle.request_id}"]'
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, row))
+        partitions = "#groups tr.partition"
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, partitions))
+        redrive = '#deadletters tr[data-topic="collect.requests"] button.redrive'
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, redrive))
+        line = f'#lag-chart polyline[data-group="{settings.namespace}trend-stream-collector"]'
+        wait.until(lambda d: _points(d, By.CSS_SELECTOR, line) >= 5)
+        sparklines = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#trends svg.spark"))
+        assert len(sparklines) == len(TRENDS)
+        collector_row = '#workers tr[data-service="collector"] .badge.ok'
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, collector_row))
+
+        _click(wait, By.CSS_SELECTOR, redrive)
+        wait.until(lambda d: _result(d, By) == ("redrive", "401"))
+        assert dead_id in [letter.id for letter in await DeadLetters(settings).entries()]
+
+        browser.find_element(By.ID, "token").send_keys(TOKEN)
+        _click(wait, By.CSS_SELECTOR, redrive)
+        wait.until(lambda d: _result(d, By) == ("redrive", "200"))
+        assert dead_id not in [letter.id for letter in await DeadLetters(settings).entries()]
+
+        _fit(browser)
+        browser.save_screenshot(str(ARTIFACTS / "dashboard.png"))
+        browser.get(f"{maintenance.url}/dashboard/requests/{handle.request_id}")
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '#timeline tr[data-state="SUCCESS"]'))
+        browser.save_screenshot(str(ARTIFACTS / "dashboard-request.png"))
+    assert (ARTIFACTS / "dashboard.png").stat().st_size > 10_000
+    if not (ROOT / "docs" / "dashboard.png").exists():
+        shutil.copy(ARTIFACTS / "dashboard.png", ROOT / "docs" / "dashboard.png")
+
+
+def _points(driver: Any, by: str, selector: str) -> int:
+    """How many points a chart line has (0 while it is not drawn)."""
+    found = driver.find_elements(by, selector)
+    return len((found[0].get_attribute("points") or "").split()) if found else 0
+
+
+def _fit(driver: Any) -> None:
+    """Make the window as tall as the page, for a screenshot of all of it."""
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(1600, int(height) + 120)
+
+
+def _click(wait: Any, by: str, selector: str) -> None:
+    """Click an element, finding it again if a redraw replaced it meanwhile."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    def clicked(driver: Any) -> bool:
+        try:
+            driver.find_element(by, selector).click()
+        except StaleElementReferenceException:
+            return False
+        return True
+
+    wait.until(clicked)
+
+
+def _result(driver: Any, by: Any) -> tuple[str, str]:
+    line = driver.find_element(by.ID, "action-result")
+    return line.get_attribute("data-action") or "", line.get_attribute("data-status") or ""
