@@ -110,3 +110,20 @@ def test_the_pages_hold_every_section_and_escape_the_request_id() -> None:
         assert static_file(name_)
     with pytest.raises(KeyError):
         static_file("../pages.py")
+
+
+def test_every_api_route_the_worker_serves_is_documented() -> None:
+    from services.maintenance import views
+    from services.maintenance.app import app
+
+    assert views.dashboard is not None
+    served = {
+        (route.method.lower(), route.resource.canonical)
+        for route in app.web.web_app.router.routes()
+        if route.resource is not None
+        and route.resource.canonical.startswith("/api/")
+        and route.method in ("GET", "POST")
+    }
+    spec = document()
+    documented = {(method, path) for path, ops in spec["paths"].items() for method in ops}
+    assert served == documented | {("get", "/api/openapi.json")}
