@@ -65,12 +65,17 @@ class KafkaOffsets:
         ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
         return ends
 
+    async def starts(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
+        """The first offset still on the broker of each partition."""
+        _, consumer = await self._clients()
+        starts: dict[TopicPartition, int] = await consumer.beginning_offsets(partitions)
+        return starts
+
     async def partitions(self, topic: str) -> list[TopicPartition]:
         """The partitions of a topic on the broker (none when the topic does not exist)."""
-        _, consumer = await self._clients()
-        if topic not in await consumer.topics():
-            return []
-        numbers = consumer.partitions_for_topic(topic) or set()
+        admin, _ = await self._clients()
+        [described] = await admin.describe_topics([topic])
+        numbers = [p["partition"] for p in described.get("partitions") or []]
         return [TopicPartition(topic, p) for p in sorted(numbers)]
 
     async def truncate(self, topic: str) -> dict[int, int]:
@@ -78,8 +83,8 @@ class KafkaOffsets:
         partitions = await self.partitions(topic)
         if not partitions:
             raise LookupError(f"topic {topic} does not exist on the broker")
-        admin, consumer = await self._clients()
-        starts = await consumer.beginning_offsets(partitions)
+        admin, _ = await self._clients()
+        starts = await self.starts(partitions)
         ends = await self.ends(partitions)
         wanted = {tp: RecordsToDelete(end) for tp, end in ends.items() if end > starts[tp]}
         if wanted:

@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import typer
-from rich.console import Group
+from rich.console import Console, Group
 from rich.live import Live
 from rich.spinner import Spinner
 from rich.table import Table
 
 from streams import inspect
-from streams.cli.app import CliError, cli, out, reaching, run, settings
+from streams.cli.app import CliError, cli, err, out, reaching, run, settings
 from streams.cli.parsing import BadInputError, parse_options, parse_states
 from streams.cli.render import print_json, request_table, status_summary, timeline_table
 from streams.client import RequestHandle, RequestTimeoutError, request_collection
@@ -82,7 +82,7 @@ def collect(
     """Request a collection; print its id, or with --wait follow it to its final state."""
     config = settings()
     ask = Ask(plugin, _options(option), dry_run, then_process, priority, timeout)
-    final = run(_collect(config, ask, wait))
+    final = run(_collect(config, ask, wait, err if as_json else out))
     if final is not None and as_json:
         print_json(_status_dict(final))
     elif final is not None:
@@ -91,29 +91,35 @@ def collect(
         raise typer.Exit(1)
 
 
-async def _collect(config: Settings, ask: Ask, wait: bool) -> RequestStatus | None:
+async def _collect(
+    config: Settings, ask: Ask, wait: bool, console: Console
+) -> RequestStatus | None:
     handle = await _send(config, ask)
     async with handle:
         if not wait:
             out.print(handle.request_id)
             return None
-        out.print(f"request {handle.request_id} sent", style="dim")
-        return await follow(handle, config, ask.timeout)
+        console.print(f"request {handle.request_id} sent", style="dim")
+        return await follow(handle, config, ask.timeout, console)
 
 
-async def follow(handle: RequestHandle, config: Settings, timeout: float) -> RequestStatus:
-    """Show the request's states live as they arrive, until a final one (or the timeout)."""
+async def follow(
+    handle: RequestHandle, config: Settings, timeout: float, console: Console = out
+) -> RequestStatus:
+    """Show the request's states live on `console` as they arrive, until a final one."""
     states = RequestStates(redis_client(config), config)
     try:
         with reaching("Redis", config.redis_url):
-            return await _follow(handle.request_id, states, timeout)
+            return await _follow(handle.request_id, states, timeout, console)
     finally:
         await states.redis.aclose()
 
 
-async def _follow(request_id: str, states: RequestStates, timeout: float) -> RequestStatus:
+async def _follow(
+    request_id: str, states: RequestStates, timeout: float, console: Console
+) -> RequestStatus:
     deadline = time.monotonic() + timeout
-    with Live(console=out, transient=False) as live:
+    with Live(console=console, transient=False) as live:
         while True:
             status = await states.get(request_id)
             moments = await states.timeline(request_id)
