@@ -1,6 +1,7 @@
 """The local stack: real Kafka (KRaft), PostgreSQL and Redis on loopback, no Docker.
 
 Usage: python scripts/stack.py up|down|status|logs [name]|purge
+       python scripts/stack.py start|stop postgres|redis|kafka   (one server; for fault drills)
 
 Addresses come from the settings (KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL, REDIS_URL), data and
 logs live under STATE_DIR/stack. `up` is idempotent, `down` stops only what `up` started (by the
@@ -564,6 +565,16 @@ def up(settings: Settings) -> None:
     say(f"stack up in {time.monotonic() - started:.1f}s")
 
 
+def _one(settings: Settings, command: str, name: str) -> int:
+    """Start or stop one server (no migrations, no topics): `start postgres`, `stop kafka`."""
+    chosen = [server for server in servers(settings) if server.name == name]
+    if not chosen:
+        print(f"stack: unknown server {name!r}; expected postgres, redis or kafka", file=sys.stderr)
+        return 2
+    chosen[0].up() if command == "start" else chosen[0].down()
+    return 0
+
+
 def main(argv: list[str]) -> int:
     """Entry point: up, down, status, logs or purge (down, then delete the data)."""
     logging.basicConfig(level=logging.WARNING, format="stack: %(name)s: %(message)s")
@@ -577,6 +588,8 @@ def main(argv: list[str]) -> int:
             server.down()
             for folder in server.data_dirs() if command == "purge" else []:
                 shutil.rmtree(folder, ignore_errors=True)
+    elif command in ("start", "stop") and len(argv) > 2:
+        return _one(settings, command, argv[2])
     elif command == "status":
         lines = [server.status() for server in servers(settings)]
         print("\n".join(lines))

@@ -71,6 +71,11 @@ class RetryConsumer:
         """End run() after the message at hand."""
         self._stopped.set()
 
+    @property
+    def stopped(self) -> bool:
+        """True once stop() was called."""
+        return self._stopped.is_set()
+
     async def _poll(self, consumer: AIOKafkaConsumer) -> None:
         self._resume_due(consumer)
         batches = await consumer.getmany(timeout_ms=self._wait_ms(), max_records=50)
@@ -121,10 +126,18 @@ class RetryConsumer:
         await self.guard.handle([delivery], handler)
 
 
-async def run_quietly(consumer: RetryConsumer) -> None:
-    """Run a retry consumer, ending without a traceback when its worker stops."""
+async def run_quietly(consumer: RetryConsumer, pause_s: float = 2.0) -> None:
+    """Run a retry consumer until its worker stops; a failure (the broker away) restarts it.
+
+    Faust stops the whole app when a task raises, so nothing escapes from here.
+    """
     with contextlib.suppress(asyncio.CancelledError):
-        await consumer.run()
+        while not consumer.stopped:
+            try:
+                await consumer.run()
+            except Exception:
+                log.exception("retry consumer failed; restarting in %.0f s", pause_s)
+                await asyncio.sleep(pause_s)
 
 
 def install(app: Any, guard: Guard, handlers: dict[str, Handler]) -> RetryConsumer:

@@ -26,6 +26,7 @@ __all__ = [
     "install",
     "job_schedules",
     "latest_slot",
+    "survive",
 ]
 
 log = logging.getLogger(__name__)
@@ -192,16 +193,32 @@ def _register(
         app.crontab(schedule.cron, timezone=tz, on_leader=True)(_crontab_job(schedule, scheduler))
 
     async def catch_up_schedules() -> None:
-        await (await scheduler()).catch_up()
+        await survive("schedule catch-up", (await scheduler()).catch_up)
 
     app.timer(interval=settings.schedule_check_interval_s, on_leader=True)(catch_up_schedules)
+
+
+async def _fire(scheduler: Callable[[], Awaitable[Scheduler]], schedule: Schedule) -> None:
+    await (await scheduler()).fire(schedule)
+
+
+async def survive(what: str, run: Callable[[], Awaitable[object]]) -> None:
+    """Run a timer's work; a failure (a server away) is logged, never allowed to stop the worker.
+
+    Faust stops the whole app when a timer raises; the next tick (or the catch-up of a missed
+    slot) tries again.
+    """
+    try:
+        await run()
+    except Exception:
+        log.exception("%s failed; the next tick tries again", what)
 
 
 def _crontab_job(
     schedule: Schedule, scheduler: Callable[[], Awaitable[Scheduler]]
 ) -> Callable[[], Awaitable[None]]:
     async def fire() -> None:
-        await (await scheduler()).fire(schedule)
+        await survive(f"schedule {schedule.job}", lambda: _fire(scheduler, schedule))
 
     fire.__name__ = fire.__qualname__ = f"schedule_{schedule.job}"
     return fire

@@ -59,9 +59,13 @@ async def process_batch(items: list[RawItem]) -> tuple[list[str | None], BatchRe
     if not fresh:
         return new, None
     pipeline = await resources.pipeline()
-    result = await asyncio.to_thread(pipeline.process, fresh)
-    state = await asyncio.to_thread(pipeline.state)
-    await (await resources.results()).save(result, state)
+    try:
+        result = await asyncio.to_thread(pipeline.process, fresh)
+        state = await asyncio.to_thread(pipeline.state)
+        await (await resources.results()).save(result, state)
+    except BaseException:
+        await resources.forget_pipeline()  # its memory holds a batch that was not saved
+        raise
     await _save_vectors(result)
     return new, result
 
@@ -84,8 +88,9 @@ async def _save_vectors(result: BatchResult) -> None:
 async def _announce(
     result: BatchResult | None, items: list[RawItem], new: list[str | None]
 ) -> None:
-    for rank, trend in enumerate(result.trends if result else [], start=1):
+    for position, trend in enumerate(result.trends if result else [], start=1):
         if trend.changed:
+            rank = result.rank_of(trend, position)  # type: ignore[union-attr]
             await trends_topic.send(key=trend.topic_id, value=trend.to_update(rank))
     for report in reports(items, new):
         await reports_topic.send(key=report.request_id, value=report)

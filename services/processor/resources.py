@@ -46,18 +46,30 @@ class Resources(WorkerResources):
         Set before the first batch only by bench/ worker modules (a labelled stand-in)."""
         self._qdrant: AsyncQdrantClient | None = None
         self._pipeline: Pipeline | None = None
+        self._loaded_embedder: Embedder | None = None
         self._vectors: VectorStore | None = None
 
     async def pipeline(self) -> Pipeline:
         """The trend pipeline (the model is loaded once, in a thread, on first use)."""
         async with self._lock:
             if self._pipeline is None:
-                pipeline = await asyncio.to_thread(Pipeline, self.config, self.embedder)
+                embedder = self.embedder or self._loaded_embedder
+                pipeline = await asyncio.to_thread(Pipeline, self.config, embedder)
                 state = await load_state(await self._unlocked_pool())
                 if state is not None:
                     pipeline.restore(state)
                 self._pipeline = pipeline
         return self._pipeline
+
+    async def forget_pipeline(self) -> None:
+        """Drop what the pipeline learnt since its last saved state (after a failed batch).
+
+        The next batch continues from the state in PostgreSQL; the model stays loaded.
+        """
+        async with self._lock:
+            if self._pipeline is not None:
+                self._loaded_embedder = self._pipeline.embedder
+                self._pipeline = None
 
     async def vectors(self) -> VectorStore:
         """The Qdrant collections, created if missing."""
