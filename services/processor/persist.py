@@ -51,6 +51,7 @@ VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT (topic_id, bucket_start) DO UPDATE SET
     item_count = EXCLUDED.item_count, score = EXCLUDED.score, state = EXCLUDED.state
 """
+_RANK = "UPDATE trends SET rank = $2 WHERE topic_id = $1"
 _MERGED = "UPDATE topics SET merged_into = $2, updated_at = now() WHERE id = $1"
 _STATE = """
 INSERT INTO pipeline_state (id, state, saved_at) VALUES ($1, $2::jsonb, now())
@@ -87,16 +88,21 @@ class PipelineStore:
                 await conn.execute(_STATE, STATE_ID, json.dumps(state))
             await conn.execute(_ITEMS, *_item_columns(result.outcomes))
             await conn.executemany(_TOPIC, [_topic_row(t) for t in result.topics])
-            ranks = {trend.topic_id: rank for rank, trend in enumerate(result.trends, start=1)}
-            await conn.executemany(
-                _TREND, [_trend_row(t, ranks[t.topic_id]) for t in result.trends]
-            )
+            trends = list(enumerate(result.trends, start=1))
+            await conn.executemany(_TREND, [_trend_row(t, result.rank_of(t, n)) for n, t in trends])
             await conn.executemany(_SNAPSHOT, [self._snapshot_row(t) for t in result.trends])
+            await conn.executemany(_RANK, _moved_ranks(result))
             await conn.executemany(_MERGED, list(result.merged.items()))
 
     def _snapshot_row(self, trend: TrendSnapshot) -> tuple[object, ...]:
         bucket = _bucket(trend.at, self.window_hours)
         return (trend.topic_id, bucket, trend.window_count, trend.score, trend.state.value)
+
+
+def _moved_ranks(result: BatchResult) -> list[tuple[str, int]]:
+    """New ranks of topics whose trend was not recomputed but was overtaken (or overtook)."""
+    listed = {trend.topic_id for trend in result.trends}
+    return [(topic, rank) for topic, rank in result.ranks.items() if topic not in listed]
 
 
 def _item_columns(outcomes: Sequence[ItemOutcome]) -> list[list[str | None]]:

@@ -10,7 +10,7 @@ import asyncpg
 
 from services.processor.pipeline import PipelineConfig
 from services.processor.pipeline.cluster import bucket_of
-from services.processor.pipeline.scoring import Activity, heat, trend_timeline
+from services.processor.pipeline.scoring import Activity, heat, latest_trend
 from streams.records import utcnow
 
 __all__ = ["Recomputed", "recompute_trends"]
@@ -72,7 +72,7 @@ class _Scored:
 def _trend(activity: dict[int, Activity], now: int, config: PipelineConfig) -> _Scored:
     first = min(activity)
     series = [activity.get(b, Activity()) for b in range(first, now + 1)]
-    point = trend_timeline([a.count for a in series], config)[-1]
+    point = latest_trend([a.count for a in series], config)
     score = heat(series[-config.window_buckets :], config) * (1 + max(point.z_score, 0.0))
     return _Scored(
         point.state.value,

@@ -132,7 +132,7 @@ class PipelineConfig:
     """Window count over baseline mean needed to trend: a ~10x jump clears it within a
     few hours of a sliding window, a steady story's swings (rarely 2x) never do."""
     trending_z: float = 3.0
-    """z-score over the topic's own baseline needed to trend (see scoring._Window.z_score):
+    """z-score over the topic's own baseline needed to trend (see scoring._z_scores):
     with it, Poisson arrivals trend in at most ~5 % of simulated weeks, and 10x jumps from
     one item per window or more trend within two windows (tests/unit/.../test_scoring.py)."""
     peak_fraction: float = 0.5

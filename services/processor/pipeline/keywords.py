@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 
 from services.processor.pipeline.entities import COMMON_WORDS
 
-__all__ = ["class_tfidf", "label_of", "terms"]
+__all__ = ["class_terms", "class_tfidf", "label_of", "terms", "top_terms"]
 
 _WORD = re.compile(r"[^\W_](?:[\w'\u2019.+-]*[^\W_])?")
 _NUMBER = re.compile(r"^[\d.,%]+$")
@@ -32,10 +32,16 @@ def class_tfidf(classes: Mapping[str, Iterable[str]], top: int) -> dict[str, lis
     tf the term's share of the class's terms, f(t) its count over all classes and A the mean
     number of terms per class: frequent in this topic and rare elsewhere ranks first.
     """
-    counts = {
-        name: Counter(t for title in titles for t in terms(title))
-        for name, titles in classes.items()
-    }
+    return top_terms({name: class_terms(titles) for name, titles in classes.items()}, top)
+
+
+def class_terms(titles: Iterable[str]) -> Counter[str]:
+    """The term counts of one class's titles (what class_tfidf weighs)."""
+    return Counter(t for title in titles for t in terms(title))
+
+
+def top_terms(counts: Mapping[str, Counter[str]], top: int) -> dict[str, list[str]]:
+    """class_tfidf from each class's term counts (see class_terms), kept between calls."""
     overall: Counter[str] = Counter()
     for counter in counts.values():
         overall.update(counter)

@@ -21,9 +21,15 @@ from services.processor.pipeline.embed import (
     load_embedder,
 )
 from services.processor.pipeline.entities import EntityExtractor, EntityStats, load_vocabulary
-from services.processor.pipeline.keywords import class_tfidf, label_of
+from services.processor.pipeline.keywords import class_terms, label_of, top_terms
 from services.processor.pipeline.normalize import Dropped, DropReason, NormalizedItem, normalize
-from services.processor.pipeline.scoring import activity_series, global_z, heat, trend_timeline
+from services.processor.pipeline.scoring import (
+    activity_series,
+    bucket_counts,
+    global_z,
+    heat,
+    latest_trend,
+)
 from services.processor.pipeline.similarity import Evidence
 from streams.records import RawItem, TrendState, TrendUpdate
 
@@ -115,11 +121,21 @@ class BatchResult:
     topics: list[TopicSnapshot]
     """Every topic that counts (at least `min_topic_size` members)."""
     trends: list[TrendSnapshot]
-    """The trend of every counted topic, highest score first."""
+    """The trends recomputed in this batch, highest score first: those of the counted topics
+    the batch touched (new members, duplicates, merges), and of every counted topic when the
+    pipeline's clock entered a new bucket. A trend not listed is unchanged (its state and
+    score only move when the topic gets items or the clock enters a new bucket)."""
     merged: dict[str, str] = field(default_factory=dict)
     """Topics absorbed in this batch, mapped to the topic that absorbed them."""
     expired: list[str] = field(default_factory=list)
     """Candidates and idle topics forgotten in this batch."""
+    ranks: dict[str, int] = field(default_factory=dict)
+    """The rank (1: highest score) among all counted topics of each trend in `trends`, and
+    of every other counted topic whose rank moved in this batch. Empty: rank by position."""
+
+    def rank_of(self, trend: TrendSnapshot, position: int) -> int:
+        """A listed trend's rank (its 1-based `position` in `trends` when ranks are not set)."""
+        return self.ranks.get(trend.topic_id, position)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +177,13 @@ class Pipeline:
         """The latest item time seen: the pipeline's clock (event time, not wall time)."""
         self.started: datetime | None = None
         """The earliest item time seen: since then, the pipeline knows which topics were silent."""
-        self._reported: dict[str, TrendState] = {}
+        self._latest: dict[str, TrendSnapshot] = {}
+        """The last trend computed for each counted topic (their previous states and scores)."""
+        self._ranks: dict[str, int] = {}
+        self._terms: dict[str, Counter[str]] = {}
+        """Each counted topic's title terms, recounted only when its titles change."""
+        self._evaluated: tuple[int, datetime | None] | None = None
+        """(bucket of now, started) when every counted topic's trend was last computed."""
 
     def state(self) -> dict[str, Any]:
         """A JSON-ready copy of what the pipeline learnt: topics, entity counts, word cases.
@@ -193,11 +215,13 @@ class Pipeline:
         prepared, outcomes = self._prepare(items)
         placed = [self._place(entry) for entry in prepared]
         expired = self.clusterer.expire(self.now) if self.now else []
-        merged = self.clusterer.merge_converged({o.topic_id for o in placed if o.topic_id})
-        self._refresh_labels()
-        trends = self.trends()
-        self._reported = {trend.topic_id: trend.state for trend in trends}
-        return BatchResult(outcomes + placed, self.topics(), trends, merged, expired)
+        touched = {o.topic_id for o in placed if o.topic_id}
+        merged = self.clusterer.merge_converged(touched)
+        touched = {merged.get(topic_id, topic_id) for topic_id in touched} | set(merged.values())
+        self._refresh_labels(touched)
+        trends = self._recompute(touched)
+        ranks = self._rerank(trends)
+        return BatchResult(outcomes + placed, self.topics(), trends, merged, expired, ranks)
 
     def _prepare(self, items: Sequence[RawItem]) -> tuple[list[_Prepared], list[ItemOutcome]]:
         """Normalise, find exact duplicates and embed the originals, in time order."""
@@ -257,14 +281,21 @@ class Pipeline:
         topic = self.clusterer.topics.get(topic_id) if topic_id else None
         return topic_id if topic and topic.size >= self.config.min_topic_size else None
 
-    def _refresh_labels(self) -> None:
+    def _refresh_labels(self, touched: set[str]) -> None:
+        """Keywords, labels and representatives; only touched topics' titles are recounted."""
         topics = self.clusterer.counted()
-        titles = {topic.topic_id: list(topic.titles.values()) for topic in topics}
-        keywords = class_tfidf(titles, self.config.keyword_count)
+        self._terms = {
+            topic.topic_id: self._terms[topic.topic_id]
+            if topic.topic_id in self._terms and topic.topic_id not in touched
+            else class_terms(topic.titles.values())
+            for topic in topics
+        }
+        keywords = top_terms(self._terms, self.config.keyword_count)
         for topic in topics:
             topic.keywords = keywords[topic.topic_id]
             topic.label = label_of(topic.keywords, self.config.label_keywords)
-            topic.representative_id = _representative(topic)
+            if topic.topic_id in touched or topic.representative_id is None:
+                topic.representative_id = _representative(topic)
 
     def topics(self) -> list[TopicSnapshot]:
         """Every counted topic, largest first."""
@@ -273,13 +304,45 @@ class Pipeline:
 
     def trends(self) -> list[TrendSnapshot]:
         """The trend of every counted topic at the latest item's time, highest score first."""
-        if self.now is None:
+        return self._trends_of(self.clusterer.counted())
+
+    def _trends_of(self, topics: list[TopicState]) -> list[TrendSnapshot]:
+        """The trends of these topics at the latest item's time, highest score first."""
+        if self.now is None or not topics:
             return []
-        topics = self.clusterer.counted()
         now_bucket = bucket_of(self.now, self.config)
-        rate = self._global_rate(topics, now_bucket)
+        rate = self._global_rate(self.clusterer.counted(), now_bucket)
         trends = [self._trend(topic, now_bucket, rate) for topic in topics]
         return sorted(trends, key=lambda trend: (-trend.score, trend.topic_id))
+
+    def _recompute(self, touched: set[str]) -> list[TrendSnapshot]:
+        """The trends of the touched counted topics, or of all when the clock entered a new
+        bucket (or watching started earlier): only then can an untouched topic's trend move."""
+        counted = self.clusterer.counted()
+        self._latest = {
+            t.topic_id: self._latest[t.topic_id] for t in counted if t.topic_id in self._latest
+        }
+        clock = (bucket_of(self.now, self.config), self.started) if self.now else None
+        if clock != self._evaluated:
+            self._evaluated = clock
+        else:
+            counted = [topic for topic in counted if topic.topic_id in touched]
+        trends = self._trends_of(counted)
+        self._latest.update((trend.topic_id, trend) for trend in trends)
+        return trends
+
+    def _rerank(self, trends: list[TrendSnapshot]) -> dict[str, int]:
+        """Ranks of the recomputed trends, and of the other topics whose rank moved."""
+        order = sorted(self._latest.values(), key=lambda trend: (-trend.score, trend.topic_id))
+        ranks = {trend.topic_id: rank for rank, trend in enumerate(order, start=1)}
+        listed = {trend.topic_id for trend in trends}
+        moved = {
+            topic_id: rank
+            for topic_id, rank in ranks.items()
+            if topic_id in listed or self._ranks.get(topic_id) != rank
+        }
+        self._ranks = ranks
+        return moved
 
     def _global_rate(self, topics: list[TopicState], now_bucket: int) -> float:
         """Mean items per window per counted topic over the baseline span."""
@@ -289,16 +352,18 @@ class Pipeline:
 
     def _trend(self, topic: TopicState, now_bucket: int, rate: float) -> TrendSnapshot:
         first = bucket_of(topic.created_at, self.config)
-        series = activity_series(topic.activity, first, now_bucket)
+        counts = bucket_counts(topic.activity, first, now_bucket)
         watched = first - bucket_of(self.started or topic.created_at, self.config)
-        point = trend_timeline([a.count for a in series], self.config, watched)[-1]
-        window = series[-self.config.window_buckets :]
+        point = latest_trend(counts, self.config, watched)
+        window_start = max(first, now_bucket - self.config.window_buckets + 1)
+        window = activity_series(topic.activity, window_start, now_bucket)
+        previous = self._latest.get(topic.topic_id)
         return TrendSnapshot(
             topic_id=topic.topic_id,
             label=topic.label,
             keywords=tuple(topic.keywords),
             state=point.state,
-            previous_state=self._reported.get(topic.topic_id),
+            previous_state=previous.state if previous else None,
             score=heat(window, self.config) * (1 + max(point.z_score, 0.0)),
             window_count=point.count,
             velocity=point.velocity,

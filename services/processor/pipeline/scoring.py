@@ -10,7 +10,7 @@ states, evaluated bucket by bucket:
 - trending: with at least `min_baseline_windows` known baseline windows, the window holds
   at least `trending_min_count` items, at least `trending_ratio` times the baseline mean
   (floored at `prior_rate`), and its z-score over the baseline is at least `trending_z`
-  (see _Window.z_score); a trending topic stays trending while its window count rises.
+  (see _z_scores); a trending topic stays trending while its window count rises.
 - peaking: after trending, the count stopped rising but holds at least `peak_fraction` of
   the highest window count reached since the topic started trending.
 - declining: after trending or peaking, the count fell below that share of the peak (and
@@ -30,7 +30,16 @@ import numpy.typing as npt
 from services.processor.pipeline.config import PipelineConfig
 from streams.records import TrendState
 
-__all__ = ["Activity", "TrendPoint", "activity_series", "global_z", "heat", "trend_timeline"]
+__all__ = [
+    "Activity",
+    "TrendPoint",
+    "activity_series",
+    "bucket_counts",
+    "global_z",
+    "heat",
+    "latest_trend",
+    "trend_timeline",
+]
 
 _HOT = (TrendState.TRENDING, TrendState.PEAKING)
 
@@ -73,38 +82,61 @@ class TrendPoint:
 
 
 @dataclass(frozen=True, slots=True)
-class _Window:
-    """The numbers one state decision needs."""
+class _Windows:
+    """The numbers the state decisions need, one array entry per bucket of a history."""
 
-    count: int
-    mean: float
-    std: float
-    known: int
-    """Baseline windows inside the known history (0: too early to judge a jump)."""
-    velocity: float
-    acceleration: float
-    fading: bool
+    count: npt.NDArray[np.float64]
+    """Items in the scoring window ending at each bucket."""
+    mean: npt.NDArray[np.float64]
+    """Mean window count over the baseline windows."""
+    velocity: npt.NDArray[np.float64]
+    acceleration: npt.NDArray[np.float64]
+    z_score: npt.NDArray[np.float64]
+    """See _z_scores."""
+    counts: list[int]
+    """`count` as whole numbers, for the state machine."""
+    settled: list[bool]
+    """The window count did not grow since the previous window (velocity <= 0)."""
+    bursting: list[bool]
+    """Enough known baseline, items, ratio and z-score to trend (see the module docstring)."""
+    rising: list[bool]
+    """The window count grows and holds at least `trending_min_count` items."""
+    fading: list[bool]
     """No item in the last `fading_windows` windows."""
-    silent: bool
+    silent: list[bool]
     """No item in the last `dormant_windows` windows."""
 
-    @property
-    def z_score(self) -> float:
-        """The smaller of a Poisson z and a z over the baseline's own spread.
 
-        The Poisson z is Anscombe's (variance-stabilised, honest in the tail for small
-        counts), divided by sqrt(1 + 1/k) for the uncertainty of a mean taken from k windows:
-        a baseline of few windows needs a larger jump. The spread z keeps an erratic baseline
-        from trending on its ordinary swings.
-        """
-        stabilised = 2 * (math.sqrt(self.count + 0.375) - math.sqrt(self.mean + 0.375))
-        poisson = stabilised / math.sqrt(1 + 1 / max(self.known, 1))
-        return min(poisson, (self.count - self.mean) / self.std)
+def _z_scores(
+    count: npt.NDArray[np.float64],
+    mean: npt.NDArray[np.float64],
+    std: npt.NDArray[np.float64],
+    known: npt.NDArray[np.int64],
+) -> npt.NDArray[np.float64]:
+    """The smaller of a Poisson z and a z over the baseline's own spread, at every bucket.
+
+    The Poisson z is Anscombe's (variance-stabilised, honest in the tail for small
+    counts), divided by sqrt(1 + 1/k) for the uncertainty of a mean taken from k windows:
+    a baseline of few windows needs a larger jump. The spread z keeps an erratic baseline
+    from trending on its ordinary swings.
+    """
+    stabilised = 2 * (np.sqrt(count + 0.375) - np.sqrt(mean + 0.375))
+    poisson = stabilised / np.sqrt(1 + 1 / np.maximum(known, 1))
+    return np.minimum(poisson, (count - mean) / std)
 
 
 def activity_series(activity: Mapping[int, Activity], first: int, last: int) -> list[Activity]:
     """One Activity per bucket from `first` to `last` (inclusive), empty where none."""
     return [activity.get(index, Activity()) for index in range(first, last + 1)]
+
+
+def bucket_counts(activity: Mapping[int, Activity], first: int, last: int) -> list[int]:
+    """The item count of every bucket from `first` to `last` (inclusive), 0 where none."""
+    counts = np.zeros(max(0, last - first + 1), dtype=np.int64)
+    for index, bucket in activity.items():
+        if first <= index <= last:
+            counts[index - first] = bucket.count
+    return [int(count) for count in counts]
 
 
 def _shifted(values: npt.NDArray[np.float64], by: int) -> npt.NDArray[np.float64]:
@@ -137,63 +169,96 @@ def _baselines(
     return mean, np.maximum(np.where(known > 0, spread, 0.0), floor), known
 
 
-def _windows(counts: Sequence[int], config: PipelineConfig) -> list[_Window]:
-    """The decision numbers at every bucket of a topic's known history."""
+def _windows(counts: Sequence[int], config: PipelineConfig) -> _Windows:
+    """The decision numbers at every bucket of a topic's known history, as arrays."""
     width = config.window_buckets
-    sums = _window_sums(np.asarray(counts, dtype=np.float64), width)
+    values = np.asarray(counts, dtype=np.float64)
+    sums = _window_sums(values, width)
     mean, std, known = _baselines(sums, config)
     previous = np.nan_to_num(_shifted(sums, width))
     velocity = sums - previous
     acceleration = velocity - (previous - np.nan_to_num(_shifted(sums, 2 * width)))
+    z_score = _z_scores(sums, mean, std, known)
+    bursting = (
+        (known >= config.min_baseline_windows)
+        & (sums >= config.trending_min_count)
+        & (sums >= config.trending_ratio * np.maximum(mean, config.prior_rate))
+        & (z_score >= config.trending_z)
+    )
+    rising = (velocity > 0) & (sums >= config.trending_min_count)
     fading, silent = (
-        _quiet(counts, windows * width)
+        _quiet(values, windows * width)
         for windows in (config.fading_windows, config.dormant_windows)
     )
-    return [
-        _Window(
-            int(sums[t]),
-            mean[t],
-            std[t],
-            int(known[t]),
-            velocity[t],
-            acceleration[t],
-            fading[t],
-            silent[t],
-        )
-        for t in range(len(sums))
-    ]
-
-
-def _quiet(counts: Sequence[int], span: int) -> list[bool]:
-    """At each bucket: the `span` buckets ending there (all inside the history) are empty."""
-    sums = _window_sums(np.asarray(counts, dtype=np.float64), span)
-    return [bool(total == 0 and t >= span - 1) for t, total in enumerate(sums)]
-
-
-def _bursting(window: _Window, config: PipelineConfig) -> bool:
-    return (
-        window.known >= config.min_baseline_windows
-        and window.count >= config.trending_min_count
-        and window.count >= config.trending_ratio * max(window.mean, config.prior_rate)
-        and window.z_score >= config.trending_z
+    return _Windows(
+        count=sums,
+        mean=mean,
+        velocity=velocity,
+        acceleration=acceleration,
+        z_score=z_score,
+        counts=sums.astype(np.int64).tolist(),
+        settled=(velocity <= 0).tolist(),
+        bursting=bursting.tolist(),
+        rising=rising.tolist(),
+        fading=fading,
+        silent=silent,
     )
+
+
+def _quiet(counts: npt.NDArray[np.float64], span: int) -> list[bool]:
+    """At each bucket: the `span` buckets ending there (all inside the history) are empty."""
+    sums = _window_sums(counts, span)
+    return ((sums == 0) & (np.arange(len(sums)) >= span - 1)).tolist()
 
 
 def _next_state(
-    window: _Window, previous: TrendState | None, peak: int, config: PipelineConfig
+    windows: _Windows,
+    t: int,
+    previous: TrendState | None,
+    peak: int,
+    config: PipelineConfig,
 ) -> TrendState:
-    if window.silent:
+    if windows.silent[t]:
         return TrendState.DORMANT
-    if _bursting(window, config):
+    if windows.bursting[t]:
         return TrendState.TRENDING
-    rising = window.velocity > 0 and window.count >= config.trending_min_count
-    if previous == TrendState.TRENDING and rising:
+    if previous == TrendState.TRENDING and windows.rising[t]:
         return TrendState.TRENDING
-    if previous in _HOT and window.count >= config.peak_fraction * peak:
+    if previous in _HOT and windows.counts[t] >= config.peak_fraction * peak:
         return TrendState.PEAKING
-    if previous in (*_HOT, TrendState.DECLINING) and window.velocity <= 0:
+    if previous in (*_HOT, TrendState.DECLINING) and windows.settled[t]:
         return TrendState.DECLINING
-    return TrendState.DECLINING if window.fading else TrendState.EMERGING
+    return TrendState.DECLINING if windows.fading[t] else TrendState.EMERGING
+
+
+def _decided(
+    counts: Sequence[int], config: PipelineConfig, watched_before: int
+) -> tuple[_Windows, int, list[tuple[TrendState, int]]]:
+    """The windows (with the lead of watched silence), the lead, and (state, peak) per bucket."""
+    span = config.window_buckets * (config.baseline_windows + 1)
+    lead = min(watched_before, span)
+    windows = _windows([0] * lead + list(counts), config)
+    decided: list[tuple[TrendState, int]] = []
+    state: TrendState | None = None
+    peak = 0
+    for t in range(lead, len(windows.count)):
+        new_state = _next_state(windows, t, state, peak, config)
+        peak = _peak(new_state, state, peak, windows.counts[t])
+        state = new_state
+        decided.append((state, peak))
+    return windows, lead, decided
+
+
+def _point(windows: _Windows, t: int, state: TrendState, peak: int) -> TrendPoint:
+    return TrendPoint(
+        state,
+        int(windows.count[t]),
+        float(windows.mean[t]),
+        float(windows.velocity[t]),
+        float(windows.acceleration[t]),
+        float(windows.z_score[t]),
+        peak,
+    )
 
 
 def trend_timeline(
@@ -205,27 +270,20 @@ def trend_timeline(
     known silence, which makes a sudden topic a jump from nothing. Without it, the first
     window only sets the baseline (a story already running when watching began is no burst).
     """
-    span = config.window_buckets * (config.baseline_windows + 1)
-    lead = min(watched_before, span)
-    points: list[TrendPoint] = []
-    state: TrendState | None = None
-    peak = 0
-    for window in _windows([0] * lead + list(counts), config)[lead:]:
-        new_state = _next_state(window, state, peak, config)
-        peak = _peak(new_state, state, peak, window.count)
-        state = new_state
-        points.append(
-            TrendPoint(
-                state,
-                window.count,
-                float(window.mean),
-                float(window.velocity),
-                float(window.acceleration),
-                float(window.z_score),
-                peak,
-            )
-        )
-    return points
+    windows, lead, decided = _decided(counts, config, watched_before)
+    return [_point(windows, lead + i, state, peak) for i, (state, peak) in enumerate(decided)]
+
+
+def latest_trend(
+    counts: Sequence[int], config: PipelineConfig, watched_before: int = 0
+) -> TrendPoint:
+    """The trend at the end of the last bucket: trend_timeline(...)[-1], without the others.
+
+    Raises IndexError for an empty history, as trend_timeline(...)[-1] does.
+    """
+    windows, _, decided = _decided(counts, config, watched_before)
+    state, peak = decided[-1]
+    return _point(windows, len(windows.count) - 1, state, peak)
 
 
 def _peak(state: TrendState, previous: TrendState | None, peak: int, count: int) -> int:

@@ -102,3 +102,19 @@ def test_a_restored_pipeline_continues_where_it_stopped(pipeline: Pipeline) -> N
     assert restored.topic_of(items[0].key) == topic_id
     result = restored.process([_item(OUTAGE[3], minutes=40)])
     assert result.outcomes[0].topic_id == topic_id
+
+
+def test_trends_are_recomputed_for_touched_topics_and_on_a_new_bucket(pipeline: Pipeline) -> None:
+    chess = [f"Grandmaster Varkov wins round {n} of the Zenith chess final" for n in range(1, 5)]
+    first = pipeline.process(
+        [_item(t, 5 * i) for i, t in enumerate(OUTAGE)]
+        + [_item(t, 5 * i + 1) for i, t in enumerate(chess)]
+    )
+    assert len(first.trends) == 2
+    assert first.ranks == {t.topic_id: n for n, t in enumerate(first.trends, start=1)}
+    outage = pipeline.topic_of(first.outcomes[0].item_id)
+    same_hour = pipeline.process([_item("Nimbus Cloud us-east outage takes down payroll", 30)])
+    assert [t.topic_id for t in same_hour.trends] == [outage]
+    next_hour = pipeline.process([_item("Nimbus Cloud us-east outage takes down email", 70)])
+    assert {t.topic_id for t in next_hour.trends} == {t.topic_id for t in first.trends}
+    assert next_hour.trends == pipeline.trends()

@@ -11,6 +11,7 @@ from services.processor.pipeline.scoring import (
     activity_series,
     global_z,
     heat,
+    latest_trend,
     trend_timeline,
 )
 from streams.records import TrendState
@@ -118,3 +119,9 @@ def test_activity_series_fills_empty_buckets() -> None:
 def test_global_z_compares_with_the_typical_topic() -> None:
     assert global_z(9, 4.0, CONFIG) == pytest.approx(2.5)
     assert global_z(1, 0.0, CONFIG) == 0.0
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_latest_trend_is_the_timeline_s_last_point(seed: int) -> None:
+    counts = _poisson(2.0, 4 * DAY, seed) + _spread(20, WINDOW)
+    assert latest_trend(counts, CONFIG, 30) == trend_timeline(counts, CONFIG, 30)[-1]
