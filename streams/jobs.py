@@ -6,9 +6,11 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Generic, TypeVar
 
+from streams.delivery import Failure
 from streams.exceptions import RecordValidationError
 from streams.records import JobRequest, RequestState, RequestStatus
-from streams.reporting import StatusReporter, StatusSink, worker_name
+from streams.reporting import RetryNote, StatusReporter, StatusSink, worker_name
+from streams.retry import Decision, RetryPolicy, is_outage
 from streams.state import RequestStates
 
 __all__ = ["JobHandler", "JobRunner"]
@@ -20,7 +22,11 @@ JobHandler = Callable[[Q], Awaitable[dict[str, Any]]]
 
 
 class JobRunner(Generic[Q]):
-    """RECEIVED, (REVOKED), STARTED, then SUCCESS or FAILURE for each request of one kind."""
+    """RECEIVED, (REVOKED), STARTED, then SUCCESS, RETRY or FAILURE for each request of one kind.
+
+    A failed job is RETRY (with its due time) while `policy` allows, then FAILURE; an outage
+    (a server away) is raised, for the guard to wait it out.
+    """
 
     def __init__(
         self,
@@ -28,7 +34,9 @@ class JobRunner(Generic[Q]):
         handlers: Mapping[str, JobHandler[Q]],
         statuses: StatusSink,
         states: RequestStates | None = None,
+        policy: RetryPolicy | None = None,
     ) -> None:
+        self.policy = policy
         self.kind = kind
         self.handlers = handlers
         self.statuses = statuses
@@ -36,20 +44,23 @@ class JobRunner(Generic[Q]):
         self.worker = worker_name()
 
     async def handle(
-        self, payload: bytes | None, fallback_id: str, key: str | None = None
+        self, payload: bytes | None, fallback_id: str, key: str | None = None, attempt: int = 0
     ) -> RequestStatus:
-        """Answer one message of a requests topic; never raises for a bad message."""
+        """Answer one message of a requests topic; never raises for a bad message.
+
+        `attempt`: failures behind this message (it is a retry when > 0).
+        """
         try:
             request = self.kind.parse(payload, {"request_id": key} if key else None)
         except RecordValidationError as exc:
             report = StatusReporter(self.statuses, fallback_id, "", worker=self.worker)
             return await report(RequestState.FAILURE, error=exc)
-        return await self.run(request)
+        return await self.run(request, attempt)
 
-    async def run(self, request: Q) -> RequestStatus:
-        """Run a parsed job to its final state."""
+    async def run(self, request: Q, attempt: int = 0) -> RequestStatus:
+        """Run a parsed job to its final state (or RETRY)."""
         report = StatusReporter(self.statuses, request.request_id, request.job, worker=self.worker)
-        await report(RequestState.RECEIVED)
+        await report(RequestState.RECEIVED, retry=RetryNote(attempt) if attempt else None)
         if self.states is not None and await self.states.is_revoked(request.request_id):
             return await report(RequestState.REVOKED, error="revoked before it ran")
         handler = self.handlers.get(request.job)
@@ -59,6 +70,14 @@ class JobRunner(Generic[Q]):
         try:
             result = await handler(request)
         except Exception as exc:
+            if is_outage(exc):
+                raise
             log.exception("job failed", extra={"request_id": request.request_id})
-            return await report(RequestState.FAILURE, error=exc)
+            return await self._failed(report, exc, attempt + 1)
         return await report(RequestState.SUCCESS, result=result)
+
+    async def _failed(self, report: StatusReporter, exc: Exception, attempt: int) -> RequestStatus:
+        decision = self.policy.decide(exc, attempt) if self.policy else Decision("dead", attempt)
+        note = RetryNote(attempt, decision.due or None, Failure.of(exc).traceback)
+        state = RequestState.RETRY if decision.action == "retry" else RequestState.FAILURE
+        return await report(state, error=exc, retry=note)

@@ -172,6 +172,8 @@ MAINTENANCE_REQUESTS = TopicSpec(
     "maintenance.requests",
     MaintenanceRequest,
     "Maintenance jobs on request (health, cleanup, plugin_health, analytics, backup, lag).",
+    max_message_bytes=CONSUMED_TOPIC_MAX_BYTES,
+    retried=True,
 )
 MAINTENANCE_RESULTS = TopicSpec(
     "maintenance.results",

@@ -10,14 +10,18 @@ from services.maintenance.app import app
 from services.maintenance.handlers import Jobs, handlers
 from services.maintenance.lag import LagMonitor
 from services.maintenance.topics import alerts_topic, job_results_topic, jobs_topic
-from streams.decoding import fallback_request_id, message_key
+from streams import retry_consumer
+from streams.decoding import fallback_request_id
+from streams.delivery import Delivery
 from streams.exceptions import RecordValidationError
 from streams.jobs import JobRunner
 from streams.logs import event_context
 from streams.records import Alert, MaintenanceRequest, RequestStatus
 from streams.resources import WorkerResources
+from streams.retry import Guard, Rejected, RetryPolicy, Route
+from streams.topics import MAINTENANCE_REQUESTS
 
-__all__ = ["jobs", "log_alerts", "monitor", "publish_alert", "resources"]
+__all__ = ["guard", "handle_jobs", "jobs", "log_alerts", "monitor", "publish_alert", "resources"]
 
 log = logging.getLogger(__name__)
 resources = WorkerResources(app.settings)
@@ -45,17 +49,39 @@ async def _publish_status(status: RequestStatus) -> None:
     await resources.states.save(status)
 
 
+_runner = JobRunner(
+    MaintenanceRequest,
+    handlers(Jobs(resources, monitor, publish_alert)),
+    _publish_status,
+    resources.states,
+    RetryPolicy.for_kind(app.settings, app.settings.process_max_retries),
+)
+guard = Guard(app.settings, [Route(MAINTENANCE_REQUESTS, _runner.policy or RetryPolicy(0))])
+
+
+async def handle_jobs(deliveries: list[Delivery]) -> None:
+    """Run each maintenance request; a RETRY or FAILURE routes its message."""
+    for delivery in deliveries:
+        status = await _runner.handle(
+            delivery.value, fallback_request_id(delivery), delivery.key_text, delivery.attempt
+        )
+        rejected = Rejected.of_status(status)
+        if rejected is not None:
+            raise rejected
+
+
 @app.agent(jobs_topic)
 async def jobs(stream: Any) -> None:
     """Maintenance jobs on request (maintenance.requests), answered on maintenance.results."""
-    served = handlers(Jobs(resources, monitor, publish_alert))
-    runner = JobRunner(MaintenanceRequest, served, _publish_status, resources.states)
     async for event in stream.events():
-        message = event.message
-        await runner.handle(event.value, fallback_request_id(message), message_key(message))
+        await guard.handle([Delivery.of_message(event.message)], handle_jobs)
+
+
+retry_consumer.install(app, guard, {MAINTENANCE_REQUESTS.full_name(app.settings): handle_jobs})
 
 
 @app.on_before_shutdown.connect  # type: ignore[arg-type]
 async def _close_resources(sender: Any, **kwargs: Any) -> None:
     await monitor.close()
     await resources.close()
+    await guard.close()

@@ -130,14 +130,16 @@ async def _publish_status(status: RequestStatus) -> None:
     await resources.states.save(status)
 
 
-_job_runner = JobRunner(ProcessRequest, handlers(resources), _publish_status, resources.states)
+_job_runner = JobRunner(
+    ProcessRequest, handlers(resources), _publish_status, resources.states, _process_policy
+)
 
 
 async def handle_jobs(deliveries: list[Delivery]) -> None:
     """Run each job request; a RETRY or FAILURE routes its message."""
     for delivery in deliveries:
         status = await _job_runner.handle(
-            delivery.value, fallback_request_id(delivery), delivery.key_text
+            delivery.value, fallback_request_id(delivery), delivery.key_text, delivery.attempt
         )
         rejected = Rejected.of_status(status)
         if rejected is not None:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from streams.jobs import JobRunner
 from streams.records import ProcessRequest, RequestState, RequestStatus
+from streams.retry import RetryPolicy
 
 
 class Statuses:
@@ -48,3 +51,26 @@ async def test_failures_are_reported_not_raised() -> None:
     assert unserved.error == "job 'test_pipeline' is not served"
     assert bad.request_id == "invalid-1"
     assert bad.error is not None and "'dance' is not one of generate_embeddings" in bad.error
+
+
+async def test_a_failing_job_is_retried_by_its_policy_then_fails() -> None:
+    statuses = Statuses()
+    policy = RetryPolicy(max_retries=2, backoff_s=4, jitter=False)
+    runner = JobRunner(ProcessRequest, {"sweep": _broken}, statuses, policy=policy)
+    payload = b'{"job": "sweep", "request_id": "j-1"}'
+    finals = [await runner.handle(payload, "k", attempt=attempt) for attempt in (0, 1, 2)]
+    assert [f.state for f in finals] == [RequestState.RETRY] * 2 + [RequestState.FAILURE]
+    assert [f.retries for f in finals] == [1, 2, 3]
+    first = finals[0]
+    assert first.eta is not None and first.updated_at is not None
+    assert round((first.eta - first.updated_at).total_seconds()) == 4
+    assert first.traceback is not None and "RuntimeError" in first.traceback
+
+
+async def test_an_outage_is_raised_for_the_guard_to_wait_out() -> None:
+    async def unreachable(request: ProcessRequest) -> dict[str, Any]:
+        raise ConnectionRefusedError(111, "refused")
+
+    runner = JobRunner(ProcessRequest, {"sweep": unreachable}, Statuses())
+    with pytest.raises(ConnectionRefusedError):
+        await runner.handle(b'{"job": "sweep"}', "k")

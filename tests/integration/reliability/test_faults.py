@@ -96,6 +96,7 @@ def _retries(worker: Worker) -> float:
     return sum(sample.value for sample in samples)
 
 
+@pytest.mark.timeout(900)
 async def test_a_processor_killed_mid_stream_loses_and_duplicates_nothing(
     test_settings: Settings, start_workers: StartWorkers
 ) -> None:
