@@ -16,6 +16,8 @@ __all__ = ["TIMELINE_MAX", "RequestStates", "redis_client"]
 TIMELINE_MAX = 50
 """Statuses kept per request in its timeline (the latest ones)."""
 RECENT_PAGE = 200
+RECENT_SCAN_MAX = 10_000
+"""A filtered listing looks at this many of the most recently updated requests at most."""
 
 
 def redis_client(settings: Settings) -> Redis:
@@ -66,12 +68,12 @@ class RequestStates:
         """The latest status of the most recently updated requests, newest first.
 
         `state` (one state, or several separated by commas) and `plugin` (a plugin or job name)
-        filter them; at most `limit` are returned.
+        filter them among the RECENT_SCAN_MAX latest; at most `limit` are returned.
         """
         states = _states(state)
         found: list[RequestStatus] = []
         start = 0
-        while len(found) < limit:
+        while len(found) < limit and start < RECENT_SCAN_MAX:
             ids = await self.redis.zrevrange(self.index, start, start + RECENT_PAGE - 1)
             if not ids:
                 break

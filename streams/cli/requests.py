@@ -118,6 +118,16 @@ async def follow(
 async def _follow(
     request_id: str, states: RequestStates, timeout: float, console: Console
 ) -> RequestStatus:
+    try:
+        return await _watch(request_id, states, timeout, console)
+    finally:
+        if not console.is_terminal:  # a live display off a terminal ends without a newline
+            console.print()
+
+
+async def _watch(
+    request_id: str, states: RequestStates, timeout: float, console: Console
+) -> RequestStatus:
     deadline = time.monotonic() + timeout
     with Live(console=console, transient=False) as live:
         while True:
