@@ -13,7 +13,13 @@ import numpy as np
 from services.processor.pipeline.embed import Vectors
 from services.processor.pipeline.normalize import NormalizedItem
 
-__all__ = ["ExactDeduper", "NearDuplicateIndex", "content_hash", "entity_agreement"]
+__all__ = [
+    "BatchSearch",
+    "ExactDeduper",
+    "NearDuplicateIndex",
+    "content_hash",
+    "entity_agreement",
+]
 
 
 def content_hash(title: str, text: str) -> str:
@@ -85,7 +91,21 @@ class NearDuplicateIndex:
         self, vector: Vectors, at: datetime, entities: Mapping[str, float]
     ) -> str | None:
         """The most similar recent item above the threshold that names the same entities."""
-        similarities = self._vectors[: min(self._next, len(self._entries))] @ vector
+        return self._best(self._vectors[: self.filled] @ vector, at, entities)
+
+    @property
+    def filled(self) -> int:
+        """Rows of the index holding an entry."""
+        return min(self._next, len(self._entries))
+
+    def batch(self, vectors: Vectors) -> BatchSearch:
+        """A search for a batch's items (one row of `vectors` each), with one matrix product."""
+        return BatchSearch(self, vectors)
+
+    def _best(
+        self, similarities: Vectors, at: datetime, entities: Mapping[str, float]
+    ) -> str | None:
+        """The matching entry of highest similarity (row i of the index: similarities[i])."""
         candidates = np.flatnonzero(similarities >= self.threshold)
         for row in candidates[np.argsort(-similarities[candidates])]:
             entry = self._entries[row]
@@ -99,9 +119,42 @@ class NearDuplicateIndex:
 
     def add(
         self, item_id: str, vector: Vectors, at: datetime, entities: Mapping[str, float]
-    ) -> None:
-        """Index an original item (the oldest entry makes room when full)."""
+    ) -> int:
+        """Index an original item (the oldest entry makes room when full); return its row."""
         row = self._next % len(self._entries)
         self._vectors[row] = vector
         self._entries[row] = _Entry(item_id, at, dict(entities))
         self._next += 1
+        return row
+
+
+class BatchSearch:
+    """Near-duplicate search for one batch: the batch's similarities to the index, and to
+    itself, each in one matrix product; then one decision per item, in order.
+
+    An item added to the index during the batch (see add) is searched by the later items
+    of the batch exactly as if each item had been searched one by one: its row's similarity
+    is taken from the batch's own product.
+    """
+
+    def __init__(self, index: NearDuplicateIndex, vectors: Vectors) -> None:
+        self.index = index
+        self.vectors = vectors
+        self._to_index = index._vectors[: index.filled] @ vectors.T
+        self._to_batch = vectors @ vectors.T
+        self._added: dict[int, int] = {}
+        """Index rows written during the batch -> the batch position written there."""
+
+    def original_of(self, position: int, at: datetime, entities: Mapping[str, float]) -> str | None:
+        """NearDuplicateIndex.original_of for the batch's item at `position`."""
+        similarities = np.empty(self.index.filled, dtype=np.float32)
+        known = min(len(self._to_index), len(similarities))
+        similarities[:known] = self._to_index[:known, position]
+        for row, added in self._added.items():
+            similarities[row] = self._to_batch[added, position]
+        return self.index._best(similarities, at, entities)
+
+    def add(self, position: int, item_id: str, at: datetime, entities: Mapping[str, float]) -> None:
+        """Index the batch's item at `position` (NearDuplicateIndex.add)."""
+        row = self.index.add(item_id, self.vectors[position], at, entities)
+        self._added[row] = position

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -13,7 +13,7 @@ import numpy as np
 
 from services.processor.pipeline.cluster import Member, OnlineClusterer, TopicState, bucket_of
 from services.processor.pipeline.config import PipelineConfig
-from services.processor.pipeline.dedupe import ExactDeduper, NearDuplicateIndex
+from services.processor.pipeline.dedupe import BatchSearch, ExactDeduper, NearDuplicateIndex
 from services.processor.pipeline.embed import (
     Embedder,
     Vectors,
@@ -143,6 +143,8 @@ class _Prepared:
     item: NormalizedItem
     original: str | None
     vector: Vectors | None
+    position: int = -1
+    """The row of the batch's embeddings holding `vector` (-1 without one)."""
 
 
 class Pipeline:
@@ -212,8 +214,9 @@ class Pipeline:
 
     def process(self, items: Sequence[RawItem]) -> BatchResult:
         """Run one batch through every stage; return outcomes and topic and trend snapshots."""
-        prepared, outcomes = self._prepare(items)
-        placed = [self._place(entry) for entry in prepared]
+        prepared, outcomes, vectors = self._prepare(items)
+        search = self.near.batch(vectors)
+        placed = [self._place(entry, search) for entry in prepared]
         expired = self.clusterer.expire(self.now) if self.now else []
         touched = {o.topic_id for o in placed if o.topic_id}
         merged = self.clusterer.merge_converged(touched)
@@ -223,7 +226,9 @@ class Pipeline:
         ranks = self._rerank(trends)
         return BatchResult(outcomes + placed, self.topics(), trends, merged, expired, ranks)
 
-    def _prepare(self, items: Sequence[RawItem]) -> tuple[list[_Prepared], list[ItemOutcome]]:
+    def _prepare(
+        self, items: Sequence[RawItem]
+    ) -> tuple[list[_Prepared], list[ItemOutcome], Vectors]:
         """Normalise, find exact duplicates and embed the originals, in time order."""
         normalized = [normalize(item, self.config.language_sample_chars) for item in items]
         dropped = [entry for entry in normalized if isinstance(entry, Dropped)]
@@ -235,19 +240,23 @@ class Pipeline:
             for i, o in zip(kept, originals, strict=True)
             if o is None
         ]
-        vectors = iter(self.embedder.encode(texts))
+        vectors = np.asarray(self.embedder.encode(texts), dtype=np.float32).reshape(
+            len(texts), self.embedder.dimension
+        )
+        positions = iter(range(len(texts)))
         prepared = [
-            _Prepared(item, original, None if original else next(vectors))
+            _Prepared(item, original, None) if original else _embedded(item, vectors, positions)
             for item, original in zip(kept, originals, strict=True)
         ]
-        return prepared, [ItemOutcome(entry.item_id, dropped=entry.reason) for entry in dropped]
+        dropped_outcomes = [ItemOutcome(entry.item_id, dropped=entry.reason) for entry in dropped]
+        return prepared, dropped_outcomes, vectors
 
     def _exact_original(self, item: NormalizedItem) -> str | None:
         original = self.exact.original_of(item)
         self.exact.remember(item, original or item.item_id)
         return original
 
-    def _place(self, entry: _Prepared) -> ItemOutcome:
+    def _place(self, entry: _Prepared, search: BatchSearch) -> ItemOutcome:
         """Attach a duplicate to its original's topic, or cluster an original."""
         item = entry.item
         self.now = max(self.now or item.at, item.at)
@@ -258,12 +267,12 @@ class Pipeline:
         if entry.vector is None:
             return self._duplicate(item, entry.original or item.item_id, None)
         entities = self.stats.weights(self.extractor.extract(item.content))
-        original = self.near.original_of(entry.vector, item.at, entities)
+        original = search.original_of(entry.position, item.at, entities)
         if original is not None:
             self.exact.remember(item, original)
             return self._duplicate(item, original, entry.vector)
         self.stats.observe(entities)
-        self.near.add(item.item_id, entry.vector, item.at, entities)
+        search.add(entry.position, item.item_id, item.at, entities)
         evidence = Evidence(entry.vector, entities, item.at)
         member = Member(item.item_id, item.title, evidence, item.score, item.comments)
         return _outcome(item, topic_id=self.clusterer.assign(member), vector=entry.vector)
@@ -381,6 +390,12 @@ def _outcome(item: NormalizedItem, **fields: Any) -> ItemOutcome:
 
 def _time(item: NormalizedItem) -> datetime:
     return item.at
+
+
+def _embedded(item: NormalizedItem, vectors: Vectors, positions: Iterator[int]) -> _Prepared:
+    """An original item with the next row of the batch's embeddings."""
+    position = next(positions)
+    return _Prepared(item, None, vectors[position], position)
 
 
 def _embedding_text(item: NormalizedItem, config: PipelineConfig) -> str:
