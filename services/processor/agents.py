@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections import Counter
+from collections.abc import Coroutine
 from typing import Any
 
 from services.processor.app import PIPELINE, app
@@ -30,6 +32,8 @@ from streams.topics import ITEMS_RAW, PROCESS_REQUESTS
 __all__ = ["guard", "jobs", "process_items", "reports", "resources"]
 
 log = logging.getLogger(__name__)
+EXIT_UNFINISHED = 75
+"""Exit status of a processor stopped with a batch it could not finish (EX_TEMPFAIL)."""
 resources = Resources(app.settings, PIPELINE)
 _process_policy = RetryPolicy.for_kind(app.settings, app.settings.process_max_retries)
 guard = Guard(
@@ -61,8 +65,9 @@ async def process_batch(items: list[RawItem]) -> tuple[list[str | None], BatchRe
     pipeline = await resources.pipeline()
     try:
         result = await asyncio.to_thread(pipeline.process, fresh)
-        state = await asyncio.to_thread(pipeline.state)
+        state = await asyncio.to_thread(pipeline.state_changes)
         await (await resources.results()).save(result, state)
+        pipeline.state_saved(state)
     except BaseException:
         await resources.forget_pipeline()  # its memory holds a batch that was not saved
         raise
@@ -122,7 +127,27 @@ async def process_items(stream: Any) -> None:
         deliveries = [Delivery.of_message(event.message) for event in events]
         valid = await valid_deliveries(deliveries, RawItem, guard)
         if valid:
-            await guard.handle(valid, handle_items)
+            await _finish(guard.handle(valid, handle_items))
+
+
+async def _finish(batch: Coroutine[Any, Any, None]) -> None:
+    """Run a batch to its end, even when the worker is asked to stop meanwhile.
+
+    Faust acknowledges a batch's events as soon as the agent leaves it, even by cancellation:
+    so on SIGTERM the batch in flight is finished first; if it cannot be (a server away), the
+    process exits at once, leaving its offsets uncommitted to be read again after the restart.
+    """
+    work = asyncio.ensure_future(batch)
+    try:
+        await asyncio.shield(work)
+    except asyncio.CancelledError:
+        log.info("stopping: finishing the batch in flight")
+        try:
+            await work
+        except BaseException:
+            log.exception("batch unfinished at shutdown; exiting without committing it")
+            os._exit(EXIT_UNFINISHED)
+        raise
 
 
 async def _publish_status(status: RequestStatus) -> None:

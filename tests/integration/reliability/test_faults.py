@@ -115,6 +115,25 @@ async def test_a_processor_killed_mid_stream_loses_and_duplicates_nothing(
     assert await DeadLetters(test_settings).entries() == []
 
 
+@pytest.mark.timeout(900)
+async def test_a_processor_stopped_with_sigterm_mid_stream_leaves_nothing_half_written(
+    test_settings: Settings, start_workers: StartWorkers
+) -> None:
+    await ensure_topics(test_settings)
+    await _produce(test_settings, _items("term", 1500))
+    [first] = start_workers("processor", test_settings)
+    assert await apoll(lambda: _processed(test_settings, 200), 240), "nothing processed"
+    first.stop(timeout=120)
+    assert first.process.returncode is not None
+    rows, distinct, processed = await _counts(test_settings)
+    assert rows == distinct and processed < 1500
+
+    start_workers("processor", test_settings)
+    counts = await apoll(lambda: _processed(test_settings, 1500), 600)
+    assert counts == (1500, 1500, 1500)
+    assert await DeadLetters(test_settings).entries() == []
+
+
 @pytest.fixture
 def private_postgres(test_settings: Settings, tmp_path: Path) -> Iterator[Settings]:
     """The test's settings on a PostgreSQL of its own (free port), purged afterwards."""
