@@ -6,11 +6,12 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Generic, TypeVar
 
-from streams.delivery import Failure
+from streams.decoding import fallback_request_id
+from streams.delivery import Delivery, Failure
 from streams.exceptions import RecordValidationError
 from streams.records import JobRequest, RequestState, RequestStatus
 from streams.reporting import RetryNote, StatusReporter, StatusSink, worker_name
-from streams.retry import Decision, RetryPolicy, is_outage
+from streams.retry import Decision, Rejected, RetryPolicy, is_outage
 from streams.state import RequestStates
 
 __all__ = ["JobHandler", "JobRunner"]
@@ -75,6 +76,16 @@ class JobRunner(Generic[Q]):
             log.exception("job failed", extra={"request_id": request.request_id})
             return await self._failed(report, exc, attempt + 1)
         return await report(RequestState.SUCCESS, result=result)
+
+    async def handle_deliveries(self, deliveries: list[Delivery]) -> None:
+        """A guard handler: run each request; a RETRY or FAILURE routes its message."""
+        for delivery in deliveries:
+            status = await self.handle(
+                delivery.value, fallback_request_id(delivery), delivery.key_text, delivery.attempt
+            )
+            rejected = Rejected.of_status(status)
+            if rejected is not None:
+                raise rejected
 
     async def _failed(self, report: StatusReporter, exc: Exception, attempt: int) -> RequestStatus:
         decision = self.policy.decide(exc, attempt) if self.policy else Decision("dead", attempt)

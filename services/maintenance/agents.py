@@ -11,14 +11,13 @@ from services.maintenance.handlers import Jobs, handlers
 from services.maintenance.lag import LagMonitor
 from services.maintenance.topics import alerts_topic, job_results_topic, jobs_topic
 from streams import retry_consumer
-from streams.decoding import fallback_request_id
 from streams.delivery import Delivery
 from streams.exceptions import RecordValidationError
 from streams.jobs import JobRunner
 from streams.logs import event_context
 from streams.records import Alert, MaintenanceRequest, RequestStatus
 from streams.resources import WorkerResources
-from streams.retry import Guard, Rejected, RetryPolicy, Route
+from streams.retry import Guard, RetryPolicy, Route
 from streams.topics import MAINTENANCE_REQUESTS
 
 __all__ = ["guard", "handle_jobs", "jobs", "log_alerts", "monitor", "publish_alert", "resources"]
@@ -59,15 +58,7 @@ _runner = JobRunner(
 guard = Guard(app.settings, [Route(MAINTENANCE_REQUESTS, _runner.policy or RetryPolicy(0))])
 
 
-async def handle_jobs(deliveries: list[Delivery]) -> None:
-    """Run each maintenance request; a RETRY or FAILURE routes its message."""
-    for delivery in deliveries:
-        status = await _runner.handle(
-            delivery.value, fallback_request_id(delivery), delivery.key_text, delivery.attempt
-        )
-        rejected = Rejected.of_status(status)
-        if rejected is not None:
-            raise rejected
+handle_jobs = _runner.handle_deliveries
 
 
 @app.agent(jobs_topic)

@@ -22,11 +22,11 @@ from services.processor.topics import (
 )
 from services.processor.vectors import ITEMS
 from streams import retry_consumer
-from streams.decoding import fallback_request_id, parse, valid_deliveries
+from streams.decoding import parse, valid_deliveries
 from streams.delivery import Delivery
 from streams.jobs import JobRunner
 from streams.records import ProcessingReport, ProcessRequest, RawItem, RequestStatus
-from streams.retry import Guard, Rejected, RetryPolicy, Route
+from streams.retry import Guard, RetryPolicy, Route
 from streams.topics import ITEMS_RAW, PROCESS_REQUESTS
 
 __all__ = ["guard", "jobs", "process_items", "reports", "resources"]
@@ -160,15 +160,7 @@ _job_runner = JobRunner(
 )
 
 
-async def handle_jobs(deliveries: list[Delivery]) -> None:
-    """Run each job request; a RETRY or FAILURE routes its message."""
-    for delivery in deliveries:
-        status = await _job_runner.handle(
-            delivery.value, fallback_request_id(delivery), delivery.key_text, delivery.attempt
-        )
-        rejected = Rejected.of_status(status)
-        if rejected is not None:
-            raise rejected
+handle_jobs = _job_runner.handle_deliveries
 
 
 @app.agent(jobs_topic)
