@@ -262,6 +262,18 @@ class Settings(BaseSettings):
         default_factory=dict,
         description="PLUGIN_HARD_TIME_LIMITS: per-plugin hard limits in seconds.",
     )
+    job_soft_time_limit_s: float = Field(
+        1800.0,
+        gt=0,
+        description="JOB_SOFT_TIME_LIMIT_S: a processing or maintenance job running longer is "
+        "cancelled (FAILURE with SoftTimeLimitExceeded, retried per policy).",
+    )
+    job_hard_time_limit_s: float = Field(
+        3600.0,
+        gt=0,
+        description="JOB_HARD_TIME_LIMIT_S: a job still running (it ignored the cancellation) "
+        "is abandoned and recorded as FAILURE (HardTimeLimitExceeded).",
+    )
     revoke_check_s: float = Field(
         1.0,
         gt=0,

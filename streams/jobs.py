@@ -9,6 +9,7 @@ from typing import Any, Generic, TypeVar
 from streams.decoding import fallback_request_id
 from streams.delivery import Delivery, Failure
 from streams.exceptions import RecordValidationError
+from streams.limits import RevokedError, TimeLimits, run_limited
 from streams.records import JobRequest, RequestState, RequestStatus
 from streams.reporting import RetryNote, StatusReporter, StatusSink, worker_name
 from streams.retry import Decision, Rejected, RetryPolicy, is_outage
@@ -35,9 +36,13 @@ class JobRunner(Generic[Q]):
         handlers: Mapping[str, JobHandler[Q]],
         statuses: StatusSink,
         states: RequestStates | None = None,
+        *,
         policy: RetryPolicy | None = None,
+        limits: TimeLimits | None = None,
     ) -> None:
         self.policy = policy
+        self.limits = limits
+        """Soft and hard time limits of each job (None: unlimited)."""
         self.kind = kind
         self.handlers = handlers
         self.statuses = statuses
@@ -69,13 +74,24 @@ class JobRunner(Generic[Q]):
             return await report(RequestState.FAILURE, error=f"job {request.job!r} is not served")
         await report(RequestState.STARTED)
         try:
-            result = await handler(request)
+            result = await self._limited(handler(request), request.request_id)
+        except RevokedError as exc:
+            return await report(RequestState.REVOKED, error=exc)
         except Exception as exc:
             if is_outage(exc):
                 raise
             log.exception("job failed", extra={"request_id": request.request_id})
             return await self._failed(report, exc, attempt + 1)
         return await report(RequestState.SUCCESS, result=result)
+
+    async def _limited(
+        self, work: Awaitable[dict[str, Any]], request_id: str
+    ) -> dict[str, Any]:
+        if self.limits is None:
+            return await work
+        states = self.states
+        revoked = (lambda: states.is_revoked(request_id)) if states else None
+        return await run_limited(work, self.limits, revoked)
 
     async def handle_deliveries(self, deliveries: list[Delivery]) -> None:
         """A guard handler: run each request; a RETRY or FAILURE routes its message."""

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, NoReturn, TypeVar
 
+from streams.config import Settings
 from streams.exceptions import TrendStreamError
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "RevokedError",
     "SoftTimeLimitExceeded",
     "TimeLimits",
+    "job_limits",
     "run_limited",
 ]
 
@@ -44,8 +46,14 @@ class TimeLimits:
     hard: float
 
 
+def job_limits(settings: Settings) -> TimeLimits:
+    """The time limits of processing and maintenance jobs (the hard one never below the soft)."""
+    soft = settings.job_soft_time_limit_s
+    return TimeLimits(soft, max(soft, settings.job_hard_time_limit_s))
+
+
 async def run_limited(
-    work: Coroutine[Any, Any, T],
+    work: Awaitable[T],
     limits: TimeLimits,
     revoked: Callable[[], Awaitable[bool]] | None = None,
     check_every: float = 1.0,

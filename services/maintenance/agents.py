@@ -14,6 +14,7 @@ from streams import retry_consumer
 from streams.delivery import Delivery
 from streams.exceptions import RecordValidationError
 from streams.jobs import JobRunner
+from streams.limits import job_limits
 from streams.logs import event_context
 from streams.records import Alert, MaintenanceRequest, RequestStatus
 from streams.resources import WorkerResources
@@ -53,7 +54,8 @@ _runner = JobRunner(
     handlers(Jobs(resources, monitor, publish_alert)),
     _publish_status,
     resources.states,
-    RetryPolicy.for_kind(app.settings, app.settings.process_max_retries),
+    policy=RetryPolicy.for_kind(app.settings, app.settings.process_max_retries),
+    limits=job_limits(app.settings),
 )
 guard = Guard(app.settings, [Route(MAINTENANCE_REQUESTS, _runner.policy or RetryPolicy(0))])
 

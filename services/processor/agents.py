@@ -25,6 +25,7 @@ from streams import retry_consumer
 from streams.decoding import parse, valid_deliveries
 from streams.delivery import Delivery
 from streams.jobs import JobRunner
+from streams.limits import job_limits
 from streams.records import ProcessingReport, ProcessRequest, RawItem, RequestStatus
 from streams.retry import Guard, RetryPolicy, Route
 from streams.topics import ITEMS_RAW, PROCESS_REQUESTS
@@ -156,7 +157,12 @@ async def _publish_status(status: RequestStatus) -> None:
 
 
 _job_runner = JobRunner(
-    ProcessRequest, handlers(resources), _publish_status, resources.states, _process_policy
+    ProcessRequest,
+    handlers(resources),
+    _publish_status,
+    resources.states,
+    policy=_process_policy,
+    limits=job_limits(app.settings),
 )
 
 

@@ -67,6 +67,8 @@ GOOD_VALUES = {
     "PLUGIN_SOFT_TIME_LIMITS": ("reddit=120,rss=60", {"reddit": 120, "rss": 60}),
     "PLUGIN_HARD_TIME_LIMITS": ("reddit=240", {"reddit": 240}),
     "REVOKE_CHECK_S": ("0.2", 0.2),
+    "JOB_SOFT_TIME_LIMIT_S": ("60", 60.0),
+    "JOB_HARD_TIME_LIMIT_S": ("120", 120.0),
     "DRY_RUN_SAMPLE_SIZE": ("3", 3),
     "REQUEST_STATE_TTL_S": ("3600", 3600),
     "SEEN_ITEMS_TTL_S": ("0", 0),

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 
 from streams.jobs import JobRunner
+from streams.limits import TimeLimits
 from streams.records import ProcessRequest, RequestState, RequestStatus
 from streams.retry import RetryPolicy
 
@@ -74,3 +76,16 @@ async def test_an_outage_is_raised_for_the_guard_to_wait_out() -> None:
     runner = JobRunner(ProcessRequest, {"sweep": unreachable}, Statuses())
     with pytest.raises(ConnectionRefusedError):
         await runner.handle(b'{"job": "sweep"}', "k")
+
+
+async def test_a_job_past_its_soft_limit_is_cancelled_and_retried() -> None:
+    async def slow(request: ProcessRequest) -> dict[str, Any]:
+        await asyncio.sleep(60)
+        return {}
+
+    policy = RetryPolicy(max_retries=1, jitter=False)
+    runner = JobRunner(
+        ProcessRequest, {"sweep": slow}, Statuses(), policy=policy, limits=TimeLimits(0.1, 1)
+    )
+    status = await runner.handle(b'{"job": "sweep"}', "k")
+    assert (status.state, status.error_type) == (RequestState.RETRY, "SoftTimeLimitExceeded")
