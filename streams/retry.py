@@ -91,7 +91,10 @@ class RetryPolicy:
     backoff_s: float = 1.0
     backoff_max_s: float = 600.0
     jitter: bool = True
+    retryable: tuple[type[BaseException], ...] = (Exception,)
+    """Errors worth another try (Celery's autoretry_for); any other is dead-lettered at once."""
     non_retryable: tuple[type[BaseException], ...] = NON_RETRYABLE
+    """Errors never retried, even when they are also `retryable` (bad input)."""
 
     @classmethod
     def for_kind(cls, settings: Settings, max_retries: int) -> RetryPolicy:
@@ -110,7 +113,8 @@ class RetryPolicy:
 
     def decide(self, exc: BaseException, attempt: int, now: float | None = None) -> Decision:
         """The fate of a message after its `attempt`-th failure (1-based) with `exc`."""
-        if isinstance(exc, self.non_retryable) or attempt > self.max_retries:
+        retry = isinstance(exc, self.retryable) and not isinstance(exc, self.non_retryable)
+        if not retry or attempt > self.max_retries:
             return Decision("dead", attempt)
         return Decision("retry", attempt, (now or time.time()) + self.backoff(attempt))
 

@@ -81,3 +81,9 @@ def test_failed_headers_keep_origin_and_history_across_attempts() -> None:
     history = Delivery("t", 0, 0, 0.0, None, None, later).history
     assert [entry["message"] for entry in history] == ["x", "y"]
     assert later["ts-first-failure"] == b"5.0"
+
+
+def test_only_the_retryable_classes_are_retried() -> None:
+    policy = RetryPolicy(max_retries=3, retryable=(TimeoutError, KeyError))
+    assert policy.decide(KeyError("k"), 1).action == "retry"
+    assert policy.decide(ValueError("v"), 1).action == "dead"
