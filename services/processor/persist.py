@@ -8,8 +8,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
-from services.processor.pipeline import BatchResult, ItemOutcome, TopicSnapshot, TrendSnapshot
+from services.processor.pipeline import (
+    BatchResult,
+    ItemOutcome,
+    StateChanges,
+    TopicSnapshot,
+    TrendSnapshot,
+)
 
 __all__ = ["STATE_ID", "PipelineStore", "load_state", "split_key"]
 
@@ -57,6 +64,16 @@ _STATE = """
 INSERT INTO pipeline_state (id, state, saved_at) VALUES ($1, $2::jsonb, now())
 ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, saved_at = now()
 """
+_TOPIC_STATE = """
+INSERT INTO pipeline_topics (state_id, topic_id, position, state, saved_at)
+VALUES ($1, $2, $3, $4::jsonb, now())
+ON CONFLICT (state_id, topic_id) DO UPDATE SET
+    position = EXCLUDED.position, state = EXCLUDED.state, saved_at = now()
+"""
+_TOPIC_STATE_GONE = "DELETE FROM pipeline_topics WHERE state_id = $1 AND topic_id = ANY($2::text[])"
+_LOAD_TOPICS = """
+SELECT position, state::text FROM pipeline_topics WHERE state_id = $1 ORDER BY position
+"""
 STATE_ID = "processor"
 """The pipeline state's row (one per database: one clustering processor per environment)."""
 
@@ -81,11 +98,12 @@ class PipelineStore:
         self.pool = pool
         self.window_hours = window_hours
 
-    async def save(self, result: BatchResult, state: dict[str, Any] | None = None) -> None:
-        """Write one batch's result, and the pipeline's state after it, in one transaction."""
+    async def save(self, result: BatchResult, state: StateChanges | None = None) -> None:
+        """Write one batch's result, and what changed in the pipeline's state, in one
+        transaction."""
         async with self.pool.acquire() as conn, conn.transaction():
             if state is not None:
-                await conn.execute(_STATE, STATE_ID, json.dumps(state))
+                await _save_state(conn, state)
             await conn.execute(_ITEMS, *_item_columns(result.outcomes))
             await conn.executemany(_TOPIC, [_topic_row(t) for t in result.topics])
             trends = list(enumerate(result.trends, start=1))
@@ -97,6 +115,18 @@ class PipelineStore:
     def _snapshot_row(self, trend: TrendSnapshot) -> tuple[object, ...]:
         bucket = _bucket(trend.at, self.window_hours)
         return (trend.topic_id, bucket, trend.window_count, trend.score, trend.state.value)
+
+
+async def _save_state(conn: PoolConnectionProxy, state: StateChanges) -> None:
+    """The state's head row, the changed topics' rows; removed topics' rows deleted."""
+    await conn.execute(_STATE, STATE_ID, json.dumps(state.head))
+    rows = [
+        (STATE_ID, topic["topic_id"], position, json.dumps(topic))
+        for position, topic in state.topics.changed
+    ]
+    await conn.executemany(_TOPIC_STATE, rows)
+    if state.topics.removed:
+        await conn.execute(_TOPIC_STATE_GONE, STATE_ID, state.topics.removed)
 
 
 def _moved_ranks(result: BatchResult) -> list[tuple[str, int]]:
@@ -159,7 +189,19 @@ def _trend_row(trend: TrendSnapshot, rank: int) -> tuple[object, ...]:
     )
 
 
-async def load_state(pool: asyncpg.Pool) -> dict[str, Any] | None:
-    """The pipeline state saved with the last batch, or None before the first one."""
-    saved = await pool.fetchval("SELECT state::text FROM pipeline_state WHERE id = $1", STATE_ID)
-    return json.loads(saved) if saved else None
+async def load_state(pool: asyncpg.Pool) -> tuple[dict[str, Any], bool] | None:
+    """The pipeline state saved with the last batch (None before the first one), in the form
+    Pipeline.state() gives, and whether its topics are saved apart already (False for a state
+    saved whole by an earlier version: its topics are all to be saved in rows)."""
+    async with pool.acquire() as conn:
+        saved = await conn.fetchval(
+            "SELECT state::text FROM pipeline_state WHERE id = $1", STATE_ID
+        )
+        if not saved:
+            return None
+        state: dict[str, Any] = json.loads(saved)
+        if "clusterer" in state:
+            return state, False
+        rows = await conn.fetch(_LOAD_TOPICS, STATE_ID)
+    topics = [{**json.loads(row["state"]), "position": row["position"]} for row in rows]
+    return {**state, "clusterer": {"topics": topics}}, True

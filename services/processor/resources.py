@@ -55,9 +55,9 @@ class Resources(WorkerResources):
             if self._pipeline is None:
                 embedder = self.embedder or self._loaded_embedder
                 pipeline = await asyncio.to_thread(Pipeline, self.config, embedder)
-                state = await load_state(await self._unlocked_pool())
-                if state is not None:
-                    pipeline.restore(state)
+                saved = await load_state(await self._unlocked_pool())
+                if saved is not None:
+                    pipeline.restore(saved[0], saved=saved[1])
                 self._pipeline = pipeline
         return self._pipeline
 

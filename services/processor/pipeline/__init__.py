@@ -13,6 +13,7 @@ from services.processor.pipeline.pipeline import (
     BatchResult,
     ItemOutcome,
     Pipeline,
+    StateChanges,
     TopicSnapshot,
     TrendSnapshot,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "Pipeline",
     "PipelineConfig",
     "SentenceTransformerEmbedder",
+    "StateChanges",
     "TopicSnapshot",
     "TopicState",
     "TrendPoint",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections import Counter
 from collections.abc import Iterable
@@ -17,9 +18,21 @@ from services.processor.pipeline.entities import EntityStats, profile_similarity
 from services.processor.pipeline.scoring import Activity
 from services.processor.pipeline.similarity import Evidence, TopicView, similarity
 
-__all__ = ["Member", "OnlineClusterer", "TopicState", "bucket_of"]
+__all__ = ["Member", "OnlineClusterer", "TopicChanges", "TopicState", "bucket_of"]
 
 _TOPIC_IDS = uuid.UUID("6f1c2a52-27c4-4d4b-9a3e-5b0f8f4e7d21")
+
+
+def _packed(vector: Vectors) -> str:
+    """A float32 vector as base64 text: exact, and far cheaper to write and read than a list."""
+    return base64.b64encode(np.asarray(vector, dtype=np.float32).tobytes()).decode("ascii")
+
+
+def _unpacked(saved: str | list[float]) -> Vectors:
+    """The vector saved by _packed (or as a list of floats, by earlier versions)."""
+    if isinstance(saved, str):
+        return np.frombuffer(base64.b64decode(saved), dtype=np.float32).copy()
+    return np.asarray(saved, dtype=np.float32)
 
 
 def bucket_of(at: datetime, config: PipelineConfig) -> int:
@@ -101,12 +114,12 @@ class TopicState:
             "topic_id": self.topic_id,
             "created_at": self.created_at.isoformat(),
             "last_active": self.last_active.isoformat(),
-            "vector_sum": self.vector_sum.tolist(),
+            "vector_sum": _packed(self.vector_sum),
             "member_ids": list(self.member_ids),
             "duplicate_ids": list(self.duplicate_ids),
             "entity_counts": dict(self.entity_counts),
             "titles": dict(self.titles),
-            "vectors": {key: vector.tolist() for key, vector in self.vectors.items()},
+            "vectors": {key: _packed(vector) for key, vector in self.vectors.items()},
             "activity": {str(k): [a.count, a.score, a.comments] for k, a in self.activity.items()},
             "keywords": list(self.keywords),
             "label": self.label,
@@ -120,17 +133,29 @@ class TopicState:
             topic_id=data["topic_id"],
             created_at=datetime.fromisoformat(data["created_at"]),
             last_active=datetime.fromisoformat(data["last_active"]),
-            vector_sum=np.asarray(data["vector_sum"], dtype=np.float32),
+            vector_sum=_unpacked(data["vector_sum"]),
             member_ids=list(data["member_ids"]),
             duplicate_ids=list(data["duplicate_ids"]),
             entity_counts=Counter(data["entity_counts"]),
             titles=dict(data["titles"]),
-            vectors={k: np.asarray(v, dtype=np.float32) for k, v in data["vectors"].items()},
+            vectors={k: _unpacked(v) for k, v in data["vectors"].items()},
             activity={int(k): Activity(*v) for k, v in data["activity"].items()},
             keywords=list(data["keywords"]),
             label=data["label"],
             representative_id=data["representative_id"],
         )
+
+
+@dataclass(frozen=True)
+class TopicChanges:
+    """The topics changed or removed since the last save (see OnlineClusterer.changes)."""
+
+    changed: list[tuple[int, dict[str, Any]]]
+    """(position, TopicState.to_dict()) of each topic changed: `position` orders the topics as
+    the clusterer holds them, so that a restore compares them in the same order."""
+    removed: list[str]
+    versions: dict[str, int] = field(repr=False)
+    """The change count of each topic listed, to acknowledge exactly these changes."""
 
 
 class OnlineClusterer:
@@ -145,23 +170,81 @@ class OnlineClusterer:
         self.stats = stats or EntityStats()
         self.topics: dict[str, TopicState] = {}
         self._topic_of: dict[str, str] = {}
+        self._positions: dict[str, int] = {}
+        """Each topic's place in the order of `topics` (increasing with insertion)."""
+        self._next_position = 0
+        self._changed: dict[str, int] = {}
+        """Topics changed since their last save, with a count of changes."""
+        self._removed: dict[str, int] = {}
+        """Topics removed since the last save, with a count of changes."""
+        self._changes = 0
 
     def state(self) -> dict[str, Any]:
-        """A JSON-ready copy of every topic, to persist (see restore)."""
+        """A JSON-ready copy of every topic, in order, to persist (see restore)."""
         return {"topics": [topic.to_dict() for topic in self.topics.values()]}
 
     @classmethod
     def restore(
-        cls, config: PipelineConfig, state: dict[str, Any], stats: EntityStats | None = None
+        cls,
+        config: PipelineConfig,
+        state: dict[str, Any],
+        stats: EntityStats | None = None,
+        *,
+        saved: bool = True,
     ) -> OnlineClusterer:
-        """A clusterer holding the topics saved by state()."""
+        """A clusterer holding the topics saved by state() (or by changes(): each with its
+        "position"), in their order; with `saved` False they all count as changed (the next
+        changes() lists every one)."""
         clusterer = cls(config, stats)
         for entry in state["topics"]:
             topic = TopicState.from_dict(entry)
-            clusterer.topics[topic.topic_id] = topic
+            clusterer._insert(topic, entry.get("position"))
             for item_id in (*topic.member_ids, *topic.duplicate_ids):
                 clusterer._topic_of[item_id] = topic.topic_id
+            if not saved:
+                clusterer.touch(topic.topic_id)
         return clusterer
+
+    def touch(self, topic_id: str) -> None:
+        """Record that a topic changed (it is listed by the next changes())."""
+        self._changes += 1
+        self._changed[topic_id] = self._changes
+        self._removed.pop(topic_id, None)
+
+    def changes(self) -> TopicChanges:
+        """The topics changed (JSON-ready, with their positions) or removed since the last
+        acknowledged save (see saved)."""
+        changed = [(self._position(i), self.topics[i].to_dict()) for i in self._changed]
+        versions = {**self._changed, **self._removed}
+        return TopicChanges(changed, list(self._removed), versions)
+
+    def saved(self, changes: TopicChanges) -> None:
+        """Acknowledge saved changes: topics changed again since are still listed next time."""
+        for topic_id, version in changes.versions.items():
+            for pending in (self._changed, self._removed):
+                if pending.get(topic_id) == version:
+                    del pending[topic_id]
+
+    def _insert(self, topic: TopicState, position: int | None = None) -> None:
+        """Add a topic last, at the next position (or at a saved one, when restoring)."""
+        position = self._next_position if position is None else position
+        self.topics[topic.topic_id] = topic
+        self._positions[topic.topic_id] = position
+        self._next_position = max(self._next_position, position + 1)
+
+    def _position(self, topic_id: str) -> int:
+        """A topic's position (a topic put in `topics` directly gets the next one)."""
+        if topic_id not in self._positions:
+            self._positions[topic_id] = self._next_position
+            self._next_position += 1
+        return self._positions[topic_id]
+
+    def _forget(self, topic_id: str) -> None:
+        del self.topics[topic_id]
+        self._positions.pop(topic_id, None)
+        self._changes += 1
+        self._changed.pop(topic_id, None)
+        self._removed[topic_id] = self._changes
 
     def topic_of(self, item_id: str) -> str | None:
         """The topic an item (original or duplicate) belongs to now, if any."""
@@ -186,6 +269,7 @@ class OnlineClusterer:
         topic.duplicate_ids.append(item_id)
         topic.last_active = max(topic.last_active, at)
         self._topic_of[item_id] = topic_id
+        self.touch(topic_id)
         return topic_id
 
     def _best_topic(self, evidence: Evidence) -> TopicState | None:
@@ -212,7 +296,7 @@ class OnlineClusterer:
         topic_id = uuid.uuid5(_TOPIC_IDS, member.item_id).hex
         at = member.evidence.at
         vector_sum = np.zeros_like(member.evidence.vector)
-        self.topics[topic_id] = TopicState(topic_id, at, at, vector_sum)
+        self._insert(TopicState(topic_id, at, at, vector_sum))
         return self.topics[topic_id]
 
     def _add(self, topic: TopicState, member: Member) -> None:
@@ -226,6 +310,7 @@ class OnlineClusterer:
         topic.bucket(bucket_of(member.evidence.at, self.config)).add(member.activity)
         topic.last_active = max(topic.last_active, member.evidence.at)
         self._topic_of[member.item_id] = topic.topic_id
+        self.touch(topic.topic_id)
 
     def expire(self, now: datetime) -> list[str]:
         """Forget stale candidates and long-idle topics; return the ids removed."""
@@ -242,7 +327,7 @@ class OnlineClusterer:
         return [topic.topic_id for topic in stale]
 
     def _remove(self, topic: TopicState) -> None:
-        del self.topics[topic.topic_id]
+        self._forget(topic.topic_id)
         for item_id in (*topic.member_ids, *topic.duplicate_ids):
             self._topic_of.pop(item_id, None)
 
@@ -298,7 +383,8 @@ class OnlineClusterer:
             kept.bucket(index).add(activity)
         kept.created_at = min(kept.created_at, absorbed.created_at)
         kept.last_active = max(kept.last_active, absorbed.last_active)
-        del self.topics[absorbed.topic_id]
+        self.touch(kept.topic_id)
+        self._forget(absorbed.topic_id)
         for item_id in (*absorbed.member_ids, *absorbed.duplicate_ids):
             self._topic_of[item_id] = kept.topic_id
 

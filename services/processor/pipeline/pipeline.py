@@ -11,7 +11,13 @@ from typing import Any
 
 import numpy as np
 
-from services.processor.pipeline.cluster import Member, OnlineClusterer, TopicState, bucket_of
+from services.processor.pipeline.cluster import (
+    Member,
+    OnlineClusterer,
+    TopicChanges,
+    TopicState,
+    bucket_of,
+)
 from services.processor.pipeline.config import PipelineConfig
 from services.processor.pipeline.dedupe import BatchSearch, ExactDeduper, NearDuplicateIndex
 from services.processor.pipeline.embed import (
@@ -33,7 +39,14 @@ from services.processor.pipeline.scoring import (
 from services.processor.pipeline.similarity import Evidence
 from streams.records import RawItem, TrendState, TrendUpdate
 
-__all__ = ["BatchResult", "ItemOutcome", "Pipeline", "TopicSnapshot", "TrendSnapshot"]
+__all__ = [
+    "BatchResult",
+    "ItemOutcome",
+    "Pipeline",
+    "StateChanges",
+    "TopicSnapshot",
+    "TrendSnapshot",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +152,16 @@ class BatchResult:
 
 
 @dataclass(frozen=True, slots=True)
+class StateChanges:
+    """The part of the pipeline state to save after a batch (see Pipeline.state_changes)."""
+
+    head: dict[str, Any]
+    """The clock, entity counts and word cases (small; saved whole)."""
+    topics: TopicChanges
+    """The topics changed or removed since the last save."""
+
+
+@dataclass(frozen=True, slots=True)
 class _Prepared:
     item: NormalizedItem
     original: str | None
@@ -193,20 +216,34 @@ class Pipeline:
         Duplicate indexes are not included: exact duplicates are caught again by the item
         store, and near-duplicates only look back `near_duplicate_window_hours` anyway.
         """
+        return {**self._head(), "clusterer": self.clusterer.state()}
+
+    def state_changes(self) -> StateChanges:
+        """What changed in the state since the last acknowledged save (see state_saved): the
+        clock, entity counts and word cases, and the topics changed or removed."""
+        return StateChanges(self._head(), self.clusterer.changes())
+
+    def state_saved(self, changes: StateChanges) -> None:
+        """Acknowledge that `changes` were saved (a failed save keeps them pending)."""
+        self.clusterer.saved(changes.topics)
+
+    def _head(self) -> dict[str, Any]:
         return {
             "now": self.now.isoformat() if self.now else None,
             "started": self.started.isoformat() if self.started else None,
-            "clusterer": self.clusterer.state(),
             "entity_stats": self.stats.state(),
             "word_cases": self.extractor.state(),
         }
 
-    def restore(self, state: dict[str, Any]) -> None:
-        """Continue from a state saved by state()."""
+    def restore(self, state: dict[str, Any], *, saved: bool = True) -> None:
+        """Continue from a state saved by state() (or by state_changes(), reassembled); with
+        `saved` False every topic is pending for the next state_changes()."""
         self.now = datetime.fromisoformat(state["now"]) if state["now"] else None
         self.started = datetime.fromisoformat(state["started"]) if state["started"] else None
         self.stats = EntityStats.restore(state["entity_stats"])
-        self.clusterer = OnlineClusterer.restore(self.config, state["clusterer"], self.stats)
+        self.clusterer = OnlineClusterer.restore(
+            self.config, state["clusterer"], self.stats, saved=saved
+        )
         self.extractor.restore(state["word_cases"])
 
     def _model_folder(self) -> Path:
@@ -301,10 +338,13 @@ class Pipeline:
         }
         keywords = top_terms(self._terms, self.config.keyword_count)
         for topic in topics:
+            before = (topic.keywords, topic.label, topic.representative_id)
             topic.keywords = keywords[topic.topic_id]
             topic.label = label_of(topic.keywords, self.config.label_keywords)
             if topic.topic_id in touched or topic.representative_id is None:
                 topic.representative_id = _representative(topic)
+            if (topic.keywords, topic.label, topic.representative_id) != before:
+                self.clusterer.touch(topic.topic_id)
 
     def topics(self) -> list[TopicSnapshot]:
         """Every counted topic, largest first."""

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import asyncpg
 import pytest
 
-from services.processor.persist import PipelineStore
-from services.processor.pipeline import BatchResult, ItemOutcome, TopicSnapshot, TrendSnapshot
+from services.processor.persist import STATE_ID, PipelineStore, load_state
+from services.processor.pipeline import (
+    BatchResult,
+    HashingEmbedder,
+    ItemOutcome,
+    Pipeline,
+    PipelineConfig,
+    TopicSnapshot,
+    TrendSnapshot,
+)
 from services.processor.store import ItemStore
 from streams.config import Settings
 from streams.db import create_pool
@@ -79,5 +88,34 @@ async def test_a_failing_batch_writes_nothing_and_a_good_one_is_idempotent(
         assert (row["item_count"], row["keywords"]) == (3, ["nimbus", "outage"])
         assert row["representative_title"] == "Nimbus outage"
         assert (trend["state"], trend["rank"], trend["z_score"]) == ("trending", 1, 3.2)
+    finally:
+        await pool.close()
+
+
+async def test_pipeline_state_saves_changed_topics_and_loads_back(
+    test_settings: Settings,
+) -> None:
+    pipeline = Pipeline(PipelineConfig(), HashingEmbedder())
+    titles = ["Nimbus outage takes down apps", "Nimbus outage takes down banks"]
+    pool = await create_pool(test_settings)
+    try:
+        store = PipelineStore(pool, window_hours=6)
+        async with pool.acquire() as conn:
+            await conn.execute(  # a state saved whole by an earlier version
+                "INSERT INTO pipeline_state (id, state) VALUES ($1, $2::jsonb)",
+                STATE_ID,
+                json.dumps(pipeline.state()),
+            )
+        assert await load_state(pool) == (pipeline.state(), False)
+        for minutes, title in enumerate(titles * 2):
+            pipeline.process([make_item(title=f"{title} {minutes}", published_at=AT)])
+            changes = pipeline.state_changes()
+            await store.save(BatchResult([], [], []), changes)
+            pipeline.state_saved(changes)
+        saved = await load_state(pool)
+        assert saved is not None and saved[1] is True
+        restored = Pipeline(PipelineConfig(), HashingEmbedder())
+        restored.restore(saved[0])
+        assert restored.state() == pipeline.state()
     finally:
         await pool.close()

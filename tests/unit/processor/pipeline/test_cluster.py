@@ -133,3 +133,35 @@ def test_state_round_trip(clusterer: OnlineClusterer) -> None:
     assert copy.to_dict() == original.to_dict()
     np.testing.assert_allclose(copy.centroid, original.centroid)
     assert restored.topic_of("copy") == topic
+
+
+def test_changes_list_changed_and_removed_topics_until_saved(clusterer: OnlineClusterer) -> None:
+    first, second = _split_pair(clusterer)
+    clusterer.touch(second)
+    changes = clusterer.changes()
+    assert [topic["topic_id"] for _, topic in changes.changed] == [first, second]
+    assert [position for position, _ in changes.changed] == sorted(p for p, _ in changes.changed)
+    clusterer.merge_converged()
+    clusterer.saved(changes)
+    after = clusterer.changes()
+    assert [topic["topic_id"] for _, topic in after.changed] == [first]  # changed by the merge
+    assert after.removed == [second]
+    clusterer.saved(after)
+    assert clusterer.changes() == type(after)([], [], {})
+
+
+def test_a_clusterer_restored_from_saved_changes_keeps_its_order(
+    clusterer: OnlineClusterer,
+) -> None:
+    for prefix, vector in (("a", _unit(1, 0, 0, 0)), ("b", _unit(0, 1, 0, 0))):
+        _topic(clusterer, prefix, vector)
+    saved = {topic["topic_id"]: (n, topic) for n, topic in clusterer.changes().changed}
+    rows = sorted(saved.values(), key=lambda row: -row[0])  # any order: positions decide
+    state = {"topics": [{**topic, "position": n} for n, topic in sorted(rows, key=lambda r: r[0])]}
+    restored = OnlineClusterer.restore(clusterer.config, state)
+    assert list(restored.topics) == list(clusterer.topics)
+    assert restored.state() == clusterer.state()
+    assert restored.changes().changed == []
+    _topic(restored, "c", _unit(0, 0, 1, 0))
+    [(position, _)] = restored.changes().changed
+    assert position > max(n for n, _ in saved.values())

@@ -118,3 +118,22 @@ def test_trends_are_recomputed_for_touched_topics_and_on_a_new_bucket(pipeline: 
     next_hour = pipeline.process([_item("Nimbus Cloud us-east outage takes down email", 70)])
     assert {t.topic_id for t in next_hour.trends} == {t.topic_id for t in first.trends}
     assert next_hour.trends == pipeline.trends()
+
+
+def test_a_pipeline_restored_from_its_saved_changes_is_the_same(pipeline: Pipeline) -> None:
+    rows: dict[str, tuple[int, dict[str, Any]]] = {}
+    head: dict[str, Any] = {}
+    for minutes, title in zip((0, 10, 70, 80), OUTAGE, strict=True):
+        pipeline.process([_item(title, minutes)])
+        changes = pipeline.state_changes()
+        head = changes.head
+        rows.update((topic["topic_id"], (n, topic)) for n, topic in changes.topics.changed)
+        pipeline.state_saved(changes)
+    assert pipeline.state_changes().topics.changed == []
+    topics = [{**topic, "position": n} for n, topic in sorted(rows.values(), key=lambda r: r[0])]
+    restored = Pipeline(PipelineConfig(), HashingEmbedder())
+    restored.restore({**head, "clusterer": {"topics": topics}})
+    assert restored.state() == pipeline.state()
+    whole = Pipeline(PipelineConfig(), HashingEmbedder())
+    whole.restore(pipeline.state(), saved=False)
+    assert len(whole.state_changes().topics.changed) == len(pipeline.clusterer.topics)
