@@ -105,6 +105,8 @@ class _Windows:
     """No item in the last `fading_windows` windows."""
     silent: list[bool]
     """No item in the last `dormant_windows` windows."""
+    silent_until: list[int]
+    """At each bucket, the first bucket from there on that is not silent (or the end)."""
 
 
 def _z_scores(
@@ -202,7 +204,15 @@ def _windows(counts: Sequence[int], config: PipelineConfig) -> _Windows:
         rising=rising.tolist(),
         fading=fading,
         silent=silent,
+        silent_until=_run_ends(silent),
     )
+
+
+def _run_ends(flags: list[bool]) -> list[int]:
+    """At each index, the first index from there on whose flag is False (len(flags) if none)."""
+    indexes = np.arange(len(flags))
+    loud = np.where(np.asarray(flags, dtype=bool), len(flags), indexes)
+    return np.minimum.accumulate(loud[::-1])[::-1].tolist()
 
 
 def _quiet(counts: npt.NDArray[np.float64], span: int) -> list[bool]:
@@ -240,12 +250,19 @@ def _decided(
     windows = _windows([0] * lead + list(counts), config)
     decided: list[tuple[TrendState, int]] = []
     state: TrendState | None = None
-    peak = 0
-    for t in range(lead, len(windows.count)):
+    peak, t = 0, lead
+    while t < len(windows.counts):
+        if windows.silent[t]:  # dormant all along a silent run, the peak kept
+            end = windows.silent_until[t]
+            state = TrendState.DORMANT
+            decided.extend([(state, peak)] * (end - t))
+            t = end
+            continue
         new_state = _next_state(windows, t, state, peak, config)
         peak = _peak(new_state, state, peak, windows.counts[t])
         state = new_state
         decided.append((state, peak))
+        t += 1
     return windows, lead, decided
 
 
