@@ -187,6 +187,8 @@ ALERTS = TopicSpec(
     "Health and lag alerts raised by the maintenance service.",
     partitions=1,
     retention_ms=30 * DAY_MS,
+    max_message_bytes=CONSUMED_TOPIC_MAX_BYTES,
+    dead_lettered=True,
 )
 
 

@@ -11,15 +11,14 @@ from services.maintenance.handlers import Jobs, handlers
 from services.maintenance.lag import LagMonitor
 from services.maintenance.topics import alerts_topic, job_results_topic, jobs_topic
 from streams import retry_consumer
+from streams.decoding import consume_records
 from streams.delivery import Delivery
-from streams.exceptions import RecordValidationError
 from streams.jobs import JobRunner
 from streams.limits import job_limits
-from streams.logs import event_context
 from streams.records import Alert, MaintenanceRequest, RequestStatus
 from streams.resources import WorkerResources
 from streams.retry import Guard, RetryPolicy, Route
-from streams.topics import MAINTENANCE_REQUESTS
+from streams.topics import ALERTS, MAINTENANCE_REQUESTS
 
 __all__ = ["guard", "handle_jobs", "jobs", "log_alerts", "monitor", "publish_alert", "resources"]
 
@@ -33,15 +32,14 @@ async def publish_alert(alert: Alert) -> None:
     await alerts_topic.send(key=alert.key, value=alert.dumps())
 
 
+async def _log_alert(alert: Alert) -> None:
+    log.warning("alert %s", describe(alert))
+
+
 @app.agent(alerts_topic)
 async def log_alerts(stream: Any) -> None:
-    """Log each alert as one warning line (an alert that is not an Alert, as its text)."""
-    async for event in stream.events():
-        try:
-            text = describe(Alert.parse(event.value))
-        except RecordValidationError:
-            text = (event.value or b"").decode("utf-8", errors="replace")
-        log.warning("alert %s", text, extra=event_context(event))
+    """Log each alert as one warning line; a message that is not an Alert is dead-lettered."""
+    await consume_records(stream, Alert, guard, _log_alert)
 
 
 async def _publish_status(status: RequestStatus) -> None:
@@ -57,7 +55,13 @@ _runner = JobRunner(
     policy=RetryPolicy.for_kind(app.settings, app.settings.process_max_retries),
     limits=job_limits(app.settings),
 )
-guard = Guard(app.settings, [Route(MAINTENANCE_REQUESTS, _runner.policy or RetryPolicy(0))])
+guard = Guard(
+    app.settings,
+    [
+        Route(MAINTENANCE_REQUESTS, _runner.policy or RetryPolicy(0)),
+        Route(ALERTS, RetryPolicy(max_retries=0)),
+    ],
+)
 
 
 handle_jobs = _runner.handle_deliveries

@@ -11,20 +11,22 @@ import asyncpg
 from streams.client import request_processing
 from streams.config import Settings
 from streams.deadletter import DeadLetters
-from streams.records import ControlCommand, ProcessingReport, RequestState
+from streams.records import Alert, ControlCommand, ProcessingReport, RequestState
 from streams.state import RequestStates, redis_client
 from streams.topics import (
+    ALERTS,
     COLLECT_REQUESTS,
     COLLECT_REQUESTS_PRIORITY,
     CONTROL,
     ITEMS_RAW,
+    MAINTENANCE_REQUESTS,
     PROCESS_REQUESTS,
     PROCESSING_REPORTS,
     TopicSpec,
 )
 from tests.factories import make_item, make_request
 from tests.support.kafka import produce, wait_final
-from tests.support.workers import Worker, apoll
+from tests.support.workers import Worker, apoll, poll
 
 ROOT = Path(__file__).resolve().parents[3]
 POISON = {
@@ -40,6 +42,8 @@ CONSUMED = (
     PROCESSING_REPORTS,
     ITEMS_RAW,
     PROCESS_REQUESTS,
+    MAINTENANCE_REQUESTS,
+    ALERTS,
 )
 
 
@@ -64,6 +68,7 @@ async def test_poison_on_each_consumed_topic_is_dead_lettered_and_the_next_messa
     workers = [
         *start_workers("collector", test_settings),
         *start_workers("processor", test_settings),
+        *start_workers("maintenance", test_settings),
     ]
     key = b"same-partition"
     for spec in CONSUMED:
@@ -79,12 +84,15 @@ async def test_poison_on_each_consumed_topic_is_dead_lettered_and_the_next_messa
     await produce(test_settings, PROCESSING_REPORTS, report.dumps(), key=key)
     item = make_item()
     await produce(test_settings, ITEMS_RAW, item.dumps(), key=key)
+    alert = Alert(source="test", subject="poison", severity="info", message="after the poison")
+    await produce(test_settings, ALERTS, alert.dumps(), key=key)
 
     finals = await wait_final(test_settings, {"good-bulk", "good-urgent"})
     assert finals["good-bulk"].state is finals["good-urgent"].state is RequestState.SUCCESS
     states = RequestStates(redis_client(test_settings), test_settings)
     assert await apoll(lambda: states.is_revoked(revoked), 30)
     assert await apoll(lambda: _processed(test_settings, item.source_id), 90)
+    assert poll(lambda: "subject=poison" in workers[2].output(), 30)
     job = await request_processing(
         "test_pipeline",
         options={"path": "tests/fixtures/corpus/items.jsonl", "sample_size": 3},
