@@ -40,11 +40,15 @@ def class_terms(titles: Iterable[str]) -> Counter[str]:
     return Counter(t for title in titles for t in terms(title))
 
 
-def top_terms(counts: Mapping[str, Counter[str]], top: int) -> dict[str, list[str]]:
-    """class_tfidf from each class's term counts (see class_terms), kept between calls."""
-    overall: Counter[str] = Counter()
-    for counter in counts.values():
-        overall.update(counter)
+def top_terms(
+    counts: Mapping[str, Counter[str]], top: int, overall: Counter[str] | None = None
+) -> dict[str, list[str]]:
+    """class_tfidf from each class's term counts (see class_terms), kept between calls;
+    `overall`, when given, is their sum (kept up to date by the caller)."""
+    if overall is None:
+        overall = Counter()
+        for counter in counts.values():
+            overall.update(counter)
     average = sum(overall.values()) / max(1, len(counts))
     return {name: _top_terms(counter, overall, average, top) for name, counter in counts.items()}
 

@@ -206,6 +206,8 @@ class Pipeline:
         """The last trend computed for each counted topic (their previous states and scores)."""
         self._ranks: dict[str, int] = {}
         self._terms: dict[str, Counter[str]] = {}
+        self._all_terms: Counter[str] = Counter()
+        """The sum of `_terms` (c-TF-IDF's term frequencies over all counted topics)."""
         """Each counted topic's title terms, recounted only when its titles change."""
         self._evaluated: tuple[int, datetime | None] | None = None
         """(bucket of now, started) when every counted topic's trend was last computed."""
@@ -330,13 +332,12 @@ class Pipeline:
     def _refresh_labels(self, touched: set[str]) -> None:
         """Keywords, labels and representatives; only touched topics' titles are recounted."""
         topics = self.clusterer.counted()
-        self._terms = {
-            topic.topic_id: self._terms[topic.topic_id]
-            if topic.topic_id in self._terms and topic.topic_id not in touched
-            else class_terms(topic.titles.values())
-            for topic in topics
-        }
-        keywords = top_terms(self._terms, self.config.keyword_count)
+        for topic_id in self._terms.keys() - {topic.topic_id for topic in topics}:
+            self._count_terms(topic_id, None)
+        for topic in topics:
+            if topic.topic_id in touched or topic.topic_id not in self._terms:
+                self._count_terms(topic.topic_id, class_terms(topic.titles.values()))
+        keywords = top_terms(self._terms, self.config.keyword_count, self._all_terms)
         for topic in topics:
             before = (topic.keywords, topic.label, topic.representative_id)
             topic.keywords = keywords[topic.topic_id]
@@ -345,6 +346,18 @@ class Pipeline:
                 topic.representative_id = _representative(topic)
             if (topic.keywords, topic.label, topic.representative_id) != before:
                 self.clusterer.touch(topic.topic_id)
+
+    def _count_terms(self, topic_id: str, terms: Counter[str] | None) -> None:
+        """Replace a topic's title terms (None: forget them), keeping their sum in step."""
+        previous = self._terms.pop(topic_id, None)
+        if previous:
+            self._all_terms.subtract(previous)
+            for term in previous:
+                if self._all_terms[term] <= 0:
+                    del self._all_terms[term]
+        if terms is not None:
+            self._terms[topic_id] = terms
+            self._all_terms.update(terms)
 
     def topics(self) -> list[TopicSnapshot]:
         """Every counted topic, largest first."""
