@@ -230,9 +230,8 @@ class Guard:
                 failure, decision.attempt, due="", traceback=failure.traceback
             )
             metrics.record_dead_letter(delivery.topic, failure.error_class)
-        producer = await self.producer()
         key = delivery.key or f"{delivery.topic}:{delivery.partition}:{delivery.offset}".encode()
-        await producer.send_and_wait(target, delivery.value, key=key, headers=headers)
+        await self._produce(delivery, target, key, headers)
         log.warning(
             "message sent to=%s attempt=%d error=%s: %s",
             target,
@@ -241,6 +240,23 @@ class Guard:
             failure.message[:300],
             extra=delivery.where,
         )
+
+    async def _produce(
+        self, delivery: Delivery, target: str, key: bytes, headers: list[tuple[str, bytes]]
+    ) -> None:
+        """Produce and wait for the broker's acknowledgement; a broker away is waited out."""
+        outages = 0
+        while True:
+            try:
+                producer = await self.producer()
+                await producer.send_and_wait(target, delivery.value, key=key, headers=headers)
+            except Exception as exc:
+                if not is_outage(exc) or self.stopping:
+                    raise
+                outages += 1
+                await self._wait_out([delivery], exc, outages)
+                continue
+            return
 
     async def producer(self) -> AIOKafkaProducer:
         """The guard's producer (acks from all replicas), started on first use."""
