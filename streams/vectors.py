@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from qdrant_client import AsyncQdrantClient
+import asyncpg
+from qdrant_client import AsyncQdrantClient, models
 
 from streams.config import Settings
 
-__all__ = ["ITEMS", "TOPICS", "collection_name", "qdrant_client"]
+__all__ = ["ITEMS", "TOPICS", "collection_name", "flush_deletions", "qdrant_client"]
 
 ITEMS = "items"
 TOPICS = "topics"
@@ -23,3 +24,33 @@ def qdrant_client(settings: Settings) -> AsyncQdrantClient:
 def collection_name(settings: Settings, collection: str) -> str:
     """A collection's name in Qdrant: NAMESPACE, then the collection."""
     return f"{settings.namespace}{collection}"
+
+
+async def flush_deletions(client: AsyncQdrantClient, settings: Settings, pool: asyncpg.Pool) -> int:
+    """Delete the points queued in `vector_deletions` (by cleanup), batch by batch; how many.
+
+    Run by the maintenance cleanup, and by the processor's sweep: in local mode only the
+    process holding QDRANT_PATH (the processor) can open it.
+    """
+    done = 0
+    while rows := await pool.fetch(
+        "SELECT collection, point_id FROM vector_deletions ORDER BY queued_at LIMIT $1",
+        settings.cleanup_batch_size,
+    ):
+        for collection in {row["collection"] for row in rows}:
+            ids = [row["point_id"] for row in rows if row["collection"] == collection]
+            await _delete_points(client, collection_name(settings, collection), ids)
+        await pool.execute(
+            "DELETE FROM vector_deletions WHERE (collection, point_id) IN "
+            "(SELECT * FROM unnest($1::text[], $2::bigint[]))",
+            [row["collection"] for row in rows],
+            [row["point_id"] for row in rows],
+        )
+        done += len(rows)
+    return done
+
+
+async def _delete_points(client: AsyncQdrantClient, name: str, ids: list[int]) -> None:
+    if await client.collection_exists(name):
+        selector = models.PointIdsList(points=list(ids))
+        await client.delete(name, points_selector=selector, wait=True)

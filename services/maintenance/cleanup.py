@@ -8,11 +8,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
-from qdrant_client import AsyncQdrantClient, models
 
 from streams.config import Settings
 from streams.records import utcnow
-from streams.vectors import ITEMS, collection_name, qdrant_client
+from streams.vectors import ITEMS, flush_deletions, qdrant_client
 
 __all__ = ["TARGETS", "CleanupReport", "Target", "cleanup", "flush_vector_deletions"]
 
@@ -126,31 +125,6 @@ async def flush_vector_deletions(settings: Settings, pool: asyncpg.Pool) -> int:
     """Delete the queued points from Qdrant, batch by batch; how many were deleted."""
     client = qdrant_client(settings)
     try:
-        return await _flush(client, settings, pool)
+        return await flush_deletions(client, settings, pool)
     finally:
         await client.close()
-
-
-async def _flush(client: AsyncQdrantClient, settings: Settings, pool: asyncpg.Pool) -> int:
-    done = 0
-    while rows := await pool.fetch(
-        "SELECT collection, point_id FROM vector_deletions ORDER BY queued_at LIMIT $1",
-        settings.cleanup_batch_size,
-    ):
-        for collection in {row["collection"] for row in rows}:
-            ids = [row["point_id"] for row in rows if row["collection"] == collection]
-            await _delete_points(client, collection_name(settings, collection), ids)
-        await pool.execute(
-            "DELETE FROM vector_deletions WHERE (collection, point_id) IN "
-            "(SELECT * FROM unnest($1::text[], $2::bigint[]))",
-            [row["collection"] for row in rows],
-            [row["point_id"] for row in rows],
-        )
-        done += len(rows)
-    return done
-
-
-async def _delete_points(client: AsyncQdrantClient, name: str, ids: list[int]) -> None:
-    if await client.collection_exists(name):
-        selector = models.PointIdsList(points=list(ids))
-        await client.delete(name, points_selector=selector, wait=True)

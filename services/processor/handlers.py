@@ -17,6 +17,7 @@ from services.processor.vectors import ITEMS
 from streams.exceptions import TrendStreamError
 from streams.jobs import JobHandler
 from streams.records import ProcessRequest, RawItem
+from streams.vectors import flush_deletions
 
 __all__ = ["JobError", "handlers", "summary"]
 
@@ -101,13 +102,16 @@ async def test_pipeline(resources: Resources, request: ProcessRequest) -> dict[s
 
 
 async def sweep(resources: Resources, request: ProcessRequest) -> dict[str, Any]:
-    """Send items stored but never processed back through items.raw (up to `limit`)."""
+    """Send items stored but never processed back through items.raw (up to `limit`); delete
+    the vectors cleanup queued (the processor holds Qdrant's local folder)."""
     limit = _whole(request.options, "limit", 1000)
     rows = await (await resources.pool()).fetch(_UNPROCESSED, limit)
     for row in rows:
         item = RawItem.parse({**dict(row), "engagement": json.loads(row["engagement"])})
         await items_topic.send(key=item.key, value=item.dumps())
-    return {"items_resent": len(rows), "limit": limit}
+    vectors = await resources.vectors()
+    deleted = await flush_deletions(vectors.client, resources.settings, await resources.pool())
+    return {"items_resent": len(rows), "limit": limit, "vectors_deleted": deleted}
 
 
 async def reprocess_trends(resources: Resources, request: ProcessRequest) -> dict[str, Any]:

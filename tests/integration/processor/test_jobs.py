@@ -44,14 +44,36 @@ async def test_sweep_sends_unprocessed_items_back_through_the_pipeline(
     test_settings: Settings, start_workers: StartWorkers
 ) -> None:
     await _store_unprocessed(test_settings, "Stored but never processed", 4)
+    await _queue_vector_deletions(test_settings, [9001, 9002])
     start_workers("processor", test_settings)
     async with await request_processing(
         "sweep", options={"limit": 10}, settings=test_settings
     ) as job:
         result = await job.result(timeout=60)
-    assert result == {"items_resent": 4, "limit": 10}
+    assert result == {"items_resent": 4, "limit": 10, "vectors_deleted": 2}
+    assert await _count_table(test_settings, "vector_deletions") == 0
     processed = await apoll(lambda: _all_processed(test_settings), 60)
     assert processed, "the swept items were never processed"
+
+
+async def _queue_vector_deletions(settings: Settings, point_ids: list[int]) -> None:
+    """Points a cleanup queued while it could not open Qdrant (the processor held it)."""
+    conn = await asyncpg.connect(settings.database_url.get_secret_value())
+    try:
+        await conn.executemany(
+            "INSERT INTO vector_deletions (collection, point_id) VALUES ('items', $1)",
+            [(point_id,) for point_id in point_ids],
+        )
+    finally:
+        await conn.close()
+
+
+async def _count_table(settings: Settings, table: str) -> int:
+    conn = await asyncpg.connect(settings.database_url.get_secret_value())
+    try:
+        return int(await conn.fetchval(f"SELECT count(*) FROM {table}"))
+    finally:
+        await conn.close()
 
 
 async def _store_unprocessed(settings: Settings, title: str, count: int) -> None:
