@@ -225,7 +225,9 @@ class RequestRunner:
     async def _fan_out(
         self, parent: CollectRequest, lane: Lane, report: StatusReporter
     ) -> RequestStatus:
-        members = self.registry.members(parent.plugin)
+        listed = self.registry.members(parent.plugin)
+        disabled = await self.deps.runs.disabled() if self.deps.runs else set()
+        members = [name for name in listed if name not in disabled]
         if not members:
             raise UnknownPluginError(f"group {parent.plugin!r} has no enabled plugin")
         if self.deps.groups is None:
@@ -234,9 +236,9 @@ class RequestRunner:
         children = children_of(parent, members)
         for child in children:
             await self.deps.requests(child, lane)
-        return await report(
-            RequestState.STARTED, result={"children": [c.request_id for c in children]}
-        )
+        skipped = sorted(set(listed) - set(members))
+        result = {"children": [c.request_id for c in children], "skipped_disabled": skipped}
+        return await report(RequestState.STARTED, result=result)
 
     async def _failed(self, report: StatusReporter, exc: Exception, attempt: int) -> RequestStatus:
         """RETRY with the next due time while the policy allows, else FAILURE."""

@@ -34,6 +34,16 @@ class PluginRunLog:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
 
+    async def disabled(self) -> set[str]:
+        """Plugins the maintenance plugin-health job disabled (groups skip them); a database
+        failure is logged and disables nothing."""
+        try:
+            rows = await self.pool.fetch("SELECT plugin FROM plugin_health WHERE disabled")
+        except (OSError, asyncpg.PostgresError):
+            log.warning("disabled plugins unknown (database error); none skipped", exc_info=True)
+            return set()
+        return {row["plugin"] for row in rows}
+
     async def record(self, status: RequestStatus) -> None:
         """Record a final status; a database failure is logged, never raised."""
         record_plugin_run(status.plugin, status.state.value)

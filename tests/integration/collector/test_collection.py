@@ -186,3 +186,23 @@ async def test_then_process_succeeds_once_the_processor_stored_the_items(
     assert status.result is not None
     assert status.result["processing"] == {"items_processed": 6, "items_new": 6}
     assert status.result["items_published"] == 6
+
+
+async def test_a_group_skips_the_plugins_plugin_health_disabled(
+    source_settings: Settings, start_workers: StartWorkers
+) -> None:
+    conn = await asyncpg.connect(source_settings.database_url.get_secret_value())
+    try:
+        await conn.execute(
+            "INSERT INTO plugin_health (plugin, window_hours, flagged, disabled) "
+            "VALUES ('reddit', 24, true, true)"
+        )
+    finally:
+        await conn.close()
+    start_workers("collector", source_settings)
+    parent = await _request(source_settings, plugin="all", options={}, dry_run=True)
+    children = {f"{parent}.{name}" for name in PLUGINS - {"reddit"}}
+    finals = await wait_final(source_settings, {parent} | children)
+    result = finals[parent].result
+    assert result is not None
+    assert set(result["children"]) == PLUGINS - {"reddit"}
