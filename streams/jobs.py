@@ -84,9 +84,7 @@ class JobRunner(Generic[Q]):
             return await self._failed(report, exc, attempt + 1)
         return await report(RequestState.SUCCESS, result=result)
 
-    async def _limited(
-        self, work: Awaitable[dict[str, Any]], request_id: str
-    ) -> dict[str, Any]:
+    async def _limited(self, work: Awaitable[dict[str, Any]], request_id: str) -> dict[str, Any]:
         if self.limits is None:
             return await work
         states = self.states
