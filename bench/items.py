@@ -21,8 +21,9 @@ def corpus() -> list[RawItem]:
 
 
 def bench_items(count: int, run: str) -> list[RawItem]:
-    """`count` items: copy k of the corpus is shifted k weeks later and marked "edition k",
-    so no two items share a source id or content (each one is stored, embedded, clustered)."""
+    """`count` items: copy k of the corpus is shifted k weeks later and marked "edition k" and
+    with the run, so no two items of any runs share a source id or content (each one is
+    stored, embedded, clustered; none is an exact duplicate of an earlier round's)."""
     base = corpus()
     items = []
     for index in range(count):
@@ -35,7 +36,7 @@ def bench_items(count: int, run: str) -> list[RawItem]:
                 source_id=f"{run}-{edition}-{item.source_id}",
                 title=item.title,
                 url=item.url,
-                text=f"{item.text} (edition {edition})",
+                text=f"{item.text} (edition {edition}, {run})",
                 author=item.author,
                 published_at=item.published_at + shift if item.published_at else None,
                 score=item.score,
