@@ -1,6 +1,11 @@
 """Benchmark 4, the old design side by side: normalize, dedupe and persist as Celery 5 tasks on
-RabbitMQ with a Redis result backend, one task per item and batched, against trend-stream's
-processor (FAKE hash embedder: the Celery tasks embed nothing either) in the same run.
+RabbitMQ with a Redis result backend, one task per item and batched, against trend-stream in the
+same run, twice:
+- same work (the like-for-like row): bench/samework_processor.py, a BENCH-ONLY Faust app doing
+  only the tasks' normalize, content-hash dedupe and INSERT, per Faust batch, on items.raw;
+- full pipeline: the real processor (FAKE hash embedder: the Celery tasks embed nothing either),
+  which also embeds, clusters, scores, and writes topics, trends, state and vectors.
+Both are timed as benchmark 2: N RawItems produced to items.raw until N rows are in PostgreSQL.
 
 Usage: python bench/oldsystem.py [--per-item N] [--batched N] [--batch N] [--items N]
                                  [--warmup N] [--repeat N] [--tiny] [--out PATH]
@@ -12,6 +17,7 @@ import asyncio
 import json
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 if __package__ in (None, ""):
@@ -100,6 +106,40 @@ async def measure_celery(
     return celery.rows
 
 
+@dataclass(frozen=True)
+class Run:
+    """A trend-stream worker to time: its figure, Faust module and note."""
+
+    figure: str
+    module: str
+    note: str
+
+
+async def measure_faust(
+    settings: Settings, report: Report, sizes: dict[str, int], repeat: int, *, sent: int, run: Run
+) -> None:
+    """One trend-stream figure: a Faust worker (module `run.module`) through benchmark 2's flow."""
+    worker = start_faust("processor", settings, run.module)
+    with running([worker]):
+        flow = Flow(settings, [worker])
+        flow.sent = sent
+        await flow.round(sizes["warmup"])
+        for _ in range(repeat):
+            report.add(run.figure, "items/s", (await flow.round(sizes["items"]))[0], run.note)
+
+
+SAME_WORK = Run(
+    "trend_stream_same_work",
+    "bench.samework_processor",
+    "trend-stream, same work (normalize, dedupe, persist); bench-only Faust app",
+)
+FULL_PIPELINE = Run(
+    "trend_stream_full_pipeline",
+    "bench.hash_processor",
+    "trend-stream, full pipeline (processor, FAKE hash embedder)",
+)
+
+
 async def main() -> Report:
     args = parser(__doc__, SIZES, TINY).parse_args()
     sizes = sizes_of(args)
@@ -111,22 +151,14 @@ async def main() -> Report:
     )
     async with bench_env("celery") as settings:
         rows = await measure_celery(settings, report, sizes, args.repeat)
-        worker = start_faust("processor", settings, "bench.hash_processor")
-        with running([worker]):
-            flow = Flow(settings, [worker])
-            flow.sent = rows
-            await flow.round(sizes["warmup"])
-            for _ in range(args.repeat):
-                report.add(
-                    "trend_stream",
-                    "items/s",
-                    (await flow.round(sizes["items"]))[0],
-                    "processor, FAKE hash embedder",
-                )
-    report.ratio("trend_stream_vs_celery_per_item", "trend_stream", "celery_per_item")
-    report.ratio("trend_stream_vs_celery_batched", "trend_stream", "celery_batched")
-    report.target(">= 5x Celery per item", "trend_stream_vs_celery_per_item", at_least=5)
-    report.target(">= 1.5x Celery batched", "trend_stream_vs_celery_batched", at_least=1.5)
+        await measure_faust(settings, report, sizes, args.repeat, sent=rows, run=FULL_PIPELINE)
+    async with bench_env("samework") as settings:  # fresh items.raw: nothing read twice
+        await measure_faust(settings, report, sizes, args.repeat, sent=0, run=SAME_WORK)
+    for run, label in ((SAME_WORK, "same work"), (FULL_PIPELINE, "full pipeline")):
+        for celery, goal, what in (("per_item", 5, "per item"), ("batched", 1.5, "batched")):
+            ratio = f"{run.figure}_vs_celery_{celery}"
+            report.ratio(ratio, run.figure, f"celery_{celery}")
+            report.target(f"{label}: >= {goal}x Celery {what}", ratio, at_least=goal)
     print(report.table())
     print(f"\nwritten: {report.save(args.out)}")
     return report

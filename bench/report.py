@@ -107,8 +107,9 @@ def table_of(reports: Sequence[Mapping[str, Any]]) -> str:
     for report in reports:
         for name, figure in report["figures"].items():
             runs = ", ".join(_number(v) for v in figure["values"])
-            median = _number(figure["median"])
-            lines.append(f"| {report['bench']} | {name} | {median} | {figure['unit']} | {runs} |")
+            median, unit = _number(figure["median"]), figure["unit"]
+            measure = f"{name}: {figure['note']}" if figure.get("note") else name
+            lines.append(f"| {report['bench']} | {measure} | {median} | {unit} | {runs} |")
         for name, value in report["ratios"].items():
             lines.append(f"| {report['bench']} | {name} | {_number(value)} | ratio | |")
     targets = [(r["bench"], n, t) for r in reports for n, t in r["targets"].items()]
