@@ -37,7 +37,7 @@ def one_line(text: str) -> str:
         (["requests", "--state", "RUNNING"], "unknown state RUNNING"),
         (["purge", "no.such.topic", "--yes"], "'no.such.topic' is not a catalog topic"),
         (["dlq", "list", "--since", "someday"], "bad time 'someday'"),
-        (["dlq", "redrive", "--topic", "alerts"], "has no dead-letter topic"),
+        (["dlq", "redrive", "--topic", "trends.updates"], "has no dead-letter topic"),
         (["trends", "top", "--state", "hot"], "--state"),
         (["nosuch"], "No such command 'nosuch'"),
     ],

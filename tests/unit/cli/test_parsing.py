@@ -86,7 +86,7 @@ def test_a_dead_letter_filter_refuses_a_topic_without_dead_letters() -> None:
     with pytest.raises(BadInputError, match="not a catalog topic"):
         dead_letter_filter("nope")
     with pytest.raises(BadInputError, match="no dead-letter topic"):
-        dead_letter_filter("alerts")
+        dead_letter_filter("trends.updates")
 
 
 def test_catalog_topics_with_or_without_the_namespace() -> None:
