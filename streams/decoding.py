@@ -1,46 +1,24 @@
-"""Typed records from raw topic events: an invalid one is logged with where it was, and skipped."""
+"""Typed records from raw messages: an invalid one is dead-lettered with the reason."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from streams.delivery import Delivery, Failure
 from streams.exceptions import RecordValidationError
-from streams.logs import event_context
 from streams.records import StreamRecord
 from streams.retry import Decision, Guard, Rejected
 
 __all__ = [
     "consume_records",
-    "decode",
-    "decoded",
     "fallback_request_id",
     "message_key",
     "parse",
     "valid_deliveries",
 ]
 
-log = logging.getLogger(__name__)
 R = TypeVar("R", bound=StreamRecord)
-
-
-def decode(event: Any, kind: type[R]) -> R | None:
-    """The event's value as a `kind` record, or None (logged) when it is not a valid one."""
-    try:
-        return kind.parse(event.value)
-    except RecordValidationError as exc:
-        log.error("message rejected: %s", exc, extra=event_context(event))  # noqa: TRY400
-        return None
-
-
-async def decoded(stream: Any, kind: type[R]) -> AsyncIterator[tuple[Any, R]]:
-    """(event, record) for each valid message of a raw stream; invalid ones are skipped."""
-    async for event in stream.events():
-        record = decode(event, kind)
-        if record is not None:
-            yield event, record
 
 
 async def consume_records(
