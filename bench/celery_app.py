@@ -16,6 +16,7 @@ import psycopg
 from celery import Celery
 from celery.signals import worker_process_init
 
+from bench.items import stored_values
 from services.processor.pipeline import NormalizedItem, normalize
 from services.processor.store import content_hash
 from streams.config import load_settings
@@ -70,25 +71,8 @@ def _ingest(cursor: psycopg.Cursor[Any], payload: dict[str, Any]) -> bool:
     digest = content_hash(item)
     cursor.execute("SELECT id FROM items WHERE content_hash = %s LIMIT 1", (digest,))
     original = cursor.fetchone()
-    cursor.execute(
-        _INSERT,
-        (
-            item.source,
-            item.source_id,
-            item.url,
-            item.title,
-            item.text,
-            item.author,
-            item.published_at,
-            item.score,
-            item.comments,
-            digest,
-            cleaned.language,
-            item.request_id,
-            item.collected_at,
-            original[0] if original else None,
-        ),
-    )
+    values = stored_values(item, digest, cleaned.language, original[0] if original else None)
+    cursor.execute(_INSERT, values)
     return original is None
 
 

@@ -13,6 +13,30 @@ CORPUS = ROOT / "tests" / "fixtures" / "corpus" / "items.jsonl"
 _FIELDS = frozenset(RawItem._options.fields)
 
 
+def stored_values(
+    item: RawItem, digest: str, language: str | None, original: int | None
+) -> tuple[object, ...]:
+    """The `items` columns the old design's tasks and the same-work processor insert, in order:
+    source, source_id, url, title, body, author, published_at, score, comments, content_hash,
+    language, request_id, collected_at, duplicate_of."""
+    return (
+        item.source,
+        item.source_id,
+        item.url,
+        item.title,
+        item.text,
+        item.author,
+        item.published_at,
+        item.score,
+        item.comments,
+        digest,
+        language,
+        item.request_id,
+        item.collected_at,
+        original,
+    )
+
+
 def corpus() -> list[RawItem]:
     """The corpus items (447 of one week: stories, bursts, noise) in time order."""
     rows = [json.loads(line) for line in CORPUS.read_text().splitlines() if line.strip()]

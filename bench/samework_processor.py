@@ -20,6 +20,7 @@ from typing import Any
 
 import asyncpg
 
+from bench.items import stored_values
 from services.processor.pipeline import NormalizedItem, normalize
 from services.processor.store import content_hash
 from streams.app import create_app
@@ -69,27 +70,11 @@ def same_work(items: Sequence[RawItem]) -> list[Row]:
 
 
 async def _insert(conn: Any, rows: Sequence[Row], originals: dict[str, int]) -> None:
-    columns: list[list[object]] = [[] for _ in range(14)]
-    for item, cleaned, digest in rows:
-        values = (
-            item.source,
-            item.source_id,
-            item.url,
-            item.title,
-            item.text,
-            item.author,
-            item.published_at,
-            item.score,
-            item.comments,
-            digest,
-            cleaned.language,
-            item.request_id,
-            item.collected_at,
-            originals.get(digest),
-        )
-        for column, value in zip(columns, values, strict=True):
-            column.append(value)
-    await conn.execute(_INSERT, *columns)
+    values = [
+        stored_values(item, digest, cleaned.language, originals.get(digest))
+        for item, cleaned, digest in rows
+    ]
+    await conn.execute(_INSERT, *(list(column) for column in zip(*values, strict=True)))
 
 
 async def ingest(pool: asyncpg.Pool, items: Sequence[RawItem]) -> int:
