@@ -10,7 +10,14 @@ from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
-from pydantic import BeforeValidator, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from streams.exceptions import ConfigurationError
@@ -94,6 +101,21 @@ class Settings(BaseSettings):
     )
     maintenance_web_port: int = Field(
         6068, ge=1, le=65535, description="MAINTENANCE_WEB_PORT: maintenance web port."
+    )
+    broker_session_timeout_s: float = Field(
+        6.0,
+        ge=6.0,
+        le=300.0,
+        description="BROKER_SESSION_TIMEOUT_S: how long the broker waits for a silent worker "
+        "before it moves the worker's partitions to the others (the broker's minimum is 6 s; "
+        "Faust's own default, 60 s, leaves a killed worker's partitions idle for a minute).",
+    )
+    broker_heartbeat_interval_s: float = Field(
+        1.5,
+        gt=0,
+        le=60.0,
+        description="BROKER_HEARTBEAT_INTERVAL_S: how often a worker tells the broker it is "
+        "alive; well under a third of BROKER_SESSION_TIMEOUT_S.",
     )
     topic_partitions: int = Field(
         4, ge=1, le=1000, description="TOPIC_PARTITIONS: default partition count of catalog topics."
@@ -522,6 +544,14 @@ class Settings(BaseSettings):
     def _upper_log_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
+    @model_validator(mode="after")
+    def _check_heartbeat(self) -> Settings:
+        if self.broker_heartbeat_interval_s * 3 > self.broker_session_timeout_s:
+            raise ValueError(
+                "BROKER_HEARTBEAT_INTERVAL_S must be at most a third of BROKER_SESSION_TIMEOUT_S"
+            )
+        return self
+
     def web_address(self, service: ServiceName) -> tuple[str, int]:
         """Return the (host, port) the given service's web views bind to."""
         host: str = getattr(self, f"{service}_web_host")
@@ -547,7 +577,10 @@ def load_settings(**overrides: object) -> Settings:
 def _describe(exc: ValidationError) -> str:
     problems = []
     for error in exc.errors():
-        variable = str(error["loc"][0]).upper() if error["loc"] else "?"
+        if not error["loc"]:  # a rule between settings
+            problems.append(str(error["msg"]).removeprefix("Value error, "))
+            continue
+        variable = str(error["loc"][0]).upper()
         shown = "<hidden>" if variable in _SECRET_VARIABLES else repr(error.get("input"))
         problems.append(f"{variable}={shown}: {error['msg']}")
     return "invalid configuration: " + "; ".join(problems)

@@ -278,17 +278,57 @@ CONTROL_COMMANDS = frozenset({"revoke"})
 
 
 class ProcessingReport(StreamRecord, namespace="trend_stream.ProcessingReport"):
-    """The processor handled a request's items (one report per request and batch)."""
+    """The processor handled a request's items (one report per request, batch and stage).
+
+    A redelivered item is reported again: `keys` name the items, so a reader counts each
+    item once however often it is reported.
+    """
 
     request_id: str
     items_handled: int
     items_new: int
     stage: str = "stored"
+    keys: List[str] = None  # type: ignore[assignment]
+    """The keys of the items handled (`source:source_id`)."""
+    new_keys: List[str] = None  # type: ignore[assignment]
+    """The keys of the items stored for the first time."""
     reported_at: Optional[datetime] = None
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
         self.reported_at = self.reported_at or utcnow()
+        self.keys = self.keys if self.keys is not None else []
+        self.new_keys = self.new_keys if self.new_keys is not None else []
+
+
+class EnrichedItem(StreamRecord, namespace="trend_stream.EnrichedItem"):
+    """An item after the processor's enrich stage, ready for clustering (items.enriched).
+
+    Everything here depends on the item alone; what needs the whole stream (entity weights,
+    topics) is the cluster stage's. An exact duplicate carries `duplicate_of` and no vector.
+    """
+
+    key: str
+    """`source:source_id` of the item."""
+    at: datetime
+    """Publication time (collection time when unknown): the pipeline's event time."""
+    title: str
+    language: Optional[str] = None
+    score: Optional[int] = None
+    comments: Optional[int] = None
+    vector: Optional[str] = None
+    """The item's unit-length embedding, float32 little-endian, base64."""
+    entities: List[str] = None  # type: ignore[assignment]
+    """Entity keys found in the item (case-folded names), in order of appearance."""
+    duplicate_of: Optional[str] = None
+    """The key of the item this one repeats exactly (same normalised content)."""
+    request_id: Optional[str] = None
+    new: bool = True
+    """Whether the enrich stage stored the item for the first time (False on redelivery)."""
+    schema_version: int = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        self.entities = self.entities if self.entities is not None else []
 
 
 PROCESS_JOBS = frozenset({"sweep", "reprocess_trends", "generate_embeddings", "test_pipeline"})

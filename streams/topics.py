@@ -18,6 +18,7 @@ from streams.records import (
     Alert,
     CollectRequest,
     ControlCommand,
+    EnrichedItem,
     MaintenanceRequest,
     ProcessingReport,
     ProcessRequest,
@@ -39,6 +40,7 @@ __all__ = [
     "CONSUMED_TOPIC_MAX_BYTES",
     "CONTROL",
     "DEAD_LETTER_TOPICS",
+    "ITEMS_ENRICHED",
     "ITEMS_RAW",
     "MAINTENANCE_REQUESTS",
     "MAINTENANCE_RESULTS",
@@ -131,6 +133,15 @@ ITEMS_RAW = TopicSpec(
     "Collected items, keyed by source:source_id.",
     max_message_bytes=CONSUMED_TOPIC_MAX_BYTES,
     retried=True,
+)
+ITEMS_ENRICHED = TopicSpec(
+    "items.enriched",
+    EnrichedItem,
+    "Items after the processor's enrich stage (embedding, entities), keyed by item key. One "
+    "partition: the consumer group gives it to exactly one processor worker, the cluster writer.",
+    partitions=1,
+    max_message_bytes=CONSUMED_TOPIC_MAX_BYTES,
+    dead_lettered=True,
 )
 TRENDS_UPDATES = TopicSpec(
     "trends.updates",
@@ -232,6 +243,7 @@ MAIN_TOPICS: tuple[TopicSpec, ...] = (
     COLLECT_REQUESTS_PRIORITY,
     COLLECT_RESULTS,
     ITEMS_RAW,
+    ITEMS_ENRICHED,
     TRENDS_UPDATES,
     PROCESSING_REPORTS,
     PROCESS_REQUESTS,
