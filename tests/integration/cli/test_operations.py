@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -38,13 +38,18 @@ async def test_inspect_scheduled_shows_next_and_last_runs(
         job,
         slot,
     )
+    before = datetime.now(UTC)
     ran = await trendctl("inspect", "scheduled", "--json")
     assert ran.code == 0, ran.err
     schedules = {s["job"]: s for s in ran.json()["schedules"]}
     assert len(schedules) == 9
     health = schedules[job]
     assert health["cron"] == "*/5 * * * *" and health["next_run"]
-    assert datetime.fromisoformat(health["next_run"]) > datetime.now(UTC)
+    # The next run is the first 5-minute mark after the command ran (not after this line: a
+    # mark may pass in between).
+    next_run = datetime.fromisoformat(health["next_run"])
+    assert (next_run.minute % 5, next_run.second, next_run.microsecond) == (0, 0, 0)
+    assert before < next_run <= datetime.now(UTC) + timedelta(minutes=5)
     assert health["last_slot"] == slot.isoformat() and health["last_request_id"] == "health.x"
     assert ran.json()["retries"] == []
     table = await trendctl("inspect", "scheduled", env={"SCHEDULE_BACKUP": ""})

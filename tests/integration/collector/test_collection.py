@@ -15,7 +15,7 @@ from streams.records import RawItem, RequestState, RequestStatus
 from streams.topics import COLLECT_REQUESTS, COLLECT_RESULTS, ITEMS_RAW
 from tests.factories import make_request
 from tests.support.http import FixtureServer, Reply
-from tests.support.kafka import produce, read_until, wait_final
+from tests.support.kafka import produce, read_all, read_until, wait_final
 from tests.support.sources import HACKERNEWS_STORIES, serve_sources
 from tests.support.workers import Worker
 
@@ -122,7 +122,7 @@ async def test_two_workers_share_the_children_and_run_none_twice(
     finals = await wait_final(source_settings, set(parents) | children)
     pids = {str(first.process.pid), str(second.process.pid)}
     assert {finals[child].worker.rsplit(":", 1)[1] for child in children} == pids
-    values = await read_until(source_settings, COLLECT_RESULTS, lambda v: len(v) > 0)
+    values = await read_all(source_settings, COLLECT_RESULTS)  # every status, not a first batch
     started = Counter(
         s.request_id for s in map(RequestStatus.parse, values) if s.state is RequestState.STARTED
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
@@ -58,12 +59,20 @@ async def test_with_two_workers_each_slot_runs_once(
     assert len(rows) == len(set(rows))
 
 
+def _yearly_slot_an_hour_ago() -> tuple[str, datetime]:
+    """A cron due once a year, last an hour ago (UTC): no new slot can come during the test,
+    whatever the time of day it runs at (a daily cron fails a test crossing midnight)."""
+    slot = (datetime.now(UTC) - timedelta(hours=1)).replace(second=0, microsecond=0)
+    return f"{slot.minute} {slot.hour} {slot.day} {slot.month} *", slot
+
+
 async def test_a_missed_slot_is_caught_up_once_after_a_restart(
     test_settings: Settings, start_workers: StartWorkers
 ) -> None:
+    cron, slot = _yearly_slot_an_hour_ago()
     settings = test_settings.model_copy(
         update={
-            "schedule_all": "0 0 * * *",
+            "schedule_all": cron,
             "schedule_high_frequency": "",
             "schedule_check_interval_s": 1.0,
             "schedule_catchup_max_age_s": 86400,
@@ -74,7 +83,7 @@ async def test_a_missed_slot_is_caught_up_once_after_a_restart(
     (first,) = start_workers("collector", settings)
     values = await read_until(settings, COLLECT_REQUESTS, lambda v: len(_scheduled(v, job)) >= 1)
     (slot_request,) = _scheduled(values, job)
-    assert slot_request.startswith(f"{job}.") and slot_request.endswith("T000000")
+    assert slot_request == f"{job}.{slot:%Y%m%dT%H%M%S}"
     assert first.stop() == 0
 
     heartbeat = settings.model_copy(update={"schedule_high_frequency": "* * * * * */2"})

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -171,12 +173,28 @@ async def test_postgres_away_for_20_s_loses_nothing_and_dead_letters_nothing(
     assert processor.process.poll() is None
 
 
+def _bindable(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _free_port_pair() -> int:
+    """A free port whose next port is free too (the private broker's controller listens there)."""
+    for _ in range(100):
+        port = free_port()
+        if _bindable(port + 1):
+            return port
+    raise AssertionError("no two consecutive free ports found")
+
+
 @pytest.fixture
 def private_kafka(test_settings: Settings, tmp_path: Path) -> Iterator[Settings]:
     """The test's settings on an Apache Kafka of its own (free ports), purged afterwards."""
-    port = free_port()
-    while free_port() == port + 1:  # the controller listens on the next port
-        port = free_port()
+    port = _free_port_pair()
     settings = test_settings.model_copy(
         update={
             "kafka_bootstrap_servers": f"127.0.0.1:{port}",
@@ -203,6 +221,8 @@ async def slow_stream(private_kafka: Settings) -> AsyncIterator[asyncio.Task[Non
     task = asyncio.create_task(_produce_slowly(private_kafka, _items("stream", 600)))
     yield task
     task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task  # a failure of the stream surfaces here; a cancelled one is done with
 
 
 async def test_a_broker_restart_mid_stream_loses_nothing(
