@@ -1,0 +1,47 @@
+"""The lock, constraints.txt, pins every dependency of pyproject.toml within its range."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _pins() -> dict[str, Version]:
+    lines = (ROOT / "constraints.txt").read_text().splitlines()
+    pairs = [line.split("==", 1) for line in lines if line and not line.startswith("#")]
+    names = [canonicalize_name(name) for name, _ in pairs]
+    assert len(names) == len(set(names)), "one pin per package"
+    return {canonicalize_name(name): Version(version) for name, version in pairs}
+
+
+def _requirements() -> list[Requirement]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+    lines = [*project["dependencies"], *extras["dev"], *extras["bench"]]
+    return [Requirement(line) for line in lines]
+
+
+def test_every_dependency_is_pinned_within_its_range() -> None:
+    pins = _pins()
+    outside = [
+        f"{req} (locked: {pins.get(canonicalize_name(req.name))})"
+        for req in _requirements()
+        if (pin := pins.get(canonicalize_name(req.name))) is None or pin not in req.specifier
+    ]
+    assert not outside, f"run scripts/lock: {outside}"
+
+
+def test_click_stays_below_faust_streamings_pin() -> None:
+    assert _pins()["click"] < Version("8.4")
+
+
+def test_setup_installs_from_the_lock_in_one_pip_call() -> None:
+    setup = (ROOT / "scripts" / "setup").read_text()
+    assert "-c constraints.txt -e '.[dev,bench]'" in setup
+    assert setup.count("pip install") == 1
