@@ -625,6 +625,8 @@ class TrendInfo:
     z_score: float
     keywords: tuple[str, ...]
     updated_at: str
+    representative_title: str = ""
+    """The title of the member closest to the topic's centroid ('' before the pipeline set it)."""
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready."""
@@ -638,7 +640,7 @@ async def top_trends(
     async with _Pool(settings, pool) as db:
         rows = await db.fetch(
             "SELECT t.rank, t.topic_id, tp.label, t.state, t.score, tp.item_count, t.velocity, "
-            "t.z_score, tp.keywords, t.updated_at FROM trends t "
+            "t.z_score, tp.keywords, t.updated_at, tp.representative_title FROM trends t "
             "JOIN topics tp ON tp.id = t.topic_id "
             "WHERE tp.merged_into IS NULL AND ($2::text IS NULL OR t.state = $2) "
             "ORDER BY t.score DESC, t.topic_id LIMIT $1",
@@ -657,6 +659,7 @@ async def top_trends(
             z_score=float(row["z_score"]),
             keywords=tuple(row["keywords"] or ()),
             updated_at=row["updated_at"].isoformat(),
+            representative_title=row["representative_title"] or "",
         )
         for row in rows
     ]

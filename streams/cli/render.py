@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from rich import box
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.measure import Measurement
 from rich.table import Table
+from rich.text import Text
 
 from streams.cli.app import out
 from streams.inspect import (
@@ -23,6 +30,8 @@ from streams.records import RequestStatus
 
 __all__ = [
     "STATE_STYLES",
+    "TREND_STYLES",
+    "FitTable",
     "lag_tables",
     "print_json",
     "registered_tables",
@@ -37,6 +46,11 @@ __all__ = [
     "worker_table",
 ]
 
+COLUMN_GAP = 3
+"""Cells between two columns: padding, box.SIMPLE_HEAD's blank divider, padding."""
+MIN_COLUMN_WIDTH = 8
+"""A column cut to fit the terminal keeps at least this many cells."""
+_NUMBER = re.compile(r"^-?[0-9][0-9.,]*[smx%]?$")
 STATE_STYLES = {
     "SUCCESS": "green",
     "FAILURE": "red",
@@ -65,15 +79,99 @@ def _state(state: str) -> str:
     return f"[{style}]{state}[/{style}]" if style else state
 
 
-def table(title: str, columns: Iterable[str], rows: Iterable[Iterable[object]]) -> Table:
-    """A table with a title on the left; each cell printed as text."""
-    grid = Table(*columns, title=title, title_justify="left")
-    for row in rows:
-        grid.add_row(*("" if cell is None else str(cell) for cell in row))
-    return grid
+def table(
+    title: str,
+    columns: Iterable[str],
+    rows: Iterable[Iterable[object]],
+    *,
+    keep: Collection[str] = (),
+    squeeze: Collection[str] = (),
+    optional: Sequence[str] = (),
+) -> FitTable:
+    """A table with a title on the left; each cell printed as text, one line per row (see
+    FitTable for how it fits the terminal)."""
+    cells = [["" if cell is None else str(cell) for cell in row] for row in rows]
+    return FitTable(title, tuple(columns), cells, frozenset(keep), frozenset(squeeze), optional)
 
 
-def timeline_table(moments: list[dict[str, Any]]) -> Table:
+@dataclass(frozen=True)
+class FitTable:
+    """A table as wide as the console it is printed on at most, one line per row.
+
+    When the cells do not fit, the `optional` columns are left out (in their order) until they
+    do or none is left, then the widest columns are cut with an ellipsis rather than wrapped:
+    those in `squeeze` first, those in `keep` last.
+    """
+
+    title: str
+    columns: tuple[str, ...]
+    cells: list[list[str]]
+    keep: frozenset[str] = frozenset()
+    squeeze: frozenset[str] = frozenset()
+    optional: Sequence[str] = ()
+
+    def build(self, width: int) -> Table:
+        """The rich Table for a console `width` cells wide."""
+        headers, cells = list(self.columns), [list(row) for row in self.cells]
+        natural = [
+            max([cell_len(header), *(Text.from_markup(row[i]).cell_len for row in cells)])
+            for i, header in enumerate(headers)
+        ]
+        for name in self.optional:
+            if sum(natural) + COLUMN_GAP * (len(headers) - 1) <= width or name not in headers:
+                continue
+            index = headers.index(name)
+            del headers[index], natural[index]
+            for row in cells:
+                del row[index]
+        order = [
+            [i for i, h in enumerate(headers) if h in self.squeeze],
+            [i for i, h in enumerate(headers) if h not in self.squeeze and h not in self.keep],
+            [i for i, h in enumerate(headers) if h in self.keep],
+        ]
+        widths = _fit(natural, width - COLUMN_GAP * (len(headers) - 1), order)
+        grid = Table(
+            title=self.title,
+            title_justify="left",
+            box=box.SIMPLE_HEAD,
+            show_edge=False,
+            pad_edge=False,
+        )
+        for i, header in enumerate(headers):
+            numeric = bool(cells) and all(_NUMBER.match(row[i]) for row in cells if row[i])
+            grid.add_column(
+                header,
+                width=widths[i] if widths[i] < natural[i] else None,
+                no_wrap=True,
+                overflow="ellipsis",
+                justify="right" if numeric else "left",
+            )
+        for row in cells:
+            grid.add_row(*row)
+        return grid
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield self.build(options.max_width)
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement.get(console, options, self.build(options.max_width))
+
+
+def _fit(natural: list[int], available: int, order: list[list[int]]) -> list[int]:
+    """Column widths summing to `available` at most: the widest column of the first group
+    that can still shrink loses one cell at a time, down to MIN_COLUMN_WIDTH."""
+    widths = list(natural)
+    for group in order:
+        while sum(widths) > available:
+            shrinkable = [i for i in group if widths[i] > MIN_COLUMN_WIDTH]
+            if not shrinkable:
+                break
+            widest = max(shrinkable, key=lambda i: widths[i])
+            widths[widest] -= 1
+    return widths
+
+
+def timeline_table(moments: list[dict[str, Any]]) -> FitTable:
     """The states a request went through."""
     rows = [
         (
@@ -101,7 +199,7 @@ def status_summary(status: RequestStatus) -> None:
         out.print_json(json.dumps(status.result, default=str), highlight=False)
 
 
-def request_table(found: list[RequestInfo], title: str) -> Table:
+def request_table(found: list[RequestInfo], title: str) -> FitTable:
     """Requests, one a row."""
     rows = [
         (
@@ -117,10 +215,16 @@ def request_table(found: list[RequestInfo], title: str) -> Table:
         for info in found
     ]
     columns = ("request", "state", "plugin/job", "updated (UTC)", "runtime", "retries", "worker")
-    return table(f"{title} ({len(found)})", (*columns, "error"), rows)
+    return table(
+        f"{title} ({len(found)})",
+        (*columns, "error"),
+        rows,
+        keep=("request",),
+        optional=("worker", "retries", "runtime"),
+    )
 
 
-def worker_table(found: list[WorkerInfo]) -> Table:
+def worker_table(found: list[WorkerInfo]) -> FitTable:
     """Each service's worker from its /health."""
     rows = [
         (
@@ -136,7 +240,7 @@ def worker_table(found: list[WorkerInfo]) -> Table:
         for w in found
     ]
     columns = ("service", "url", "status", "live", "ready", "partitions", "version", "error")
-    return table("workers", columns, rows)
+    return table("workers", columns, rows, optional=("version", "live"))
 
 
 def _health(status: str) -> str:
@@ -184,7 +288,7 @@ def _by_state(counts: Mapping[str, float]) -> str:
     return ", ".join(f"{state}={count:.0f}" for state, count in sorted(counts.items()))
 
 
-def schedule_table(found: list[ScheduleInfo]) -> Table:
+def schedule_table(found: list[ScheduleInfo]) -> FitTable:
     """The schedules with their next and last runs."""
     rows = [
         (
@@ -200,10 +304,11 @@ def schedule_table(found: list[ScheduleInfo]) -> Table:
         for s in found
     ]
     columns = ("service", "schedule", "runs", "cron", "next run", "last slot", "last", "request")
-    return table(f"schedules ({found[0].timezone if found else 'UTC'})", columns, rows)
+    title = f"schedules ({found[0].timezone if found else 'UTC'})"
+    return table(title, columns, rows, optional=("runs", "request"))
 
 
-def registered_tables(found: Registered) -> list[Table]:
+def registered_tables(found: Registered) -> list[FitTable]:
     """Plugins, then request kinds."""
     plugins = table(
         "plugins",
@@ -223,7 +328,7 @@ def registered_tables(found: Registered) -> list[Table]:
     return [plugins, kinds]
 
 
-def lag_tables(found: list[GroupLagView]) -> list[Table]:
+def lag_tables(found: list[GroupLagView]) -> list[FitTable]:
     """A summary per group, then each group's partitions."""
     summary = table(
         "consumer groups",
@@ -245,20 +350,32 @@ def lag_tables(found: list[GroupLagView]) -> list[Table]:
     return tables
 
 
-def trend_table(found: list[TrendInfo]) -> Table:
-    """The top trends."""
+def trend_table(found: list[TrendInfo]) -> FitTable:
+    """The top trends: rank, state, score, items, keywords and the representative title."""
     rows = (
         (
             position,
-            t.label or t.topic_id,
-            t.state,
+            _trend_state(t.state),
             f"{t.score:.2f}",
             t.item_count,
-            f"{t.z_score:.1f}",
-            ", ".join(t.keywords[:5]),
-            t.topic_id,
+            ", ".join(t.keywords[:4]),
+            t.representative_title or t.label or t.topic_id,
         )
         for position, t in enumerate(found, start=1)
     )
-    columns = ("#", "topic", "state", "score", "items", "z", "keywords", "id")
-    return table(f"top trends ({len(found)})", columns, rows)
+    columns = ("#", "state", "score", "items", "keywords", "representative title")
+    return table(f"top trends ({len(found)})", columns, rows, squeeze=("keywords",))
+
+
+TREND_STYLES = {
+    "trending": "bold red",
+    "peaking": "yellow",
+    "emerging": "green",
+    "declining": "cyan",
+    "dormant": "dim",
+}
+
+
+def _trend_state(state: str) -> str:
+    style = TREND_STYLES.get(state, "")
+    return f"[{style}]{state}[/{style}]" if style else state
