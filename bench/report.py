@@ -1,16 +1,37 @@
-"""Bench results: medians, the markdown table every script prints, JSON under bench/results/."""
+"""Bench results: medians, the markdown table every script prints, JSON under bench/results/.
+
+`python -m bench.report` prints the latest results (the newest JSON of each benchmark);
+`python -m bench.report --docs` writes them into docs/performance.md, between its markers.
+"""
 
 from __future__ import annotations
 
+import argparse
 import json
+import re
 import statistics
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+__all__ = [
+    "RESULTS",
+    "Figure",
+    "Report",
+    "docs_section",
+    "latest",
+    "main",
+    "table_of",
+    "write_docs",
+]
+
 RESULTS = Path(__file__).resolve().parent / "results"
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "performance.md"
+START, END = "<!-- bench-results:start -->", "<!-- bench-results:end -->"
+_STAMP = re.compile(r"(\d{8}-\d{6})\.json$")
 
 
 @dataclass
@@ -119,3 +140,92 @@ def table_of(reports: Sequence[Mapping[str, Any]]) -> str:
             met = "yes" if t["met"] else "**no**"
             lines.append(f"| {bench}: {name} | {_number(t['value'])} | {t['goal']} | {met} |")
     return "\n".join(lines)
+
+
+def _reports_in(path: Path) -> list[dict[str, Any]]:
+    """The reports of one results file: a run's list, or one script's report."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return []
+    reports = data.get("reports", [data]) if isinstance(data, dict) else []
+    tiny = data.get("tiny") if isinstance(data, dict) else None
+    kept = [dict(r) for r in reports if isinstance(r, dict) and "bench" in r and "figures" in r]
+    for report in kept:
+        report.setdefault("tiny", tiny)
+    return kept
+
+
+def latest(results: Path = RESULTS) -> list[dict[str, Any]]:
+    """The newest report of each benchmark in results/, each with the stamp of its file."""
+    newest: dict[str, dict[str, Any]] = {}
+    for path in sorted(results.glob("*.json")):
+        match = _STAMP.search(path.name)
+        stamp = (
+            match.group(1)
+            if match
+            else time.strftime("%Y%m%d-%H%M%S", time.localtime(path.stat().st_mtime))
+        )
+        for report in _reports_in(path):
+            report["stamp"] = stamp
+            if report["bench"] not in newest or newest[report["bench"]]["stamp"] <= stamp:
+                newest[report["bench"]] = report
+    return sorted(newest.values(), key=lambda report: report["stamp"])
+
+
+def _when(stamp: str) -> str:
+    day, clock = stamp.split("-")
+    return f"{day[:4]}-{day[4:6]}-{day[6:]} {clock[:2]}:{clock[2:4]}"
+
+
+def docs_section(reports: Sequence[Mapping[str, Any]]) -> str:
+    """The generated part of docs/performance.md: which runs, then their one table."""
+    lines = ["| bench | what | run | repeats | sizes |", "| --- | --- | --- | --- | --- |"]
+    for report in reports:
+        sizes = ", ".join(f"{name} {value}" for name, value in report.get("sizes", {}).items())
+        tiny = " (tiny)" if report.get("tiny") else ""
+        lines.append(
+            f"| {report['bench']} | {report.get('title', '')} | {_when(report['stamp'])}{tiny} "
+            f"| {report.get('repeat', '')} | {sizes} |"
+        )
+    return "\n".join([*lines, "", table_of(reports)])
+
+
+def write_docs(reports: Sequence[Mapping[str, Any]], docs: Path = DOCS) -> bool:
+    """Replace the text between the markers of docs; True when it changed."""
+    text = docs.read_text()
+    if START not in text or END not in text:
+        raise SystemExit(f"bench.report: {docs} has no {START} ... {END} markers")
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    new = f"{head}{START}\n{docs_section(reports)}\n{END}{tail}"
+    if new == text:
+        return False
+    docs.write_text(new)
+    return True
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parse = argparse.ArgumentParser(prog="python -m bench.report", description=__doc__)
+    parse.add_argument("--docs", action="store_true", help=f"write them into {DOCS.name}")
+    parse.add_argument("--results", type=Path, default=RESULTS, help="folder of the JSON results")
+    parse.add_argument("--docs-path", type=Path, default=DOCS, help=argparse.SUPPRESS)
+    args = parse.parse_args(argv)
+    reports = latest(args.results)
+    if not reports:
+        print(
+            f"bench.report: no results in {args.results}: run `python bench/run.py` first "
+            "(nothing written)",
+            file=sys.stderr,
+        )
+        return 1
+    if not args.docs:
+        print(docs_section(reports))
+        return 0
+    changed = write_docs(reports, args.docs_path)
+    print(f"bench.report: {args.docs_path} {'written' if changed else 'already up to date'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
