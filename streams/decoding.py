@@ -7,18 +7,46 @@ from typing import Any, TypeVar
 
 from streams.delivery import Delivery, Failure
 from streams.exceptions import RecordValidationError
-from streams.records import StreamRecord
+from streams.records import StreamRecord, is_request_id
 from streams.retry import Decision, Guard, Rejected
 
 __all__ = [
+    "RequestTooLargeError",
+    "check_size",
     "consume_records",
     "fallback_request_id",
     "message_key",
     "parse",
+    "parse_request",
     "valid_deliveries",
 ]
 
 R = TypeVar("R", bound=StreamRecord)
+
+
+class RequestTooLargeError(RecordValidationError):
+    """A request is larger than MAX_REQUEST_BYTES (bad input: never retried)."""
+
+
+def check_size(payload: bytes | None, max_bytes: int) -> None:
+    """RequestTooLargeError when the payload is over `max_bytes` (MAX_REQUEST_BYTES)."""
+    if payload is not None and len(payload) > max_bytes:
+        raise RequestTooLargeError(
+            f"request payload is {len(payload):,} bytes; MAX_REQUEST_BYTES is {max_bytes:,}"
+        )
+
+
+def parse_request(
+    kind: type[R], payload: bytes | None, max_bytes: int, key: str | None = None
+) -> R:
+    """A request of any request topic (collect, process, maintenance) or HTTP body, with the
+    same limits everywhere: MAX_REQUEST_BYTES, then the record's strict parsing and checks.
+
+    A missing request_id is taken from the message key. Raises RequestTooLargeError or
+    RecordValidationError.
+    """
+    check_size(payload, max_bytes)
+    return kind.parse(payload, {"request_id": key} if key else None)
 
 
 async def consume_records(
@@ -74,5 +102,9 @@ def message_key(message: Any) -> str | None:
 
 
 def fallback_request_id(message: Any) -> str:
-    """The id a malformed request is answered under: its key, or where it was read."""
-    return message_key(message) or f"invalid-{message.topic}-{message.partition}-{message.offset}"
+    """The id a malformed request is answered under: its key when the key is a valid request
+    id, else where it was read (`invalid-<topic>-<partition>-<offset>`)."""
+    key = message_key(message)
+    if key is not None and is_request_id(key):
+        return key
+    return f"invalid-{message.topic}-{message.partition}-{message.offset}"

@@ -2,19 +2,36 @@
 
 import enum
 import json
+import math
+import re
 import uuid
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any, ClassVar, Dict, List, Optional, Type, TypeVar, Union
+from typing import Any, ClassVar, Dict, List, Optional, Type, TypeVar, Union, get_args, get_origin
 
 import faust
-from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    TypeAdapter,
+    ValidationError,
+    create_model,
+)
 
 from streams.exceptions import RecordValidationError
 
 __all__ = [
+    "COLLECT_OPTIONS",
     "MAINTENANCE_JOBS",
+    "MAX_JSON_DEPTH",
+    "MAX_NAME_LENGTH",
+    "MAX_SAMPLE_SIZE",
     "PROCESS_JOBS",
+    "REQUEST_ID_MAX_LENGTH",
+    "REQUEST_ID_RULE",
     "SCHEMA_VERSION",
     "Alert",
     "AlertSeverity",
@@ -30,11 +47,65 @@ __all__ = [
     "StreamRecord",
     "TrendState",
     "TrendUpdate",
+    "check_request_id",
+    "collect_option_problems",
+    "is_request_id",
+    "request_id_problem",
     "utcnow",
 ]
 
 SCHEMA_VERSION = 1
 R = TypeVar("R", bound="StreamRecord")
+
+REQUEST_ID_MAX_LENGTH = 200
+"""The longest request id (a group's children add `.<plugin>` to their parent's)."""
+REQUEST_ID_RULE = (
+    f"1 to {REQUEST_ID_MAX_LENGTH} characters among letters, digits and . _ : @ + = -, "
+    "not only dots"
+)
+"""The rule every request id follows, wherever a request enters (topic, HTTP, CLI, client):
+safe in a URL path, a Redis key, a Kafka key, a log line and a PostgreSQL text column."""
+_REQUEST_ID = re.compile(rf"^(?!\.+$)[A-Za-z0-9._:@+=-]{{1,{REQUEST_ID_MAX_LENGTH}}}$")
+MAX_JSON_DEPTH = 32
+"""Deepest nesting of objects and arrays a message may hold."""
+_INT64 = (-(2**63), 2**63 - 1)
+MAX_SAMPLE_SIZE = 1000
+"""The most items a dry run may return in its result (option `sample_size`)."""
+MAX_NAME_LENGTH = 200
+"""The longest plugin, job or requester name."""
+COLLECT_OPTIONS = frozenset({"limit", "since", "sample_size", "plugins"})
+"""Options of a collect request that the collector reads for every plugin (`plugins`: per-plugin
+options of a group)."""
+_DATETIME = TypeAdapter(datetime)
+
+
+def is_request_id(value: object) -> bool:
+    """True when `value` follows the request id rule (REQUEST_ID_RULE)."""
+    return isinstance(value, str) and bool(_REQUEST_ID.match(value))
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    if len(text) <= 80:
+        return text
+    size = f"{len(value):,} characters" if isinstance(value, str) else type(value).__name__
+    return f"{text[:60]}... ({size})"
+
+
+def request_id_problem(value: object) -> str | None:
+    """What is wrong with a request id (None: it follows REQUEST_ID_RULE)."""
+    if is_request_id(value):
+        return None
+    return f"expected {REQUEST_ID_RULE}, got {_shown(value)}"
+
+
+def check_request_id(value: object) -> str:
+    """The id itself when it follows REQUEST_ID_RULE; RecordValidationError otherwise."""
+    problem = request_id_problem(value)
+    if problem is not None:
+        raise RecordValidationError(f"invalid request id: {problem}")
+    assert isinstance(value, str)
+    return value
 
 
 def utcnow() -> datetime:
@@ -73,6 +144,8 @@ class StreamRecord(faust.Record, abstract=True, serializer="json", isodates=True
     """Base of every message: strict parsing of JSON from any producer, Faust metadata optional."""
 
     _payload_model: ClassVar[Optional[Type[BaseModel]]] = None
+    _nul_refused: ClassVar[bool] = False
+    """True for requests: no text in them may hold a NUL character (PostgreSQL refuses it)."""
 
     @classmethod
     def parse(
@@ -80,9 +153,16 @@ class StreamRecord(faust.Record, abstract=True, serializer="json", isodates=True
         payload: Union[bytes, str, Dict[str, Any], None],
         defaults: Optional[Dict[str, Any]] = None,
     ) -> R:
-        """Build a record from JSON bytes, text or a dict; RecordValidationError if invalid."""
+        """Build a record from JSON bytes, text or a dict; RecordValidationError if invalid.
+
+        Types are strict (`"yes"` is not a boolean, `"5"` not a number); objects and arrays may
+        nest MAX_JSON_DEPTH deep; integers must fit in 64 bits; numbers must be finite.
+        """
         data = {**(defaults or {}), **_decode(cls.__name__, payload)}
         data.pop("__faust", None)
+        problem = _json_problem(data, cls._nul_refused)
+        if problem is not None:
+            raise RecordValidationError(f"invalid {cls.__name__}: {problem}")
         try:
             fields = _payload_model(cls).model_validate(data).model_dump()  # type: ignore[arg-type]
         except ValidationError as exc:
@@ -107,6 +187,10 @@ def _decode(kind: str, payload: Union[bytes, str, Dict[str, Any], None]) -> Dict
         raise RecordValidationError(f"invalid {kind}: the payload is empty")
     try:
         data = json.loads(payload)
+    except RecursionError:
+        raise RecordValidationError(
+            f"invalid {kind}: payload nests deeper than {MAX_JSON_DEPTH} levels"
+        ) from None
     except (UnicodeDecodeError, ValueError) as exc:
         raise RecordValidationError(f"invalid {kind}: payload is not valid JSON ({exc})") from None
     if not isinstance(data, dict):
@@ -114,6 +198,34 @@ def _decode(kind: str, payload: Union[bytes, str, Dict[str, Any], None]) -> Dict
             f"invalid {kind}: expected a JSON object, got {type(data).__name__}"
         )
     return data
+
+
+def _json_problem(data: Dict[str, Any], refuse_nul: bool) -> Optional[str]:
+    """What makes a decoded payload unusable whatever its schema (None: nothing).
+
+    Walked without recursion, so a deep payload cannot exhaust the stack.
+    """
+    stack: List[tuple[str, Any, int]] = [("", data, 0)]
+    while stack:
+        where, value, depth = stack.pop()
+        label = (where if len(where) <= 60 else f"{where[:60]}...") or "payload"
+        if isinstance(value, dict | list):
+            if depth >= MAX_JSON_DEPTH:
+                return f"{label}: nests deeper than {MAX_JSON_DEPTH} levels"
+            pairs = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, child in pairs:
+                if refuse_nul and isinstance(key, str) and "\x00" in key:
+                    return f"{label}: a key holds a NUL character"
+                stack.append((f"{where}.{key}" if where else str(key), child, depth + 1))
+        elif isinstance(value, bool) or value is None:
+            continue
+        elif isinstance(value, int) and not _INT64[0] <= value <= _INT64[1]:
+            return f"{label}: integer outside the 64-bit range"
+        elif isinstance(value, float) and not math.isfinite(value):
+            return f"{label}: numbers must be finite, got {value}"
+        elif refuse_nul and isinstance(value, str) and "\x00" in value:
+            return f"{label}: text must not hold a NUL character"
+    return None
 
 
 def _explain(kind: str, exc: ValidationError) -> str:
@@ -125,15 +237,92 @@ def _explain(kind: str, exc: ValidationError) -> str:
     return f"invalid {kind}: " + "; ".join(problems)
 
 
+_STRICT: Dict[Any, Any] = {bool: StrictBool, int: StrictInt, float: StrictFloat | StrictInt}
+
+
+def _strict(kind: Any) -> Any:
+    """The field type with strict booleans and numbers (also inside Optional)."""
+    if kind in _STRICT:
+        return _STRICT[kind]
+    if get_origin(kind) is Union:
+        args = get_args(kind)
+        if len(args) == 2 and type(None) in args:
+            inner = next(arg for arg in args if arg is not type(None))
+            return Optional[_strict(inner)]
+    return kind
+
+
 @cache
 def _payload_model(cls: Type[StreamRecord]) -> Type[BaseModel]:
     """A pydantic model mirroring the record's fields, forbidding unknown keys."""
     defaults = cls._options.defaults
     fields: Dict[str, Any] = {
-        name: (kind, defaults.get(name, ...)) for name, kind in cls._options.fields.items()
+        name: (_strict(kind), defaults.get(name, ...)) for name, kind in cls._options.fields.items()
     }
     config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     return create_model(f"{cls.__name__}Payload", __config__=config, **fields)
+
+
+def _request_problems(request: Any) -> List[str]:
+    """The problems of the fields every request has: its id, who asked and its options (also
+    for a request built in Python, which `parse` did not see)."""
+    problems = []
+    if problem := request_id_problem(request.request_id):
+        problems.append(f"request_id: {problem}")
+    if isinstance(request.options, dict) and (
+        problem := _json_problem({"options": request.options}, refuse_nul=True)
+    ):
+        problems.append(problem)
+    requested_by = request.requested_by
+    if len(requested_by) > MAX_NAME_LENGTH or not requested_by.isprintable():
+        problems.append(
+            f"requested_by: at most {MAX_NAME_LENGTH} printable characters, got "
+            f"{_shown(requested_by)}"
+        )
+    return problems
+
+
+def collect_option_problems(options: Any) -> List[str]:
+    """What is wrong with the options every plugin reads (`limit`, `since`, `sample_size`) and
+    with `plugins` (a group's per-plugin options: an object of objects); empty when nothing."""
+    if not isinstance(options, dict):
+        return [f"options: expected an object, got {type(options).__name__}"]
+    problems = []
+    limit = options.get("limit")
+    if limit is not None and (not _is_whole(limit) or limit < 0):
+        problems.append(f"options.limit: must be a whole number >= 0, got {_shown(limit)}")
+    size = options.get("sample_size")
+    if size is not None and (not _is_whole(size) or not 0 <= size <= MAX_SAMPLE_SIZE):
+        problems.append(
+            f"options.sample_size: must be a whole number from 0 to {MAX_SAMPLE_SIZE}, "
+            f"got {_shown(size)}"
+        )
+    since = options.get("since")
+    if since is not None and _aware_time(since) is None:
+        problems.append(
+            f"options.since: must be an ISO 8601 time with a timezone, got {_shown(since)}"
+        )
+    plugins = options.get("plugins")
+    if plugins is not None and not (
+        isinstance(plugins, dict)
+        and all(own is None or isinstance(own, dict) for own in plugins.values())
+    ):
+        problems.append("options.plugins: must map plugin names to objects of options")
+    return problems
+
+
+def _is_whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _aware_time(value: object) -> Optional[datetime]:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = _DATETIME.validate_python(value)
+    except ValidationError:
+        return None
+    return moment if moment.tzinfo is not None else None
 
 
 def _fill_request_defaults(request: Any) -> None:
@@ -158,14 +347,23 @@ class CollectRequest(StreamRecord, namespace="trend_stream.CollectRequest"):
     parent_id: Optional[str] = None
     schema_version: int = SCHEMA_VERSION
 
+    _nul_refused: ClassVar[bool] = True
+
     def __post_init__(self) -> None:
         _fill_request_defaults(self)
 
     def check(self) -> None:
-        """Reject an empty plugin name, a priority outside 0..9 and a naive deadline."""
-        problems = []
+        """Reject a bad request id, an empty plugin name, a priority outside 0..9, a naive
+        deadline and malformed options every plugin reads (`limit`, `since`, `sample_size`,
+        `plugins`); the plugin's own options are the collector's to check."""
+        problems = _request_problems(self)
         if not self.plugin:
             problems.append("plugin: must not be empty")
+        elif len(self.plugin) > MAX_NAME_LENGTH or not self.plugin.isprintable():
+            problems.append(f"plugin: not a plugin name: {_shown(self.plugin)}")
+        if self.parent_id is not None and (problem := request_id_problem(self.parent_id)):
+            problems.append(f"parent_id: {problem}")
+        problems.extend(collect_option_problems(self.options))
         if not 0 <= self.priority <= 9:
             problems.append(f"priority: must be between 0 and 9, got {self.priority}")
         if self.deadline is not None and self.deadline.tzinfo is None:
@@ -262,16 +460,21 @@ class ControlCommand(StreamRecord, namespace="trend_stream.ControlCommand"):
     issued_at: Optional[datetime] = None
     schema_version: int = SCHEMA_VERSION
 
+    _nul_refused: ClassVar[bool] = True
+
     def __post_init__(self) -> None:
         self.issued_at = self.issued_at or utcnow()
 
     def check(self) -> None:
-        """Only known commands are accepted."""
+        """Only known commands about a valid request id are accepted."""
+        problems = []
         if self.command not in CONTROL_COMMANDS:
             known = ", ".join(sorted(CONTROL_COMMANDS))
-            raise RecordValidationError(
-                f"invalid ControlCommand: command: {self.command!r} is not one of {known}"
-            )
+            problems.append(f"command: {_shown(self.command)} is not one of {known}")
+        if problem := request_id_problem(self.request_id):
+            problems.append(f"request_id: {problem}")
+        if problems:
+            raise RecordValidationError("invalid ControlCommand: " + "; ".join(problems))
 
 
 CONTROL_COMMANDS = frozenset({"revoke"})
@@ -347,16 +550,20 @@ class JobRequest(StreamRecord, abstract=True):
     created_at: Optional[datetime] = None
     schema_version: int = SCHEMA_VERSION
 
+    _nul_refused: ClassVar[bool] = True
+
     def __post_init__(self) -> None:
         _fill_request_defaults(self)
 
     def check(self) -> None:
-        """Only known jobs are accepted."""
+        """Only known jobs, with a valid request id, are accepted (their options are checked by
+        the worker that runs them: see streams.jobs)."""
+        problems = _request_problems(self)
         if self.job not in self.jobs:
             known = ", ".join(sorted(self.jobs))
-            raise RecordValidationError(
-                f"invalid {type(self).__name__}: job: {self.job!r} is not one of {known}"
-            )
+            problems.append(f"job: {_shown(self.job)} is not one of {known}")
+        if problems:
+            raise RecordValidationError(f"invalid {type(self).__name__}: " + "; ".join(problems))
 
 
 class ProcessRequest(JobRequest, namespace="trend_stream.ProcessRequest"):

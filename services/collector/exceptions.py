@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from streams.decoding import RequestTooLargeError
 from streams.exceptions import TrendStreamError
 from streams.limits import RevokedError
 
@@ -14,7 +15,3 @@ class CollectorError(TrendStreamError):
 
 class RequestRevokedError(CollectorError, RevokedError):
     """The request was revoked (cancelled) before or while it ran."""
-
-
-class RequestTooLargeError(CollectorError):
-    """A trigger is larger than MAX_REQUEST_BYTES."""
