@@ -3,15 +3,130 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
 
 from streams.config import Settings
-from streams.records import ProcessingReport
+from streams.records import ProcessingReport, RawItem
 
 __all__ = ["Pending", "ProcessingTracker"]
+
+ItemSink = Callable[[RawItem], Awaitable[None]]
+
+# Every script works on the four keys of one request: the hash (armed, expected, context,
+# counters, closed, done) and the sets of item keys published, reported and reported new.
+_CLOSE_IF_COMPLETE = """
+local function count(field)
+  return tonumber(redis.call('HGET', KEYS[1], field) or '0')
+end
+local function answer(closed, context)
+  local processed, fresh = string.match(closed, '^(%d+):(%d+)$')
+  return {tonumber(processed), tonumber(fresh), context}
+end
+local function close_if_complete()
+  if redis.call('HGET', KEYS[1], 'armed') ~= '1' then
+    return false
+  end
+  local processed, fresh
+  if redis.call('SCARD', KEYS[2]) > 0 then
+    processed, fresh = count('handled'), count('new')
+  else  -- a run that did not record its items (an older collector): count what was reported
+    processed, fresh = redis.call('SCARD', KEYS[3]), redis.call('SCARD', KEYS[4])
+  end
+  processed = processed + count('unkeyed_handled')
+  fresh = fresh + count('unkeyed_new')
+  if processed < count('expected') then
+    return false
+  end
+  local closed = processed .. ':' .. fresh
+  redis.call('HSET', KEYS[1], 'closed', closed)
+  redis.call('DEL', KEYS[2], KEYS[3], KEYS[4])
+  return answer(closed, redis.call('HGET', KEYS[1], 'context'))
+end
+local function keep(ttl)
+  for _, key in ipairs(KEYS) do
+    redis.call('EXPIRE', key, ttl)
+  end
+end
+"""
+
+_BEGIN = """
+if redis.call('HEXISTS', KEYS[1], 'closed') == 0 then
+  redis.call('HDEL', KEYS[1], 'armed')
+end
+return 1
+"""
+
+_PUBLISHED = (
+    _CLOSE_IF_COMPLETE
+    + """
+if redis.call('HEXISTS', KEYS[1], 'closed') == 1 then
+  return 0
+end
+for i = 2, #ARGV do
+  if redis.call('SADD', KEYS[2], ARGV[i]) == 1 then
+    if redis.call('SISMEMBER', KEYS[3], ARGV[i]) == 1 then
+      redis.call('HINCRBY', KEYS[1], 'handled', 1)
+    end
+    if redis.call('SISMEMBER', KEYS[4], ARGV[i]) == 1 then
+      redis.call('HINCRBY', KEYS[1], 'new', 1)
+    end
+  end
+end
+keep(tonumber(ARGV[1]))
+return 1
+"""
+)
+
+_EXPECT = (
+    _CLOSE_IF_COMPLETE
+    + """
+local closed = redis.call('HGET', KEYS[1], 'closed')
+if closed then  -- a run after the request's items were all processed: the same figures
+  redis.call('HSET', KEYS[1], 'context', ARGV[3])
+  return answer(closed, ARGV[3])
+end
+local expected = math.max(tonumber(ARGV[2]), redis.call('SCARD', KEYS[2]))
+redis.call('HSET', KEYS[1], 'armed', '1', 'expected', expected, 'context', ARGV[3])
+keep(tonumber(ARGV[1]))
+return close_if_complete()
+"""
+)
+
+_REPORTED = (
+    _CLOSE_IF_COMPLETE
+    + """
+if redis.call('HGET', KEYS[1], 'done') == '1' then
+  return false
+end
+local closed = redis.call('HGET', KEYS[1], 'closed')
+if closed then  -- closed, its SUCCESS not confirmed: a redelivered report publishes it again
+  return answer(closed, redis.call('HGET', KEYS[1], 'context'))
+end
+local keys = tonumber(ARGV[4])
+if keys == 0 then
+  redis.call('HINCRBY', KEYS[1], 'unkeyed_handled', ARGV[2])
+  redis.call('HINCRBY', KEYS[1], 'unkeyed_new', ARGV[3])
+else
+  local function add(set, key, counter)  -- a first report of an item the request published
+    if redis.call('SADD', set, key) == 1 and redis.call('SISMEMBER', KEYS[2], key) == 1 then
+      redis.call('HINCRBY', KEYS[1], counter, 1)
+    end
+  end
+  for i = 5, 4 + keys do
+    add(KEYS[3], ARGV[i], 'handled')
+  end
+  for i = 5 + keys, #ARGV do
+    add(KEYS[4], ARGV[i], 'new')
+  end
+end
+keep(tonumber(ARGV[1]))
+return close_if_complete()
+"""
+)
 
 
 @dataclass(frozen=True)
@@ -25,45 +140,81 @@ class Pending:
 
 
 class ProcessingTracker:
-    """Counts the processor's reports per request (Redis); closes a request once, when complete.
+    """Which items each request published, and which of them the processor reported (Redis).
 
-    Reports can arrive before the runner says how many items to wait for: both sides add their
-    part and check; the first to see the request complete closes it.
+    Per request, for REQUEST_STATE_TTL_S: a hash `<NAMESPACE>processing:<id>` and three sets of
+    item keys beside it (`:published`, over every run of the request; `:reported`; `:new`).
+    An item counts once however often it is reported (redelivered reports or items, several
+    stages), and only if the request published it. A request closes once, when every item it
+    published was reported, and only after its current run said it is done publishing
+    (`expect`): a run that starts (`begin`) holds the request open until it has published, so
+    reports of an earlier run's items can never complete a later run early. Reports without
+    keys (an older processor) are counted by their `items_handled`, as before.
+
+    Closing is atomic (one script per call): of two callers, one closes. A closed request
+    whose SUCCESS was not confirmed (`finished`) is answered again, so a redelivered report or
+    a re-run publishes it; once confirmed, later reports change nothing.
     """
 
     def __init__(self, redis: Redis, settings: Settings) -> None:
         self.redis = redis
         self.prefix = f"{settings.namespace}processing:"
         self.ttl = settings.request_state_ttl_s
+        self._begin = redis.register_script(_BEGIN)
+        self._published = redis.register_script(_PUBLISHED)
+        self._expect = redis.register_script(_EXPECT)
+        self._reported = redis.register_script(_REPORTED)
+
+    def _keys(self, request_id: str) -> list[str]:
+        key = self.prefix + request_id
+        return [key, f"{key}:published", f"{key}:reported", f"{key}:new"]
+
+    async def begin(self, request_id: str) -> None:
+        """A run of the request starts: nothing closes it until this run calls `expect`."""
+        await self._begin(keys=self._keys(request_id))
+
+    async def published(self, request_id: str, *keys: str) -> None:
+        """Items this request published (recorded before they are sent)."""
+        if keys:
+            await self._published(keys=self._keys(request_id), args=[self.ttl, *keys])
+
+    def tracking(self, request_id: str, sink: ItemSink) -> ItemSink:
+        """`sink`, recording each item as the request's before sending it (a crash in between
+        leaves an item to wait for that the re-run, which has not seen it, publishes)."""
+
+        async def publish(item: RawItem) -> None:
+            await self.published(request_id, item.key)
+            await sink(item)
+
+        return publish
 
     async def expect(self, request_id: str, items: int, context: dict[str, Any]) -> Pending | None:
-        """Wait for `items` items of this request; Pending at once if they were all reported."""
-        fields = {"expected": str(items), "context": json.dumps(context)}
-        return await self._update(request_id, lambda pipe, key: pipe.hset(key, mapping=fields))
+        """The run published `items` items: wait for every item the request published (at least
+        `items`); Pending at once if they were all reported already."""
+        args: list[str | int] = [self.ttl, items, json.dumps(context)]
+        return self._pending(request_id, await self._expect(keys=self._keys(request_id), args=args))
 
     async def reported(self, report: ProcessingReport) -> Pending | None:
         """Count a report; Pending when it completes a request that waits for it."""
+        keys = list(report.keys or [])
+        fresh = list(report.new_keys or []) if keys else []
+        args: list[str | int] = [self.ttl, report.items_handled, report.items_new, len(keys)]
+        args += [*keys, *fresh]
+        reply = await self._reported(keys=self._keys(report.request_id), args=args)
+        return self._pending(report.request_id, reply)
 
-        def count(pipe: Any, key: str) -> None:
-            pipe.hincrby(key, "handled", report.items_handled)
-            pipe.hincrby(key, "new", report.items_new)
-
-        return await self._update(report.request_id, count)
-
-    async def _update(self, request_id: str, change: Any) -> Pending | None:
+    async def finished(self, request_id: str) -> None:
+        """The request's SUCCESS is published: later reports on it change nothing."""
         key = self.prefix + request_id
         async with self.redis.pipeline(transaction=True) as pipe:
-            change(pipe, key)
+            pipe.hset(key, "done", "1")
             pipe.expire(key, self.ttl)
-            pipe.hgetall(key)
-            *_, fields = await pipe.execute()
-        state = {k.decode(): v.decode() for k, v in fields.items()}
-        if "expected" not in state or int(state.get("handled", 0)) < int(state["expected"]):
+            await pipe.execute()
+
+    @staticmethod
+    def _pending(request_id: str, reply: Any) -> Pending | None:
+        if not reply:
             return None
-        if not await self.redis.set(f"{key}:closed", "1", nx=True, ex=self.ttl):
-            return None
-        processing = {
-            "items_processed": int(state.get("handled", 0)),
-            "items_new": int(state.get("new", 0)),
-        }
-        return Pending(request_id, json.loads(state["context"]), processing)
+        processed, fresh, context = reply
+        figures = {"items_processed": int(processed), "items_new": int(fresh)}
+        return Pending(request_id, json.loads(context), figures)

@@ -129,8 +129,12 @@ class RequestRunner:
         self, plugin: Plugin, request: CollectRequest, report: StatusReporter
     ) -> RequestStatus:
         await report(RequestState.STARTED)
+        tracked = request.then_process and not request.dry_run and self.deps.processing is not None
+        if tracked:
+            assert self.deps.processing is not None
+            await self.deps.processing.begin(request.request_id)
         result = await self._collect(plugin, request)
-        if request.then_process and not request.dry_run and self.deps.processing is not None:
+        if tracked:
             return await self._await_processing(request, report, result)
         return await report(RequestState.SUCCESS, result=result)
 
@@ -151,9 +155,11 @@ class RequestRunner:
         if pending is None:
             waiting = {**result, "processing": "waiting for the processor"}
             return await report(RequestState.STARTED, result=waiting)
-        return await report(
+        status = await report(
             RequestState.SUCCESS, result={**result, "processing": pending.processing}
         )
+        await self.deps.processing.finished(request.request_id)
+        return status
 
     async def complete(self, pending: Pending) -> RequestStatus:
         """Publish the SUCCESS of a `then_process` request whose items are all processed."""
@@ -168,6 +174,8 @@ class RequestRunner:
         )
         result = {**context["result"], "processing": pending.processing}
         status = await report(RequestState.SUCCESS, result=result)
+        if self.deps.processing is not None:
+            await self.deps.processing.finished(pending.request_id)
         await self._after(status)
         return status
 
@@ -185,10 +193,13 @@ class RequestRunner:
         http = self._http(plugin)
         ctx = PluginContext(request.request_id, deps.settings, request.dry_run, http, deps.redis)
         states = deps.states
+        publish = deps.items
+        if request.then_process and not request.dry_run and deps.processing is not None:
+            publish = deps.processing.tracking(request.request_id, publish)
         collection = Collection(
             plugin,
             request,
-            deps.items,
+            publish,
             deps.seen,
             (lambda: states.is_revoked(request.request_id)) if states else None,
             deps.settings.dry_run_sample_size,

@@ -1,0 +1,179 @@
+"""`then_process` counts each item once per request, and never closes a request early."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from services.collector.processing import Pending, ProcessingTracker
+from streams.config import Settings
+from streams.records import ProcessingReport, RawItem, RequestState, RequestStatus
+from streams.state import redis_client
+from streams.topics import COLLECT_REQUESTS, COLLECT_RESULTS, PROCESSING_REPORTS
+from tests.factories import make_request
+from tests.support.kafka import produce, read_all, read_until, wait_final
+from tests.support.workers import Worker
+
+ROOT = Path(__file__).resolve().parents[3]
+ITEMS = [
+    RawItem.parse(line).key
+    for line in (ROOT / "tests/fixtures/items.jsonl").read_bytes().splitlines()
+]
+KEYS = [f"hackernews:{n}" for n in range(1, 6)]
+
+
+@pytest.fixture
+async def tracker(test_settings: Settings) -> AsyncIterator[ProcessingTracker]:
+    """The tracker of the test's namespace on the real Redis."""
+    redis = redis_client(test_settings)
+    yield ProcessingTracker(redis, test_settings)
+    async for key in redis.scan_iter(f"{test_settings.namespace}*"):
+        await redis.delete(key)
+    await redis.aclose()
+
+
+def _report(
+    request_id: str, keys: list[str], new: list[str] | None = None, **fields: object
+) -> ProcessingReport:
+    new = keys if new is None else new
+    return ProcessingReport(
+        request_id=request_id,
+        items_handled=len(keys),
+        items_new=len(new),
+        keys=keys,
+        new_keys=new,
+        **fields,
+    )
+
+
+async def test_each_item_counts_once_however_often_it_is_reported(
+    tracker: ProcessingTracker,
+) -> None:
+    await tracker.begin("r")
+    await tracker.published("r", *KEYS)
+    assert await tracker.expect("r", 5, {"result": {}}) is None
+    first = _report("r", KEYS[:2])
+    for report in (first, first, _report("r", KEYS[:2], [], stage="clustered")):
+        assert await tracker.reported(report) is None  # redelivered, then a second stage
+    assert await tracker.reported(_report("r", ["reddit:elsewhere"])) is None  # not this request's
+    done = await tracker.reported(_report("r", KEYS[2:], KEYS[2:3]))
+    assert done == Pending("r", {"result": {}}, {"items_processed": 5, "items_new": 3})
+
+
+async def test_nothing_closes_a_request_before_its_run_said_how_many_items(
+    tracker: ProcessingTracker,
+) -> None:
+    await tracker.begin("early")
+    await tracker.published("early", *KEYS)
+    assert await tracker.reported(_report("early", KEYS)) is None  # all in, but not armed yet
+    pending = await tracker.expect("early", 5, {"n": 1})
+    assert pending is not None and pending.processing["items_processed"] == 5
+
+
+async def test_a_rerun_is_not_completed_by_the_items_of_the_run_before(
+    tracker: ProcessingTracker,
+) -> None:
+    # Run 1 published three items and was waiting for them when the collector died.
+    await tracker.begin("again")
+    await tracker.published("again", *KEYS[:3])
+    assert await tracker.expect("again", 3, {"run": 1}) is None
+    # Run 2 starts: the request is held open while it publishes, whatever is reported.
+    await tracker.begin("again")
+    assert await tracker.reported(_report("again", KEYS[:3])) is None
+    await tracker.published("again", KEYS[3])  # the three others were seen: not published again
+    assert await tracker.expect("again", 1, {"run": 2}) is None  # still waits for KEYS[3]
+    assert await tracker.reported(_report("again", KEYS[:3])) is None  # the earlier run's, again
+    done = await tracker.reported(_report("again", [KEYS[3]]))
+    assert done == Pending("again", {"run": 2}, {"items_processed": 4, "items_new": 4})
+
+
+async def test_a_rerun_that_publishes_nothing_waits_for_the_items_published_before(
+    tracker: ProcessingTracker,
+) -> None:
+    await tracker.begin("seen")
+    await tracker.published("seen", *KEYS)
+    await tracker.begin("seen")  # re-run after a crash: every item seen, none published
+    assert await tracker.expect("seen", 0, {}) is None
+    assert await tracker.reported(_report("seen", KEYS[:4])) is None
+    done = await tracker.reported(_report("seen", KEYS[4:]))
+    assert done is not None and done.processing == {"items_processed": 5, "items_new": 5}
+
+
+async def test_reports_without_keys_are_counted_as_before(tracker: ProcessingTracker) -> None:
+    await tracker.begin("old")
+    assert await tracker.expect("old", 3, {}) is None
+    legacy = ProcessingReport(request_id="old", items_handled=2, items_new=1)
+    assert await tracker.reported(legacy) is None
+    done = await tracker.reported(ProcessingReport(request_id="old", items_handled=1, items_new=1))
+    assert done is not None and done.processing == {"items_processed": 3, "items_new": 2}
+
+
+async def test_a_closed_request_is_answered_again_until_its_success_is_confirmed(
+    tracker: ProcessingTracker,
+) -> None:
+    await tracker.begin("c")
+    await tracker.published("c", *KEYS[:2])
+    await tracker.expect("c", 2, {"run": 1})
+    closed = await tracker.reported(_report("c", KEYS[:2]))
+    assert closed is not None
+    assert await tracker.reported(_report("c", KEYS[:1])) == closed  # SUCCESS not confirmed yet
+    await tracker.finished("c")
+    assert await tracker.reported(_report("c", KEYS[:2], stage="clustered")) is None
+    rerun = await tracker.expect("c", 0, {"run": 2})  # a re-run after the close: same figures
+    assert rerun == Pending("c", {"run": 2}, closed.processing)
+
+
+async def test_of_concurrent_reports_and_expect_exactly_one_closes(
+    tracker: ProcessingTracker,
+) -> None:
+    keys = [f"rss:{n}" for n in range(40)]
+    await tracker.begin("race")
+    await tracker.published("race", *keys)
+    calls = [tracker.reported(_report("race", [key])) for key in keys]
+    outcomes = await asyncio.gather(tracker.expect("race", 40, {}), *calls)
+    closing = [outcome for outcome in outcomes if outcome is not None]
+    assert len(closing) == 1 and closing[0].processing["items_processed"] == 40
+
+
+# --- through a real collector -------------------------------------------------------------------
+
+
+def _waiting(values: list[bytes], request_id: str) -> int:
+    statuses = [RequestStatus.parse(value) for value in values]
+    return sum(
+        1
+        for s in statuses
+        if s.request_id == request_id
+        and s.state is RequestState.STARTED
+        and (s.result or {}).get("processing") == "waiting for the processor"
+    )
+
+
+async def test_repeated_reports_and_a_rerun_count_each_item_once(
+    test_settings: Settings, start_workers: Callable[..., list[Worker]]
+) -> None:
+    settings = test_settings.model_copy(update={"file_plugin_dir": ROOT})
+    start_workers("collector", settings)
+    request = make_request(dry_run=False, then_process=True)
+    rid = request.request_id
+    await produce(settings, COLLECT_REQUESTS, request.dumps(), rid.encode())
+    await read_until(settings, COLLECT_RESULTS, lambda v: _waiting(v, rid) >= 1)
+
+    first = _report(rid, ITEMS[:2]).dumps()
+    for value in (first, first, _report(rid, ITEMS[:2], [], stage="clustered").dumps()):
+        await produce(settings, PROCESSING_REPORTS, value, rid.encode())
+    await produce(settings, COLLECT_REQUESTS, request.dumps(), rid.encode())  # a re-run
+    await read_until(settings, COLLECT_RESULTS, lambda v: _waiting(v, rid) >= 2)
+    statuses = [RequestStatus.parse(v) for v in await read_all(settings, COLLECT_RESULTS)]
+    assert not [s for s in statuses if s.request_id == rid and s.state.is_final]
+    rerun = [s for s in statuses if s.request_id == rid and s.result][-1].result or {}
+    assert (rerun["items_published"], rerun["items_already_seen"]) == (0, 5)
+
+    await produce(settings, PROCESSING_REPORTS, _report(rid, ITEMS[2:]).dumps(), rid.encode())
+    final = (await wait_final(settings, {rid}))[rid]
+    assert final.state is RequestState.SUCCESS
+    assert final.result is not None
+    assert final.result["processing"] == {"items_processed": 5, "items_new": 5}
