@@ -102,6 +102,13 @@ class Settings(BaseSettings):
     maintenance_web_port: int = Field(
         6068, ge=1, le=65535, description="MAINTENANCE_WEB_PORT: maintenance web port."
     )
+    demo_web_port: int = Field(
+        6069,
+        ge=1,
+        le=65535,
+        description="DEMO_WEB_PORT: port of the demo sources server on 127.0.0.1 (scripts/run's "
+        "offline week of items, served in the shapes of the source APIs).",
+    )
     broker_session_timeout_s: float = Field(
         6.0,
         ge=6.0,
