@@ -6,7 +6,10 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Generic, TypeVar
 
-from streams.decoding import fallback_request_id
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from streams.config import get_settings
+from streams.decoding import fallback_request_id, parse_request
 from streams.delivery import Delivery, Failure
 from streams.exceptions import RecordValidationError
 from streams.limits import RevokedError, TimeLimits, run_limited
@@ -15,12 +18,66 @@ from streams.reporting import RetryNote, StatusReporter, StatusSink, worker_name
 from streams.retry import Decision, Rejected, RetryPolicy, is_outage
 from streams.state import RequestStates
 
-__all__ = ["JobHandler", "JobRunner"]
+__all__ = [
+    "JobHandler",
+    "JobOptions",
+    "JobOptionsError",
+    "JobRunner",
+    "NoOptions",
+    "OptionSchemas",
+    "check_job_options",
+]
 
 log = logging.getLogger(__name__)
 Q = TypeVar("Q", bound=JobRequest)
 JobHandler = Callable[[Q], Awaitable[dict[str, Any]]]
 """Runs one job and returns its result; raises to fail it."""
+
+
+class JobOptionsError(RecordValidationError):
+    """A job's options are wrong: bad input, dead-lettered at once (no retry can fix it).
+
+    Raise it (or a subclass) from a handler for a check a schema cannot express.
+    """
+
+
+class JobOptions(BaseModel):
+    """Base of the options a job declares: unknown options are refused and types are strict
+    (`"5"` is not a number, `"yes"` not a boolean). Subclass it once per job, e.g.
+
+        class CleanupOptions(JobOptions):
+            days: int | None = Field(None, ge=1)
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class NoOptions(JobOptions):
+    """The options of a job that takes none."""
+
+
+OptionSchemas = Mapping[str, type[JobOptions]]
+"""The declared options of each job, by job name."""
+
+
+def check_job_options(request: JobRequest, schemas: OptionSchemas) -> JobOptions | None:
+    """The request's options checked against its job's schema (None: the job declared none,
+    its handler checks them); JobOptionsError naming each bad option."""
+    schema = schemas.get(request.job)
+    if schema is None:
+        return None
+    try:
+        return schema.model_validate(request.options)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            where = ".".join(str(part) for part in error["loc"]) or "options"
+            message = "unknown option" if error["type"] == "extra_forbidden" else error["msg"]
+            problems.append(f"options.{where}: {message}" if error["loc"] else message)
+        known = ", ".join(schema.model_fields) or "none"
+        raise JobOptionsError(
+            f"invalid options for job {request.job!r}: {'; '.join(problems)} (options: {known})"
+        ) from None
 
 
 class JobRunner(Generic[Q]):
@@ -39,7 +96,13 @@ class JobRunner(Generic[Q]):
         *,
         policy: RetryPolicy | None = None,
         limits: TimeLimits | None = None,
+        options: OptionSchemas | None = None,
+        max_bytes: int | None = None,
     ) -> None:
+        self.options: OptionSchemas = options or {}
+        """The declared options of each job (a job not named here checks its own)."""
+        self.max_bytes = max_bytes
+        """Largest request accepted; None: MAX_REQUEST_BYTES of the worker's settings."""
         self.policy = policy
         self.limits = limits
         """Soft and hard time limits of each job (None: unlimited)."""
@@ -54,10 +117,12 @@ class JobRunner(Generic[Q]):
     ) -> RequestStatus:
         """Answer one message of a requests topic; never raises for a bad message.
 
-        `attempt`: failures behind this message (it is a retry when > 0).
+        `attempt`: failures behind this message (it is a retry when > 0). A message over
+        `max_bytes` or not a valid request is answered FAILURE (and dead-lettered at once).
         """
+        limit = self.max_bytes if self.max_bytes is not None else get_settings().max_request_bytes
         try:
-            request = self.kind.parse(payload, {"request_id": key} if key else None)
+            request = parse_request(self.kind, payload, limit, key)
         except RecordValidationError as exc:
             report = StatusReporter(self.statuses, fallback_id, "", worker=self.worker)
             return await report(RequestState.FAILURE, error=exc)
@@ -72,6 +137,10 @@ class JobRunner(Generic[Q]):
         handler = self.handlers.get(request.job)
         if handler is None:
             return await report(RequestState.FAILURE, error=f"job {request.job!r} is not served")
+        try:
+            check_job_options(request, self.options)
+        except JobOptionsError as exc:
+            return await report(RequestState.FAILURE, error=exc, retry=RetryNote(attempt + 1))
         await report(RequestState.STARTED)
         try:
             result = await self._limited(handler(request), request.request_id)
@@ -80,7 +149,8 @@ class JobRunner(Generic[Q]):
         except Exception as exc:
             if is_outage(exc):
                 raise
-            log.exception("job failed", extra={"request_id": request.request_id})
+            if not isinstance(exc, RecordValidationError):
+                log.exception("job failed", extra={"request_id": request.request_id})
             return await self._failed(report, exc, attempt + 1)
         return await report(RequestState.SUCCESS, result=result)
 

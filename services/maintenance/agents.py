@@ -7,7 +7,7 @@ from typing import Any
 
 from services.maintenance.alerts import describe
 from services.maintenance.app import app
-from services.maintenance.handlers import Jobs, handlers
+from services.maintenance.handlers import OPTIONS, Jobs, handlers
 from services.maintenance.lag import LagMonitor
 from services.maintenance.topics import alerts_topic, job_results_topic, jobs_topic
 from streams import retry_consumer
@@ -54,6 +54,8 @@ _runner = JobRunner(
     resources.states,
     policy=RetryPolicy.for_kind(app.settings, app.settings.process_max_retries),
     limits=job_limits(app.settings),
+    options=OPTIONS,
+    max_bytes=app.settings.max_request_bytes,
 )
 guard = Guard(
     app.settings,

@@ -7,6 +7,8 @@ from datetime import date
 from functools import partial
 from typing import Any
 
+from pydantic import Field
+
 from services.maintenance.alerts import AlertSink
 from services.maintenance.analytics import daily_analytics
 from services.maintenance.backup import backup
@@ -14,16 +16,38 @@ from services.maintenance.cleanup import cleanup
 from services.maintenance.health import HealthHistory, check_health
 from services.maintenance.lag import LagMonitor, group_dict
 from services.maintenance.plugin_health import plugin_health
-from streams.exceptions import TrendStreamError
-from streams.jobs import JobHandler
+from streams.jobs import JobHandler, JobOptions, JobOptionsError, NoOptions, OptionSchemas
 from streams.records import MaintenanceRequest
 from streams.resources import WorkerResources
 
-__all__ = ["JobOptionError", "Jobs", "handlers"]
+__all__ = ["OPTIONS", "AnalyticsOptions", "CleanupOptions", "JobOptionError", "Jobs", "handlers"]
 
 
-class JobOptionError(TrendStreamError):
-    """A maintenance job's options are wrong."""
+class JobOptionError(JobOptionsError):
+    """A maintenance job's options are wrong (bad input: never retried)."""
+
+
+class CleanupOptions(JobOptions):
+    """`days`: data older than this many days is deleted (default CLEANUP_DAYS)."""
+
+    days: int | None = Field(None, ge=1)
+
+
+class AnalyticsOptions(JobOptions):
+    """`day`: the ISO date whose figures are computed (default yesterday, UTC)."""
+
+    day: date | None = Field(None, strict=False)
+
+
+OPTIONS: OptionSchemas = {
+    "health": NoOptions,
+    "cleanup": CleanupOptions,
+    "plugin_health": NoOptions,
+    "analytics": AnalyticsOptions,
+    "backup": NoOptions,
+    "lag": NoOptions,
+}
+"""The options each maintenance job accepts (anything else is refused before it runs)."""
 
 
 class Jobs:

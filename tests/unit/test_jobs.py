@@ -6,11 +6,12 @@ import asyncio
 from typing import Any
 
 import pytest
+from pydantic import Field
 
-from streams.jobs import JobRunner
+from streams.jobs import JobOptions, JobOptionsError, JobRunner
 from streams.limits import TimeLimits
 from streams.records import ProcessRequest, RequestState, RequestStatus
-from streams.retry import RetryPolicy
+from streams.retry import Rejected, RetryPolicy
 
 
 class Statuses:
@@ -89,3 +90,60 @@ async def test_a_job_past_its_soft_limit_is_cancelled_and_retried() -> None:
     )
     status = await runner.handle(b'{"job": "sweep"}', "k")
     assert (status.state, status.error_type) == (RequestState.RETRY, "SoftTimeLimitExceeded")
+
+
+class SweepOptions(JobOptions):
+    """A declared option, for the tests."""
+
+    limit: int | None = Field(None, ge=1)
+
+
+async def test_declared_options_are_checked_before_the_job_runs_and_never_retried() -> None:
+    statuses = Statuses()
+    ran: list[ProcessRequest] = []
+
+    async def sweep(request: ProcessRequest) -> dict[str, Any]:
+        ran.append(request)
+        return {}
+
+    policy = RetryPolicy(max_retries=2, backoff_s=4, jitter=False)
+    runner = JobRunner(
+        ProcessRequest, {"sweep": sweep}, statuses, policy=policy, options={"sweep": SweepOptions}
+    )
+    cases = {
+        b'{"job": "sweep", "options": {"limt": 5}}': "options.limt: unknown option",
+        b'{"job": "sweep", "options": {"limit": "5"}}': "options.limit: Input should be a valid",
+        b'{"job": "sweep", "options": {"limit": 0}}': "options.limit: Input should be greater",
+    }
+    for payload, message in cases.items():
+        final = await runner.handle(payload, "k")
+        assert (final.state, final.error_type) == (RequestState.FAILURE, "JobOptionsError")
+        assert final.error is not None and message in final.error
+        assert final.error.endswith("(options: limit)")
+        rejected = Rejected.of_status(final)
+        assert rejected is not None and rejected.decision.action == "dead"
+    assert ran == []
+    good = await runner.handle(b'{"job": "sweep", "options": {"limit": 5}}', "k")
+    assert good.state is RequestState.SUCCESS and len(ran) == 1
+
+
+async def test_a_handler_refusing_its_input_is_not_retried() -> None:
+    async def picky(request: ProcessRequest) -> dict[str, Any]:
+        raise JobOptionsError("test_pipeline needs option 'items' or 'path'")
+
+    policy = RetryPolicy(max_retries=2, backoff_s=4, jitter=False)
+    runner = JobRunner(ProcessRequest, {"test_pipeline": picky}, Statuses(), policy=policy)
+    final = await runner.handle(b'{"job": "test_pipeline"}', "k")
+    assert (final.state, final.retries) == (RequestState.FAILURE, 1)
+
+
+async def test_a_request_over_max_request_bytes_is_refused() -> None:
+    statuses = Statuses()
+    runner = JobRunner(ProcessRequest, {"sweep": _sweep}, statuses, max_bytes=1024)
+    padding = "x" * 2000
+    payload = f'{{"job": "sweep", "requested_by": "{padding[:100]}", "options": {{}}}}'.encode()
+    assert (await runner.handle(payload, "k")).state is RequestState.SUCCESS
+    big = f'{{"job": "sweep", "options": {{"note": "{padding}"}}}}'.encode()
+    final = await runner.handle(big, "big-1", key="big-1")
+    assert (final.state, final.error_type) == (RequestState.FAILURE, "RequestTooLargeError")
+    assert final.error == f"request payload is {len(big):,} bytes; MAX_REQUEST_BYTES is 1,024"
