@@ -11,7 +11,7 @@ from typing import Any, Literal
 from redis.asyncio import Redis
 
 from services.collector.collection import Collection, ItemSink
-from services.collector.exceptions import CollectorError, RequestRevokedError, RequestTooLargeError
+from services.collector.exceptions import CollectorError, RequestRevokedError
 from services.collector.groups import GroupTracker, children_of
 from services.collector.http import SourceHttp
 from services.collector.plugins import Plugin, PluginContext, PluginError, PluginRegistry
@@ -20,6 +20,7 @@ from services.collector.ratelimit import RedisRateLimiter
 from services.collector.runs import PluginRunLog
 from services.collector.seen import SeenItems
 from streams.config import Settings
+from streams.decoding import parse_request
 from streams.delivery import Failure
 from streams.exceptions import RecordValidationError, UnknownPluginError
 from streams.limits import RevokedError, TimeLimits, run_limited
@@ -41,11 +42,7 @@ def parse_trigger(payload: bytes | None, max_bytes: int, key: str | None = None)
 
     Raises RequestTooLargeError over `max_bytes`, RecordValidationError when invalid.
     """
-    if payload is not None and len(payload) > max_bytes:
-        raise RequestTooLargeError(
-            f"request payload is {len(payload):,} bytes; MAX_REQUEST_BYTES is {max_bytes:,}"
-        )
-    return CollectRequest.parse(payload, {"request_id": key} if key else None)
+    return parse_request(CollectRequest, payload, max_bytes, key)
 
 
 @dataclass
@@ -95,7 +92,7 @@ class RequestRunner:
         """
         try:
             request = parse_trigger(payload, self.deps.settings.max_request_bytes, key)
-        except (RecordValidationError, RequestTooLargeError) as exc:
+        except RecordValidationError as exc:
             report = StatusReporter(self.deps.statuses, fallback_id, "", worker=self.worker)
             return await report(RequestState.FAILURE, error=exc, retry=RetryNote(attempt + 1))
         return await self.run(request, lane, attempt)
@@ -108,6 +105,7 @@ class RequestRunner:
         await report(RequestState.RECEIVED, retry=RetryNote(attempt) if attempt else None)
         try:
             await self._ensure_not_revoked(request)
+            self.registry.check(request, self.deps.settings)
             if self.registry.is_group(request.plugin):
                 return await self._fan_out(request, lane, report)
             status = await self._run_plugin(self.registry.get(request.plugin), request, report)

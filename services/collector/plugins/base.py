@@ -7,19 +7,27 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from streams.config import Settings
-from streams.exceptions import TrendStreamError
-from streams.records import RawItem
+from streams.exceptions import RecordValidationError, TrendStreamError
+from streams.records import COLLECT_OPTIONS, RawItem
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
     from services.collector.http import SourceHttp
 
-__all__ = ["Plugin", "PluginContext", "PluginError"]
+__all__ = ["COMMON_OPTIONS", "Plugin", "PluginContext", "PluginError", "PluginInputError"]
+
+COMMON_OPTIONS = COLLECT_OPTIONS - {"plugins"}
+"""Options every plugin accepts (the collector applies them): limit, since, sample_size."""
 
 
 class PluginError(TrendStreamError):
-    """A plugin run failed: bad options, unreachable source or malformed payload."""
+    """A plugin run failed: unreachable source or malformed payload (retried per policy)."""
+
+
+class PluginInputError(PluginError, RecordValidationError):
+    """The request cannot succeed as given (bad or unknown options, a missing or malformed
+    input file): refused at the door, or dead-lettered at once, never retried."""
 
 
 @dataclass(frozen=True)
@@ -51,10 +59,31 @@ class Plugin:
     groupable: ClassVar[bool] = True
     """False: left out of the `all` and `high_frequency` groups (needs options of its own)."""
     uses_http: ClassVar[bool] = True
+    option_names: ClassVar[frozenset[str] | None] = None
+    """The plugin's own options, besides COMMON_OPTIONS; None (a plugin that does not declare
+    them): any option is accepted."""
 
     def options(self, given: Mapping[str, Any]) -> dict[str, Any]:
         """The defaults overlaid with the request's options."""
         return {**self.default_options, **given}
+
+    def check_options(self, given: Mapping[str, Any], settings: Settings) -> None:
+        """Refuse unknown and malformed options before a run (PluginInputError naming them)."""
+        if self.option_names is not None:
+            unknown = sorted(set(given) - self.option_names - COMMON_OPTIONS)
+            if unknown:
+                known = ", ".join(sorted(self.option_names | COMMON_OPTIONS))
+                raise PluginInputError(
+                    f"{self.name}: unknown option(s) {', '.join(unknown)}; options: {known}"
+                )
+        self.read_options(self.options(given), settings)
+
+    def read_options(self, options: Mapping[str, Any], settings: Settings) -> object:
+        """The plugin's own options, parsed; PluginInputError when one is malformed.
+
+        `collect` reads its options through this too, so a check at the door and the run agree.
+        """
+        return None
 
     def collect(self, ctx: PluginContext, options: Mapping[str, Any]) -> AsyncIterator[RawItem]:
         """Yield the items of one run; raise PluginError on a failure."""

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, StrictInt, TypeAdapter
 
 from services.collector.plugins.base import Plugin, PluginContext, PluginError
 from services.collector.plugins.options import limit_option, names_option
+from streams.config import Settings
 from streams.records import RawItem
 
 __all__ = ["HackerNewsPlugin"]
@@ -50,20 +51,28 @@ class HackerNewsPlugin(Plugin):
 
     name = "hackernews"
     frequency = "high"
+    option_names: ClassVar[frozenset[str]] = frozenset({"lists", "limit"})
 
-    async def collect(
-        self, ctx: PluginContext, options: Mapping[str, Any]
-    ) -> AsyncIterator[RawItem]:
+    def read_options(
+        self, options: Mapping[str, Any], settings: Settings
+    ) -> tuple[tuple[str, ...], int]:
+        """The lists to read and the most stories to fetch."""
         lists = names_option(
             "hackernews",
             "lists",
             options.get("lists"),
-            ctx.settings.hackernews_lists,
+            settings.hackernews_lists,
             valid=LISTS.__contains__,
             expected=f"names among {', '.join(sorted(LISTS))}",
         )
-        limit = limit_option("hackernews", options.get("limit"), ctx.settings.hackernews_limit)
+        limit = limit_option("hackernews", options.get("limit"), settings.hackernews_limit)
         assert limit is not None  # a default is given
+        return lists, limit
+
+    async def collect(
+        self, ctx: PluginContext, options: Mapping[str, Any]
+    ) -> AsyncIterator[RawItem]:
+        lists, limit = self.read_options(options, ctx.settings)
         ids = await _story_ids(ctx, lists, limit)
         stories = await _gather(_story(ctx, story_id) for story_id in ids)
         for story in stories:

@@ -6,12 +6,13 @@ import html
 import re
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, TypeAdapter
 
 from services.collector.plugins.base import Plugin, PluginContext
 from services.collector.plugins.options import flag_option, limit_option
+from streams.config import Settings
 from streams.records import RawItem
 
 __all__ = ["MastodonPlugin", "plain_text"]
@@ -63,17 +64,22 @@ class MastodonPlugin(Plugin):
 
     name = "mastodon"
     frequency = "normal"
+    option_names: ClassVar[frozenset[str]] = frozenset({"include_tags", "limit"})
+
+    def read_options(
+        self, options: Mapping[str, Any], settings: Settings
+    ) -> tuple[int | None, bool]:
+        """The most items to keep, and whether trending tags are collected too."""
+        limit = limit_option("mastodon", options.get("limit"))
+        include_tags = flag_option(
+            "mastodon", "include_tags", options.get("include_tags"), settings.mastodon_include_tags
+        )
+        return limit, include_tags
 
     async def collect(
         self, ctx: PluginContext, options: Mapping[str, Any]
     ) -> AsyncIterator[RawItem]:
-        limit = limit_option("mastodon", options.get("limit"))
-        include_tags = flag_option(
-            "mastodon",
-            "include_tags",
-            options.get("include_tags"),
-            ctx.settings.mastodon_include_tags,
-        )
+        limit, include_tags = self.read_options(options, ctx.settings)
         items = await _statuses(ctx)
         if include_tags and (limit is None or len(items) < limit):
             items += await _tags(ctx)

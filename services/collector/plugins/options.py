@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from services.collector.plugins.base import PluginError
+from services.collector.plugins.base import PluginInputError
 
 __all__ = ["flag_option", "limit_option", "names_option"]
 
@@ -14,7 +14,9 @@ def limit_option(plugin: str, given: object, default: int | None = None) -> int 
     if given is None:
         return default
     if isinstance(given, bool) or not isinstance(given, int) or given < 0:
-        raise PluginError(f"{plugin}: option 'limit' must be a whole number >= 0, got {given!r}")
+        raise PluginInputError(
+            f"{plugin}: option 'limit' must be a whole number >= 0, got {given!r}"
+        )
     return given
 
 
@@ -23,7 +25,7 @@ def flag_option(plugin: str, option: str, given: object, default: bool) -> bool:
     if given is None:
         return default
     if not isinstance(given, bool):
-        raise PluginError(f"{plugin}: option '{option}' must be true or false, got {given!r}")
+        raise PluginInputError(f"{plugin}: option '{option}' must be true or false, got {given!r}")
     return given
 
 
@@ -44,5 +46,5 @@ def names_option(
     if not isinstance(names, list | tuple) or not all(
         isinstance(n, str) and valid(n) for n in names
     ):
-        raise PluginError(f"{plugin}: option '{option}' must be {expected}, got {given!r}")
+        raise PluginInputError(f"{plugin}: option '{option}' must be {expected}, got {given!r}")
     return tuple(names)

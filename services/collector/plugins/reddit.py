@@ -6,7 +6,7 @@ import itertools
 import re
 from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, TypeAdapter
 
@@ -59,12 +59,18 @@ class RedditPlugin(Plugin):
 
     name = "reddit"
     frequency = "high"
+    option_names: ClassVar[frozenset[str]] = frozenset({"subreddits", "listings", "limit"})
+
+    def read_options(
+        self, options: Mapping[str, Any], settings: Settings
+    ) -> tuple[list[tuple[str, str]], int | None]:
+        """Every (subreddit, listing) to read, in order, and the most posts to keep."""
+        return _pages(options, settings), limit_option("reddit", options.get("limit"))
 
     async def collect(
         self, ctx: PluginContext, options: Mapping[str, Any]
     ) -> AsyncIterator[RawItem]:
-        pages = _pages(options, ctx.settings)
-        limit = limit_option("reddit", options.get("limit"))
+        pages, limit = self.read_options(options, ctx.settings)
         seen: set[str] = set()
         for subreddit, listing in pages:
             for post in await _posts(ctx, subreddit, listing):

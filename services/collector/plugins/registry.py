@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from importlib.metadata import entry_points
 
-from services.collector.plugins.base import Plugin
+from services.collector.plugins.base import COMMON_OPTIONS, Plugin, PluginInputError
 from services.collector.plugins.file import FilePlugin
 from services.collector.plugins.hackernews import HackerNewsPlugin
 from services.collector.plugins.mastodon import MastodonPlugin
@@ -13,6 +13,7 @@ from services.collector.plugins.reddit import RedditPlugin
 from services.collector.plugins.rss import RssPlugin
 from streams.config import Settings
 from streams.exceptions import UnknownPluginError
+from streams.records import CollectRequest, is_request_id
 
 __all__ = ["BUILTINS", "ENTRY_POINT_GROUP", "GROUPS", "PluginRegistry", "default_registry"]
 
@@ -64,6 +65,46 @@ class PluginRegistry:
         if group == "high_frequency":
             plugins = [p for p in plugins if p.frequency == "high"]
         return sorted(p.name for p in plugins)
+
+    def check(self, request: CollectRequest, settings: Settings) -> None:
+        """Refuse a request these plugins cannot run, before it runs: an unknown plugin or
+        group (UnknownPluginError), unknown or malformed options (PluginInputError).
+
+        A group's own options must be ones every plugin reads (COMMON_OPTIONS); a plugin's
+        options go under `options.plugins.<name>`, and each child's are checked by its plugin.
+        """
+        request.check()  # one built in Python has not been through `parse`
+        options = request.options
+        if not self.is_group(request.plugin):
+            plugin = self.get(request.plugin)
+            if "plugins" in options:
+                raise PluginInputError(f"{plugin.name}: option 'plugins' is for groups only")
+            plugin.check_options(options, settings)
+            return
+        group, members = request.plugin, self.members(request.plugin)
+        shared = {key: value for key, value in options.items() if key != "plugins"}
+        not_common = sorted(set(shared) - COMMON_OPTIONS)
+        if not_common:
+            raise PluginInputError(
+                f"{group}: option(s) {', '.join(not_common)} are not read by every plugin of "
+                "the group; give them as options.plugins.<plugin>.<option>"
+            )
+        own: dict[str, object] = options.get("plugins") or {}
+        strangers = sorted(set(own) - set(members))
+        if strangers:
+            raise PluginInputError(
+                f"{group}: options.plugins names {', '.join(strangers)}, not among the "
+                f"group's plugins ({', '.join(members) or 'none'})"
+            )
+        for name in members:
+            if not is_request_id(f"{request.request_id}.{name}"):
+                raise PluginInputError(
+                    f"request_id: too long for a group request (its children are "
+                    f"<request_id>.<plugin>, e.g. <request_id>.{name})"
+                )
+            child = own.get(name) or {}
+            assert isinstance(child, dict)  # checked by CollectRequest
+            self.get(name).check_options({**shared, **child}, settings)
 
 
 def _discovered() -> list[Plugin]:

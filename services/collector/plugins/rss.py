@@ -9,7 +9,7 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import feedparser  # type: ignore[import-untyped]
 import httpx
@@ -17,6 +17,7 @@ from redis.typing import EncodableT, FieldT
 
 from services.collector.plugins.base import Plugin, PluginContext, PluginError
 from services.collector.plugins.options import limit_option, names_option
+from streams.config import Settings
 from streams.records import RawItem
 
 __all__ = ["RssPlugin"]
@@ -31,19 +32,26 @@ class RssPlugin(Plugin):
 
     name = "rss"
     frequency = "normal"
+    option_names: ClassVar[frozenset[str]] = frozenset({"feeds", "limit"})
 
-    async def collect(
-        self, ctx: PluginContext, options: Mapping[str, Any]
-    ) -> AsyncIterator[RawItem]:
+    def read_options(
+        self, options: Mapping[str, Any], settings: Settings
+    ) -> tuple[tuple[str, ...], int | None]:
+        """The feed URLs to read and the most entries to keep."""
         feeds = names_option(
             "rss",
             "feeds",
             options.get("feeds"),
-            ctx.settings.rss_feeds,
+            settings.rss_feeds,
             valid=_is_http,
             expected="a list of http(s) URLs",
         )
-        limit = limit_option("rss", options.get("limit"))
+        return feeds, limit_option("rss", options.get("limit"))
+
+    async def collect(
+        self, ctx: PluginContext, options: Mapping[str, Any]
+    ) -> AsyncIterator[RawItem]:
+        feeds, limit = self.read_options(options, ctx.settings)
         count = 0
         for url in feeds:
             fetched = await _fetch(ctx, url)

@@ -122,7 +122,68 @@ async def test_bad_options_fail_the_run_clearly() -> None:
     sinks = Sinks()
     final = await _runner(sinks, Dated()).run(make_request(plugin="dated", options={"since": "x"}))
     assert final.state is RequestState.FAILURE
-    assert final.error == "option 'since' must be an ISO 8601 time, got 'x'"
+    assert final.error == (
+        "invalid CollectRequest: options.since: must be an ISO 8601 time with a timezone, got 'x'"
+    )
+    assert [s.state for s in sinks.statuses] == [RequestState.RECEIVED, RequestState.FAILURE]
+
+
+BAD_INPUT = {
+    "path outside FILE_PLUGIN_DIR": (
+        {"path": "../../etc/passwd"},
+        "PluginInputError",
+        "file: '../../etc/passwd' is outside FILE_PLUGIN_DIR",
+    ),
+    "limit=-1": (
+        {"path": "tests/fixtures/items.jsonl", "limit": -1},
+        "RecordValidationError",
+        "options.limit: must be a whole number >= 0, got -1",
+    ),
+    "missing path": ({}, "PluginInputError", "file: option 'path' (a JSONL file) is required"),
+    "no such file": (
+        {"path": "tests/fixtures/no-such-file.jsonl"},
+        "PluginInputError",
+        "file: no file at ",
+    ),
+    "unknown option": (
+        {"path": "tests/fixtures/items.jsonl", "pth": "x"},
+        "PluginInputError",
+        "file: unknown option(s) pth; options: limit, path, sample_size, since",
+    ),
+    "plugins on a plugin": (
+        {"path": "tests/fixtures/items.jsonl", "plugins": {}},
+        "PluginInputError",
+        "file: option 'plugins' is for groups only",
+    ),
+}
+
+
+async def test_bad_input_fails_at_once_even_with_retries_left() -> None:
+    for name, (options, error_type, message) in BAD_INPUT.items():
+        sinks = Sinks()
+        runner = _runner(sinks)
+        runner.deps.policy = RetryPolicy(max_retries=3, backoff_s=0.01)
+        final = await runner.run(make_request(options=options, dry_run=False))
+        assert final.state is RequestState.FAILURE, name
+        assert (final.error_type, final.retries) == (error_type, 1), name
+        assert final.error is not None and message in final.error, (name, final.error)
+        assert sinks.items == [], name
+
+
+async def test_a_group_refuses_options_not_every_plugin_reads() -> None:
+    sinks = Sinks()
+    runner = _runner(sinks, Dated(), Broken())
+    request = make_request(plugin="all", options={"subreddits": ["python"]})
+    final = await runner.run(request)
+    assert (final.state, final.error_type) == (RequestState.FAILURE, "PluginInputError")
+    assert final.error is not None and "option(s) subreddits are not read by every" in final.error
+    stranger = await runner.run(make_request(plugin="all", options={"plugins": {"rss": {}}}))
+    assert stranger.error == (
+        "all: options.plugins names rss, not among the group's plugins (broken, dated)"
+    )
+    long_id = await runner.run(make_request(plugin="all", request_id="x" * 200, options={}))
+    assert long_id.error is not None and long_id.error.startswith("request_id: too long")
+    assert sinks.requests == []
 
 
 async def test_an_unknown_plugin_fails_with_the_known_ones_listed() -> None:
@@ -160,10 +221,11 @@ async def test_a_crashing_plugin_becomes_a_failure() -> None:
 
 async def test_a_group_without_redis_fails_clearly() -> None:
     sinks = Sinks()
-    final = await _runner(sinks, Dated()).run(make_request(plugin="high_frequency"))
+    group = make_request(plugin="high_frequency", options={})
+    final = await _runner(sinks, Dated()).run(group)
     assert final.state is RequestState.FAILURE
     assert final.error == "group requests need Redis, and this runner has none"
-    empty = await _runner(sinks, Broken()).run(make_request(plugin="high_frequency"))
+    empty = await _runner(sinks, Broken()).run(make_request(plugin="high_frequency", options={}))
     assert empty.error == "group 'high_frequency' has no enabled plugin"
 
 

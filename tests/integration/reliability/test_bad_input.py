@@ -1,0 +1,121 @@
+"""Bad input on every request topic: refused at once (FAILURE, one dead letter, no retry)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from streams.config import Settings
+from streams.deadletter import DeadLetterFilter, DeadLetters
+from streams.records import RequestState, RequestStatus
+from streams.state import RequestStates, redis_client
+from streams.topics import COLLECT_REQUESTS, COLLECT_RESULTS, MAINTENANCE_REQUESTS, PROCESS_REQUESTS
+from tests.support.kafka import produce, read_all, wait_final
+from tests.support.workers import Worker, apoll
+
+ROOT = Path(__file__).resolve().parents[3]
+TWO_MIB = 2 * 1024 * 1024
+BAD_COLLECT = {
+    "outside": ({"plugin": "file", "options": {"path": "../etc/passwd"}}, "PluginInputError"),
+    "negative-limit": (
+        {"plugin": "file", "options": {"path": "tests/fixtures/items.jsonl", "limit": -1}},
+        "RecordValidationError",
+    ),
+    "missing-path": ({"plugin": "file", "options": {}}, "PluginInputError"),
+    "no-such-file": ({"plugin": "file", "options": {"path": "nope.jsonl"}}, "PluginInputError"),
+    "unknown-option": (
+        {"plugin": "file", "options": {"path": "tests/fixtures/items.jsonl", "pth": 1}},
+        "PluginInputError",
+    ),
+    "dry-run-yes": (
+        {"plugin": "file", "options": {"path": "tests/fixtures/items.jsonl"}, "dry_run": "yes"},
+        "RecordValidationError",
+    ),
+    "unknown-plugin": ({"plugin": "nope"}, "UnknownPluginError"),
+}
+
+
+async def _dead_letters(settings: Settings, topic: str, count: int) -> list[dict[str, object]]:
+    letters = DeadLetters(settings)
+
+    async def enough() -> list[dict[str, object]] | None:
+        found = [e.describe() for e in await letters.entries(DeadLetterFilter(topic=topic))]
+        return found if len(found) >= count else None
+
+    found = await apoll(enough, 60)
+    assert found, f"dead letters of {topic}: {await letters.summary()}"
+    return found
+
+
+async def test_bad_collect_requests_fail_at_once_and_are_dead_lettered_without_retry(
+    test_settings: Settings, start_workers: Callable[..., list[Worker]]
+) -> None:
+    settings = test_settings.model_copy(
+        update={"file_plugin_dir": ROOT, "collect_max_retries": 3, "retry_backoff_s": 0.5}
+    )
+    start_workers("collector", settings)
+    for request_id, (body, _) in BAD_COLLECT.items():
+        payload = json.dumps({**body, "request_id": request_id}).encode()
+        await produce(settings, COLLECT_REQUESTS, payload, key=request_id.encode())
+
+    finals = await wait_final(settings, set(BAD_COLLECT))
+    for request_id, (_, error_type) in BAD_COLLECT.items():
+        final = finals[request_id]
+        assert (final.state, final.error_type) == (RequestState.FAILURE, error_type), final
+        assert final.retries == 1, final
+    statuses = [RequestStatus.parse(v) for v in await read_all(settings, COLLECT_RESULTS)]
+    assert not [s for s in statuses if s.state is RequestState.RETRY]
+    letters = await _dead_letters(settings, "collect.requests", len(BAD_COLLECT))
+    assert {letter["key"] for letter in letters} == set(BAD_COLLECT)
+    assert {letter["attempts"] for letter in letters} == {1}
+
+
+async def test_every_request_topic_refuses_oversized_requests_and_unknown_job_options(
+    test_settings: Settings, start_workers: Callable[..., list[Worker]]
+) -> None:
+    start_workers("processor", test_settings)
+    start_workers("maintenance", test_settings)
+    item = {"source": "test", "source_id": "1", "title": "x" * 1000}
+    items = [{**item, "source_id": str(n)} for n in range(TWO_MIB // 1000)]
+    big_process = {"job": "test_pipeline", "request_id": "big-process", "options": {"items": items}}
+    big_health = {"job": "health", "request_id": "big-health", "options": {"note": "x" * TWO_MIB}}
+    unknown = {"job": "cleanup", "request_id": "unknown-option", "options": {"dayz": 3}}
+    loose = {"job": "cleanup", "request_id": "loose-type", "options": {"days": "3"}}
+    await produce(test_settings, PROCESS_REQUESTS, json.dumps(big_process).encode(), b"big-process")
+    for body in (big_health, unknown, loose):
+        payload = json.dumps(body).encode()
+        await produce(
+            test_settings, MAINTENANCE_REQUESTS, payload, str(body["request_id"]).encode()
+        )
+
+    states = RequestStates(redis_client(test_settings), test_settings)
+    expected = {
+        "big-process": "RequestTooLargeError",
+        "big-health": "RequestTooLargeError",
+        "unknown-option": "JobOptionsError",
+        "loose-type": "JobOptionsError",
+    }
+    try:
+        for request_id, error_type in expected.items():
+
+            async def final(request_id: str = request_id) -> RequestStatus | None:
+                status = await states.get(request_id)
+                return status if status is not None and status.state.is_final else None
+
+            status = await apoll(final, 60)
+            assert status is not None, f"{request_id}: no final status"
+            assert (status.state, status.error_type) == (RequestState.FAILURE, error_type)
+    finally:
+        await states.redis.aclose()
+    [process_letter] = await _dead_letters(test_settings, "process.requests", 1)
+    assert process_letter["error_class"] == "RequestTooLargeError"
+    assert process_letter["attempts"] == 1
+    letters = await _dead_letters(test_settings, "maintenance.requests", 3)
+    assert {(letter["key"], letter["attempts"]) for letter in letters} == {
+        ("big-health", 1),
+        ("unknown-option", 1),
+        ("loose-type", 1),
+    }
+    [unknown_letter] = [letter for letter in letters if letter["key"] == "unknown-option"]
+    assert "options.dayz: unknown option" in str(unknown_letter["error_message"])
