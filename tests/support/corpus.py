@@ -1,4 +1,9 @@
-"""The labelled trend corpus: items with their story labels, and the manifest of the stories."""
+"""The labelled trend corpora: items with their story labels, and the manifest of the stories.
+
+`CORPUS` is the corpus the pipeline is tuned on; `HELDOUT` is a second, independently written
+corpus of another week, kept to judge clustering on news nobody tuned for. Both folders hold an
+`items.jsonl` and a `stories.json`; the loaders take either file or the folder itself.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from streams.records import RawItem
 
 __all__ = [
     "CORPUS",
+    "HELDOUT",
     "ITEM_KINDS",
     "STORY_KINDS",
     "LabelledItem",
@@ -21,6 +27,7 @@ __all__ = [
 ]
 
 CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "corpus"
+HELDOUT = Path(__file__).resolve().parents[1] / "fixtures" / "heldout"
 ITEM_KINDS = frozenset({"story", "noise"})
 STORY_KINDS = frozenset({"burst", "steady", "event"})
 
@@ -46,7 +53,12 @@ class StoryInfo:
 
 
 def load_corpus(path: Path = CORPUS / "items.jsonl") -> list[LabelledItem]:
-    """Every item of the corpus, in file order, parsed as the pipeline would parse it."""
+    """Every item of the corpus, in file order, parsed as the pipeline would parse it.
+
+    `path` is an `items.jsonl` file or a corpus folder holding one.
+    """
+    if path.is_dir():
+        path = path / "items.jsonl"
     corpus = []
     with path.open(encoding="utf-8") as lines:
         for number, line in enumerate(lines, start=1):
@@ -62,7 +74,9 @@ def load_corpus(path: Path = CORPUS / "items.jsonl") -> list[LabelledItem]:
 
 
 def load_stories(path: Path = CORPUS / "stories.json") -> dict[str, StoryInfo]:
-    """The manifest of the corpus's stories, by label."""
+    """The manifest of the corpus's stories, by label (`path`: a `stories.json` or its folder)."""
+    if path.is_dir():
+        path = path / "stories.json"
     manifest: dict[str, dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))
     stories = {}
     for label, entry in manifest.items():
