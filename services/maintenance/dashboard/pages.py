@@ -109,7 +109,7 @@ def dashboard_page(refresh_s: float) -> str:
                 _request_filters()
                 + _table(
                     "requests",
-                    ("request", "state", "plugin", "worker", "updated", "runtime", "error"),
+                    ("request", "state", "plugin", "worker", "updated", "runtime"),
                 )
                 + _trigger_form(),
             ),
@@ -145,6 +145,7 @@ def dashboard_page(refresh_s: float) -> str:
                 "schedules-section",
                 "Schedules",
                 _table("schedules", ("service", "job", "cron", "next run", "last run", "status")),
+                "times in UTC unless marked",
             ),
         ]
     )

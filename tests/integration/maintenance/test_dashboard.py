@@ -246,13 +246,15 @@ async def test_the_dashboard_in_a_headless_chromium(
         wait.until(lambda d: _result(d, By) == ("redrive", "200"))
         assert dead_id not in [letter.id for letter in await DeadLetters(settings).entries()]
 
-        _fit(browser)
-        browser.save_screenshot(str(ARTIFACTS / "dashboard.png"))
+        _show_the_whole_error(wait, By)
+        for width in WIDTHS:
+            _check_layout(browser, width)
+            _screenshot(browser, width, f"dashboard-{width}.png")
         browser.get(f"{maintenance.url}/dashboard/requests/{handle.request_id}")
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '#timeline tr[data-state="SUCCESS"]'))
-        browser.save_screenshot(str(ARTIFACTS / "dashboard-request.png"))
-    # Screenshots stay in tests/artifacts/ (ignored by git); the tests never write into docs/.
-    assert (ARTIFACTS / "dashboard.png").stat().st_size > 10_000
+        _screenshot(browser, WIDTHS[-1], "dashboard-request.png")
+    for width in WIDTHS:
+        assert (ARTIFACTS / f"dashboard-{width}.png").stat().st_size > 10_000
 
 
 def _points(driver: Any, by: str, selector: str) -> int:
@@ -261,10 +263,107 @@ def _points(driver: Any, by: str, selector: str) -> int:
     return len((found[0].get_attribute("points") or "").split()) if found else 0
 
 
-def _fit(driver: Any) -> None:
-    """Make the window as tall as the page, for a screenshot of all of it."""
+WIDTHS = (1400, 800)
+"""Window widths the dashboard must read well at: a laptop, and half a screen."""
+
+LAYOUT_PROBLEMS = """
+const problems = [];
+const page = document.documentElement;
+if (page.scrollWidth > window.innerWidth + 1) {
+  problems.push(`page: ${page.scrollWidth}px wide in a ${window.innerWidth}px window`);
+}
+for (const section of document.querySelectorAll("main > section")) {
+  const box = section.getBoundingClientRect();
+  if (section.scrollWidth > section.clientWidth + 1) {
+    problems.push(`${section.id}: ${section.scrollWidth}px of content in ${section.clientWidth}px`);
+  }
+  for (const table of section.querySelectorAll("table")) {
+    const rows = [...table.tBodies[0].rows];
+    if (!rows.length) problems.push(`#${table.id}: no rows`);
+    for (const row of rows) {
+      const r = row.getBoundingClientRect();
+      if (row.textContent.includes("loading")) problems.push(`#${table.id}: still loading`);
+      else if (r.height < 1) problems.push(`#${table.id}: a row is hidden`);
+      else if (r.left < box.left - 1 || r.right > box.right + 1) {
+        problems.push(`#${table.id}: a row is cut (${r.right}px past ${box.right}px)`);
+      }
+    }
+  }
+}
+for (const cell of document.querySelectorAll("main .error-text")) {
+  const range = document.createRange();
+  range.selectNodeContents(cell.querySelector("details.long:not([open]) > summary") || cell);
+  const height = range.getBoundingClientRect().height;
+  const lines = height / parseFloat(getComputedStyle(cell).lineHeight);
+  const text = cell.textContent.slice(0, 50);
+  if (lines > 3.5) problems.push(`an error on ${Math.round(lines)} lines: ${text}`);
+}
+return problems;
+"""
+"""What reads badly: a panel whose content overflows its box, a table row hidden or cut, an
+error wrapped over more than three lines (one word per line in a narrow column)."""
+
+DATA_ROWS = {
+    "workers": "tr[data-service]",
+    "groups": "tr.partition",
+    "requests": "tr.request",
+    "plugins": "tr[data-plugin]",
+    "trends": "tr[data-topic-id]",
+    "schedules": "tr",
+}
+"""The tables that must show rows of data (the others may show "none")."""
+
+
+def _check_layout(driver: Any, width: int) -> None:
+    """At this window width, every panel fits its box and every table shows its rows."""
+    from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.set_window_size(width, 1000)
+    found: list[str] = []
+
+    def problems(d: Any) -> bool:
+        found[:] = d.execute_script(LAYOUT_PROBLEMS)
+        for table, rows in DATA_ROWS.items():
+            shown = d.find_elements(By.CSS_SELECTOR, f"#{table} tbody {rows}")
+            if not any(r.is_displayed() and r.size["height"] > 0 for r in shown):
+                found.append(f"#{table}: no row of data shown")
+        sparks = d.find_elements(By.CSS_SELECTOR, "#trends svg.spark")
+        if len(sparks) != len(TRENDS) or not all(s.size["width"] >= 100 for s in sparks):
+            found.append(f"#trends: {len(sparks)} sparklines, widths {[s.size for s in sparks]}")
+        return not found
+
+    wait = WebDriverWait(
+        driver, 20, poll_frequency=0.3, ignored_exceptions=(StaleElementReferenceException,)
+    )
+    try:
+        wait.until(problems)
+    except TimeoutException:
+        _screenshot(driver, width, f"dashboard-{width}-bad.png")
+        pytest.fail(f"at {width} px the dashboard reads badly: {found}")
+
+
+def _show_the_whole_error(wait: Any, by: Any) -> None:
+    """A long error shows its start; a click on it shows all of it."""
+    summary = "#requests tr.request-error details.long summary"
+    wait.until(lambda d: d.find_elements(by.CSS_SELECTOR, summary))
+    short = wait.until(lambda d: d.find_element(by.CSS_SELECTOR, f"{summary} .short").text)
+    assert short.endswith("…") and len(short) <= 72, short
+    _click(wait, by.CSS_SELECTOR, summary)
+    full = "#requests tr.request-error details.long[open] .full"
+    text = wait.until(lambda d: [e.text for e in d.find_elements(by.CSS_SELECTOR, full) if e.text])
+    assert len(text[0]) > len(short), (short, text)
+    _click(wait, by.CSS_SELECTOR, "#requests tr.request-error details.long[open] summary")
+    wait.until(lambda d: not d.find_elements(by.CSS_SELECTOR, full))
+
+
+def _screenshot(driver: Any, width: int, name: str) -> None:
+    """The whole page at this width into tests/artifacts/ (git-ignored; never into docs/)."""
+    driver.set_window_size(width, 1000)
     height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(1600, int(height) + 120)
+    driver.set_window_size(width, int(height) + 120)
+    driver.save_screenshot(str(ARTIFACTS / name))
 
 
 def _click(wait: Any, by: str, selector: str) -> None:

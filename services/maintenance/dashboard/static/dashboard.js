@@ -86,6 +86,49 @@ function time(epoch) {
   return date.toLocaleTimeString();
 }
 
+// ISO time "2026-11-25T16:00:00+00:00" -> "11-25 16:00" (the section says UTC; another offset,
+// from SCHEDULE_TIMEZONE, is kept), the whole time on hover.
+function isoShort(value) {
+  if (!value) return "-";
+  const match = /^\d{4}-(\d{2}-\d{2})T(\d{2}:\d{2})(?::\d{2}(?:\.\d+)?)?(Z|[+-]\d{2}:\d{2})?$/.exec(value);
+  if (!match) return value;
+  const zone = !match[3] || match[3] === "Z" || match[3] === "+00:00" ? "" : ` ${match[3]}`;
+  return el("span", { title: value }, `${match[1]} ${match[2]}${zone}`);
+}
+
+// A name without spaces (topic, group, id) may break after . _ - : / rather than widen its table.
+function breakable(text) {
+  const parts = String(text).split(/(?<=[._:/-])/);
+  return parts.flatMap((part, index) => (index ? [el("wbr"), part] : [part]));
+}
+
+// Long texts (errors) show their start on a line or two; a click shows the whole text.
+const SHORT_TEXT = 70;
+const opened = new Set();
+
+function longText(text, key) {
+  const full = String(text || "");
+  if (full.length <= SHORT_TEXT) return full;
+  const node = el(
+    "details",
+    { class: "long", "data-key": key, open: opened.has(key) },
+    el(
+      "summary",
+      { title: "show the whole text" },
+      el("span", { class: "short" }, `${full.slice(0, SHORT_TEXT - 1).trimEnd()}…`),
+      el("span", { class: "less" }, "hide"),
+    ),
+    el("div", { class: "full" }, full),
+  );
+  node.addEventListener("toggle", () => (node.open ? opened.add(key) : opened.delete(key)));
+  return node;
+}
+
+// Request ids hold uuids (32 hex digits): each shows its first 8, the whole id on hover.
+function shortId(id) {
+  return id.replace(/\b([0-9a-f]{8})[0-9a-f-]{16,}\b/g, "$1…");
+}
+
 function badge(text) {
   return el("span", { class: `badge ${String(text || "").toLowerCase()}` }, text || "-");
 }
@@ -100,7 +143,7 @@ function assignment(held) {
     (topics[name.slice(0, cut)] ||= []).push(name.slice(cut + 1));
   }
   const lines = Object.entries(topics).map(([topic, parts]) => `${topic} ${parts.join(",")}`);
-  return lines.length ? lines.map((line) => el("div", {}, line)) : "-";
+  return lines.length ? lines.map((line) => el("div", {}, breakable(line))) : "-";
 }
 
 function drawWorkers(data) {
@@ -113,7 +156,7 @@ function drawWorkers(data) {
         el("td", {}, w.service),
         el("td", {}, badge(w.status)),
         el("td", {}, w.ready ? "yes" : "no"),
-        el("td", {}, w.url),
+        el("td", { class: "url" }, el("a", { href: `${w.url}/health` }, breakable(w.url.replace(/^\w+:\/\//, "")))),
         el("td", { class: "assignment" }, assignment(w.assignment)),
         el(
           "td",
@@ -139,7 +182,7 @@ function drawGroups(data) {
       el(
         "tr",
         { class: "group", "data-group": g.group },
-        el("td", {}, g.group),
+        el("td", { class: "name" }, breakable(g.group)),
         el("td", { colspan: 4 }, `${g.members || 0} member(s) ${g.state || ""} · ${g.source}`),
         el("td", {}, String(g.total_lag)),
         el("td", {}, badge(g.status)),
@@ -151,7 +194,7 @@ function drawGroups(data) {
           "tr",
           { class: "partition", "data-group": g.group },
           el("td", {}, ""),
-          el("td", {}, p.topic),
+          el("td", { class: "name" }, breakable(p.topic)),
           el("td", {}, String(p.partition)),
           el("td", {}, String(p.committed)),
           el("td", {}, String(p.end_offset)),
@@ -201,26 +244,34 @@ async function drawLagChart(groups) {
 }
 
 function requestLink(id) {
-  return el("a", { href: `/dashboard/requests/${encodeURIComponent(id)}` }, id);
+  const href = `/dashboard/requests/${encodeURIComponent(id)}`;
+  return el("a", { href, title: id }, breakable(shortId(id)));
 }
 
+// A request is one row; its error, when it has one, a row of its own under it, as wide as the table.
 function drawRequests(data) {
   fill(
     "requests",
-    data.requests.map((r) =>
+    data.requests.flatMap((r) => [
       el(
         "tr",
-        { class: "request", "data-request-id": r.request_id, "data-state": r.state },
-        el("td", {}, requestLink(r.request_id)),
+        { class: r.error ? "request with-error" : "request", "data-request-id": r.request_id, "data-state": r.state },
+        el("td", { class: "name" }, requestLink(r.request_id)),
         el("td", {}, badge(r.state)),
         el("td", {}, r.plugin),
         el("td", {}, r.worker || "-"),
-        el("td", {}, time(r.updated_at)),
-        el("td", {}, r.runtime_s === null ? "-" : `${r.runtime_s.toFixed(2)} s`),
-        el("td", { class: "error-text" }, r.error || ""),
+        el("td", { class: "time" }, time(r.updated_at)),
+        el("td", { class: "time" }, r.runtime_s === null ? "-" : `${r.runtime_s.toFixed(2)} s`),
       ),
-    ),
-    7,
+      r.error
+        ? el(
+            "tr",
+            { class: "request-error", "data-request-id": r.request_id },
+            el("td", { colspan: 6, class: "error-text" }, longText(r.error, `request:${r.request_id}`)),
+          )
+        : null,
+    ]).filter(Boolean),
+    6,
   );
 }
 
@@ -233,8 +284,8 @@ function drawDeadLetters(data) {
         el(
           "tr",
           { class: "deadletter", "data-topic": topic, "data-error-class": errorClass },
-          el("td", {}, topic),
-          el("td", {}, errorClass),
+          el("td", { class: "name" }, breakable(topic)),
+          el("td", { class: "name" }, errorClass),
           el("td", { class: "count" }, String(count)),
           el(
             "td",
@@ -266,11 +317,11 @@ function drawDeadLetters(data) {
       el(
         "tr",
         { "data-id": d.id },
-        el("td", {}, d.id),
-        el("td", {}, d.key || "-"),
-        el("td", { class: "error-text" }, `${d.error_class}: ${d.error_message}`),
+        el("td", { class: "name" }, breakable(d.id)),
+        el("td", { class: "name" }, breakable(d.key || "-")),
+        el("td", { class: "error-text" }, longText(`${d.error_class}: ${d.error_message}`, `dead:${d.id}`)),
         el("td", {}, String(d.attempts)),
-        el("td", {}, time(d.dead_at)),
+        el("td", { class: "time" }, time(d.dead_at)),
       ),
     ),
     5,
@@ -293,7 +344,7 @@ function drawPlugins(data) {
         el("td", {}, String(h.runs || 0)),
         el("td", {}, rate),
         el("td", {}, h.mean_duration_ms ? String(Math.round(h.mean_duration_ms)) : "-"),
-        el("td", {}, h.last_success_at ? time(h.last_success_at) : "-"),
+        el("td", { class: "time" }, h.last_success_at ? time(h.last_success_at) : "-"),
         el("td", { title: h.reason || "" }, badge(flag)),
       );
     }),
@@ -325,7 +376,7 @@ function drawTrends(data) {
         el("td", {}, badge(t.state)),
         el("td", {}, t.score.toFixed(1)),
         el("td", {}, String(t.items)),
-        el("td", {}, sparkline(t.sparkline)),
+        el("td", { class: "spark" }, sparkline(t.sparkline)),
       ),
     ),
     6,
@@ -340,10 +391,10 @@ function drawSchedules(data) {
         "tr",
         {},
         el("td", {}, s.service),
-        el("td", {}, s.job),
-        el("td", {}, s.cron || "off"),
-        el("td", {}, s.next_run || "-"),
-        el("td", {}, s.last_slot || "-"),
+        el("td", { class: "name" }, breakable(s.job)),
+        el("td", { class: "time" }, s.cron || "off"),
+        el("td", { class: "time" }, isoShort(s.next_run)),
+        el("td", { class: "time" }, isoShort(s.last_slot)),
         el("td", {}, s.last_status || "-"),
       ),
     ),
@@ -400,7 +451,7 @@ function drawRequest(r) {
     ["updated", time(r.updated_at)],
     ["runtime", r.runtime_s === null ? "-" : `${r.runtime_s.toFixed(2)} s`],
     ["retries", String(r.retries)],
-    ["error", r.error ? `${r.error_type || ""}: ${r.error}` : "-"],
+    ["error", r.error ? el("span", { class: "error-text" }, `${r.error_type || ""}: ${r.error}`) : "-"],
   ];
   document
     .getElementById("request-status")
@@ -411,11 +462,11 @@ function drawRequest(r) {
       el(
         "tr",
         { "data-state": m.state },
-        el("td", {}, time(m.at)),
+        el("td", { class: "time" }, time(m.at)),
         el("td", {}, badge(m.state)),
         el("td", {}, m.worker || "-"),
         el("td", {}, String(m.retries || 0)),
-        el("td", { class: "error-text" }, m.error || ""),
+        el("td", { class: "error-text" }, longText(m.error, `timeline:${m.at}`)),
       ),
     ),
     5,
