@@ -397,7 +397,8 @@ class Postgres(Server):
 
 
 class Redis(Server):
-    """redis-server from Debian's packages, no persistence, loopback only."""
+    """redis-server from Debian's packages, loopback only, persisted as production runs it: an
+    append-only file (fsync every second) in its folder, replayed when it starts again."""
 
     def __init__(self, settings: Settings, home: Path) -> None:
         self.url = settings.redis_url
@@ -422,7 +423,9 @@ class Redis(Server):
             "--save",
             "",
             "--appendonly",
-            "no",
+            "yes",
+            "--appendfsync",
+            "everysec",
             "--dir",
             str(self.home),
             "--daemonize",

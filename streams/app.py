@@ -12,6 +12,7 @@ from streams.config import ServiceName, Settings, get_settings
 from streams.exceptions import ConfigurationError
 from streams.logs import logging_config
 from streams.metrics import install_metrics
+from streams.state import warm_request_cache
 from streams.topics import ensure_topics
 
 __all__ = ["TrendStreamApp", "create_app"]
@@ -33,6 +34,7 @@ class TrendStreamApp(faust.App):
         Path(self.conf.datadir).mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240
         report = await ensure_topics(self.settings)
         log.info("topics ready service=%s %s", self.service_name, report.summary())
+        await warm_request_cache(self.settings)  # Redis caches what Kafka holds: catch it up
         await super().on_first_start()
 
 
