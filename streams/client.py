@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -19,6 +20,7 @@ from streams.records import (
     ProcessRequest,
     RequestState,
     RequestStatus,
+    check_request_id,
 )
 from streams.state import RequestStates, redis_client
 from streams.topics import (
@@ -39,8 +41,10 @@ __all__ = [
     "request_maintenance",
     "request_processing",
     "send",
+    "submit",
 ]
 
+log = logging.getLogger(__name__)
 PRIORITY_LANE_FROM = 5
 """Requests of this priority or more go to collect.requests.priority."""
 POLL_INTERVAL_S = 0.05
@@ -59,8 +63,12 @@ class RequestFailedError(TrendStreamError):
 
 
 async def send(settings: Settings, spec: TopicSpec, key: str, value: bytes) -> None:
-    """Produce one message and wait for the broker's acknowledgement."""
-    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_list, acks="all")
+    """Produce one message and wait for the broker's acknowledgement (every replica)."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.bootstrap_list,
+        acks="all",
+        max_request_size=settings.dead_letter_max_bytes,
+    )
     await producer.start()
     try:
         await producer.send_and_wait(spec.full_name(settings), value, key=key.encode())
@@ -68,11 +76,44 @@ async def send(settings: Settings, spec: TopicSpec, key: str, value: bytes) -> N
         await producer.stop()
 
 
+async def submit(
+    settings: Settings,
+    states: RequestStates,
+    request: CollectRequest | JobRequest,
+    spec: TopicSpec,
+) -> None:
+    """Record the request PENDING, then produce it; if it cannot be sent, PENDING is replaced
+    at once by a FAILURE saying why, so no request stays PENDING that no worker will ever see.
+
+    PENDING is stored before the send (never after), so it cannot overwrite a state a worker
+    reported already. Raises what the send raised.
+    """
+    name = request.plugin if isinstance(request, CollectRequest) else request.job
+    pending = RequestStatus(request_id=request.request_id, state=RequestState.PENDING, plugin=name)
+    await states.save(pending)
+    try:
+        await send(settings, spec, request.request_id, request.dumps())
+    except BaseException as exc:
+        failed = RequestStatus(
+            request_id=request.request_id,
+            state=RequestState.FAILURE,
+            plugin=name,
+            error=f"the request could not be sent to {spec.name}: {type(exc).__name__}: {exc}",
+            error_type=type(exc).__name__,
+        )
+        try:
+            await asyncio.shield(states.save(failed))
+        except Exception:
+            log.exception("request not sent, and its FAILURE not stored")
+        raise
+
+
 class RequestHandle:
     """Like Celery's AsyncResult: `state()`, `result(timeout)`, `cancel()` for one request."""
 
     def __init__(self, request_id: str, settings: Settings, timeout: float = 60.0) -> None:
-        self.request_id = request_id
+        """RecordValidationError when `request_id` does not follow the request id rule."""
+        self.request_id = check_request_id(request_id)
         self.settings = settings
         self.timeout = timeout
         self._redis = redis_client(settings)
@@ -137,10 +178,15 @@ async def request_collection(
     then_process: bool = False,
     priority: int = 0,
     requested_by: str = "client",
+    request_id: str | None = None,
     timeout: float = 60.0,
     settings: Settings | None = None,
 ) -> RequestHandle:
-    """Produce a CollectRequest and return its handle (`timeout`: the default wait)."""
+    """Produce a CollectRequest and return its handle (`timeout`: the default wait).
+
+    `request_id`: the request's id (default: a new one); RecordValidationError for an id
+    outside the request id rule or a malformed request, before anything is sent.
+    """
     settings = settings or get_settings()
     request = CollectRequest(
         plugin=plugin,
@@ -149,6 +195,7 @@ async def request_collection(
         then_process=then_process,
         priority=priority,
         requested_by=requested_by,
+        request_id=request_id or "",
     )
     request.check()
     spec = COLLECT_REQUESTS_PRIORITY if priority >= PRIORITY_LANE_FROM else COLLECT_REQUESTS
@@ -161,11 +208,14 @@ async def request_processing(
     *,
     options: Mapping[str, Any] | None = None,
     requested_by: str = "client",
+    request_id: str | None = None,
     timeout: float = 300.0,
     settings: Settings | None = None,
 ) -> RequestHandle:
     """Produce a ProcessRequest (sweep, reprocess_trends, ...) and return its handle."""
-    request = ProcessRequest(job=job, options=dict(options or {}), requested_by=requested_by)
+    request = ProcessRequest(
+        job=job, options=dict(options or {}), requested_by=requested_by, request_id=request_id or ""
+    )
     return await _request_job(request, PROCESS_REQUESTS, timeout, settings)
 
 
@@ -174,11 +224,14 @@ async def request_maintenance(
     *,
     options: Mapping[str, Any] | None = None,
     requested_by: str = "client",
+    request_id: str | None = None,
     timeout: float = 600.0,
     settings: Settings | None = None,
 ) -> RequestHandle:
     """Produce a MaintenanceRequest (health, cleanup, plugin_health, analytics, backup, lag)."""
-    request = MaintenanceRequest(job=job, options=dict(options or {}), requested_by=requested_by)
+    request = MaintenanceRequest(
+        job=job, options=dict(options or {}), requested_by=requested_by, request_id=request_id or ""
+    )
     return await _request_job(request, MAINTENANCE_REQUESTS, timeout, settings)
 
 
