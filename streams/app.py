@@ -68,6 +68,8 @@ def create_app(service: ServiceName, settings: Settings | None = None) -> TrendS
         web_host=host,
         web_port=port,
         web_enabled=True,
+        web_router_enabled=False,  # no tables: /router/* only exposed topology, or a 500
+        web_tables_enabled=False,
         logging_config=logging_config(service, settings.log_level),
         loghandlers=[],
     )

@@ -4,41 +4,53 @@ from __future__ import annotations
 
 from faust import web
 
-from services.collector.agents import publish_request, resources
+from services.collector.agents import resources
 from services.collector.app import app
-from services.collector.exceptions import RequestTooLargeError
+from services.collector.plugins import default_registry
 from services.collector.runner import Lane, parse_trigger
 from services.collector.topics import control_topic
-from streams.client import PRIORITY_LANE_FROM
-from streams.exceptions import RecordValidationError
-from streams.records import ControlCommand, RequestState, RequestStatus
-from streams.web import add_health_view, add_metrics_view, authorize
+from streams.client import PRIORITY_LANE_FROM, submit
+from streams.exceptions import RecordValidationError, UnknownPluginError
+from streams.records import ControlCommand, request_id_problem
+from streams.topics import COLLECT_REQUESTS, COLLECT_REQUESTS_PRIORITY
+from streams.web import add_health_view, add_metrics_view, authorize, read_body
 
 __all__ = ["CollectView", "RequestCancelView", "RequestView", "health", "metrics"]
 
 health = add_health_view(app)
 metrics = add_metrics_view(app)
+_registry = default_registry(app.settings)
+"""The plugins this worker runs, to refuse an unknown plugin or bad options at the door."""
+
+
+def _bad_id(view: web.View, request_id: str) -> web.Response | None:
+    problem = request_id_problem(request_id)
+    if problem is None:
+        return None
+    return view.json({"error": f"invalid request id: {problem}"}, status=400)
 
 
 @app.page("/collect")
 class CollectView(web.View):
-    """POST a CollectRequest (JSON, API token required): 202 with its request id."""
+    """POST a CollectRequest (JSON, API token required): 202 with its request id.
+
+    400 for an invalid body, an unknown plugin or malformed options (this worker knows its
+    plugins), 413 over MAX_REQUEST_BYTES, 503 (Retry-After) while Redis or Kafka is away.
+    """
 
     async def post(self, request: web.Request) -> web.Response:
         denied = authorize(self, request, app.settings)
         if denied is not None:
             return denied
+        max_bytes = app.settings.max_request_bytes
+        collect = parse_trigger(await read_body(request, max_bytes), max_bytes)
         try:
-            collect = parse_trigger(await request.read(), app.settings.max_request_bytes)
-        except (RecordValidationError, RequestTooLargeError) as exc:
+            _registry.check(collect, app.settings)
+        except (RecordValidationError, UnknownPluginError) as exc:
             return self.json({"error": str(exc)}, status=400)
-        await resources.states.save(
-            RequestStatus(
-                request_id=collect.request_id, state=RequestState.PENDING, plugin=collect.plugin
-            )
-        )
         lane: Lane = "priority" if collect.priority >= PRIORITY_LANE_FROM else "bulk"
-        await publish_request(collect, lane)
+        spec = COLLECT_REQUESTS_PRIORITY if lane == "priority" else COLLECT_REQUESTS
+        await submit(app.settings, resources.states, collect, spec)
         body = {
             "request_id": collect.request_id,
             "state": "PENDING",
@@ -50,9 +62,12 @@ class CollectView(web.View):
 
 @app.page("/requests/{request_id}")
 class RequestView(web.View):
-    """GET the latest status of a request (404 while none is known)."""
+    """GET the latest status of a request (404 while none is known, 400 for an invalid id)."""
 
     async def get(self, request: web.Request, request_id: str) -> web.Response:
+        bad = _bad_id(self, request_id)
+        if bad is not None:
+            return bad
         status = await resources.states.get(request_id)
         if status is None:
             body = {"request_id": request_id, "state": "PENDING", "error": "unknown request"}
@@ -68,6 +83,9 @@ class RequestCancelView(web.View):
         denied = authorize(self, request, app.settings)
         if denied is not None:
             return denied
+        bad = _bad_id(self, request_id)
+        if bad is not None:
+            return bad
         await resources.states.revoke(request_id)
         command = ControlCommand(command="revoke", request_id=request_id, issued_by="web")
         await control_topic.send(key=request_id, value=command.dumps())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -17,18 +16,17 @@ from services.maintenance.dashboard.trends import top_trends
 from services.maintenance.lag import LagMonitor, lag_history
 from services.maintenance.plugin_health import current_health
 from streams import inspect
-from streams.client import PRIORITY_LANE_FROM, send
+from streams.client import PRIORITY_LANE_FROM, send, submit
 from streams.config import Settings
 from streams.deadletter import DeadLetterFilter, DeadLetters
 from streams.exceptions import TrendStreamError
-from streams.records import CollectRequest, ControlCommand, RequestState, RequestStatus
+from streams.records import CollectRequest, ControlCommand, request_id_problem
 from streams.resources import WorkerResources
 from streams.topics import COLLECT_REQUESTS, COLLECT_REQUESTS_PRIORITY, CONTROL
 
 __all__ = ["Call", "DashboardApi", "NotFoundError"]
 
 DEAD_LETTERS_SHOWN = 200
-REQUEST_ID = re.compile(r"^[^\x00-\x1f\x7f/]{1,200}$")
 
 
 class NotFoundError(TrendStreamError):
@@ -95,16 +93,21 @@ class DashboardApi:
         return {"request_id": request_id, "command": "revoke"}
 
     async def collect(self, call: Call) -> dict[str, Any]:
-        """Trigger a collection from a CollectRequest body; PENDING until a collector answers."""
+        """Trigger a collection from a CollectRequest body; PENDING until a collector answers.
+
+        A plugin or group unknown to this installation is refused here (the plugins' own
+        options are checked by the collector, which dead-letters a request it cannot run).
+        """
         request = _collect_request(call.body)
-        await self.resources.states.save(
-            RequestStatus(
-                request_id=request.request_id, state=RequestState.PENDING, plugin=request.plugin
+        known = inspect.registered(self.settings)
+        names = {plugin.name for plugin in known.plugins} | set(known.groups)
+        if request.plugin not in names:
+            raise DashboardInputError(
+                f"plugin: unknown plugin {request.plugin!r}; known: {', '.join(sorted(names))}"
             )
-        )
         urgent = request.priority >= PRIORITY_LANE_FROM
         spec = COLLECT_REQUESTS_PRIORITY if urgent else COLLECT_REQUESTS
-        await send(self.settings, spec, request.request_id, request.dumps())
+        await submit(self.settings, self.resources.states, request, spec)
         lane = "priority" if urgent else "bulk"
         return {"request_id": request.request_id, "state": "PENDING", "lane": lane}
 
@@ -170,8 +173,9 @@ class DashboardApi:
 
 
 def _checked_id(request_id: str) -> str:
-    if not REQUEST_ID.match(request_id):
-        raise DashboardInputError(f"request id: 1 to 200 printable characters, got {request_id!r}")
+    problem = request_id_problem(request_id)
+    if problem is not None:
+        raise DashboardInputError(f"invalid request id: {problem}")
     return request_id
 
 
@@ -199,7 +203,6 @@ def _plugin(
 def _collect_request(body: Mapping[str, Any]) -> CollectRequest:
     try:
         request = CollectRequest.parse(dict(body), {"requested_by": "dashboard"})
-        request.check()
     except TrendStreamError as exc:
         raise DashboardInputError(str(exc)) from None
     return request

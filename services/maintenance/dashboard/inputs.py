@@ -10,7 +10,7 @@ from typing import Any
 
 from streams.deadletter import DeadLetterFilter
 from streams.exceptions import TrendStreamError
-from streams.records import RequestState
+from streams.records import MAX_JSON_DEPTH, RequestState
 
 __all__ = [
     "DashboardInputError",
@@ -22,7 +22,6 @@ __all__ = [
 ]
 
 NAME = re.compile(r"^[A-Za-z0-9._:@-]{1,200}$")
-MAX_BODY_BYTES = 1_048_576
 MAX_IDS = 10_000
 
 
@@ -69,13 +68,14 @@ def states(query: Mapping[str, str], key: str = "state") -> str | None:
 
 
 def json_body(raw: bytes) -> dict[str, Any]:
-    """A request body that is one JSON object (an empty body is an empty object)."""
-    if len(raw) > MAX_BODY_BYTES:
-        raise DashboardInputError(f"body is {len(raw):,} bytes; at most {MAX_BODY_BYTES:,}")
+    """A request body that is one JSON object (an empty body is an empty object); its size is
+    checked while it is read (MAX_REQUEST_BYTES, 413)."""
     if not raw.strip():
         return {}
     try:
         data = json.loads(raw)
+    except RecursionError:
+        raise DashboardInputError(f"body nests deeper than {MAX_JSON_DEPTH} levels") from None
     except (UnicodeDecodeError, ValueError) as exc:
         raise DashboardInputError(f"body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):

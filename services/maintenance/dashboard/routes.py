@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections import defaultdict
 from typing import Any
 
@@ -20,11 +19,10 @@ from services.maintenance.dashboard.pages import (
 )
 from streams.app import TrendStreamApp
 from streams.deadletter import DeadLetterNotFoundError
-from streams.web import authorize
+from streams.web import authorize, read_body
 
 __all__ = ["PAGE_PATHS", "install_dashboard"]
 
-log = logging.getLogger(__name__)
 PAGE_PATHS = ("/dashboard", "/dashboard/requests/{request_id}", "/dashboard/static/{name}")
 
 
@@ -59,13 +57,15 @@ def _handler(op: Operation, api: DashboardApi) -> Any:
 async def serve(
     view: web.View, request: web.Request, op: Operation, api: DashboardApi, params: dict[str, Any]
 ) -> web.Response:
-    """Check the token (actions), parse, call the operation; errors as JSON, never a traceback."""
+    """Check the token (actions), parse, call the operation; errors as JSON, never a traceback
+    (what is not answered here is by the worker's JSON errors: 413, 503, 500)."""
     if op.action:
         denied = authorize(view, request, api.settings)
         if denied is not None:
             return denied
     try:
-        body = json_body(await request.read()) if op.body else {}
+        raw = await read_body(request, api.settings.max_request_bytes) if op.body else b""
+        body = json_body(raw) if op.body else {}
         call = Call(
             path={k: str(v) for k, v in params.items()}, query=dict(request.query), body=body
         )
@@ -74,9 +74,6 @@ async def serve(
         return view.json({"error": str(exc)}, status=400)
     except (NotFoundError, DeadLetterNotFoundError) as exc:
         return view.json({"error": str(exc)}, status=404)
-    except Exception as exc:
-        log.exception("dashboard %s %s failed", op.method.upper(), op.path)
-        return view.json({"error": f"{type(exc).__name__}: {exc}"}, status=500)
     return view.json(result, status=op.status)
 
 

@@ -1,0 +1,215 @@
+"""Every route of every worker answers errors as JSON with the right status, never a 500 for
+bad input; a property test posts arbitrary trigger bodies to a real collector and dashboard."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import SecretStr
+
+from streams.config import Settings
+from tests.support.workers import Worker, free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+TOKEN = "web-errors-test-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+TRIGGERS = ("/collect", "/api/collect")
+MIB = 1024 * 1024
+
+
+@pytest.fixture
+def web_settings(test_settings: Settings, tmp_path: Path) -> Settings:
+    """A token, only the `file` plugin (reading an empty folder) and sources nobody serves, so
+    whatever a generated body asks for ends quickly without leaving the machine."""
+    dead = f"http://127.0.0.1:{free_port()}"
+    return test_settings.model_copy(
+        update={
+            "api_token": SecretStr(TOKEN),
+            "file_plugin_dir": tmp_path,
+            "plugins_enabled": ("file",),
+            "hackernews_base_url": dead,
+            "reddit_base_url": dead,
+            "mastodon_base_url": dead,
+            "rss_feeds": (dead,),
+        }
+    )
+
+
+@pytest.fixture
+def workers(
+    web_settings: Settings, start_workers: Callable[..., list[Worker]]
+) -> dict[str, Worker]:
+    """A collector and a maintenance worker (the dashboard)."""
+    return {
+        "collector": start_workers("collector", web_settings)[0],
+        "maintenance": start_workers("maintenance", web_settings)[0],
+    }
+
+
+@pytest.fixture
+def clients(workers: dict[str, Worker]) -> Iterator[dict[str, httpx.Client]]:
+    opened = {name: httpx.Client(base_url=w.url, timeout=30) for name, w in workers.items()}
+    yield opened
+    for client in opened.values():
+        client.close()
+
+
+def _trigger(clients: dict[str, httpx.Client], path: str) -> httpx.Client:
+    return clients["collector" if path == "/collect" else "maintenance"]
+
+
+def _json_error(response: httpx.Response, status: int) -> str:
+    assert response.status_code == status, (response.status_code, response.text[:500])
+    assert response.headers["content-type"].startswith("application/json"), response.headers
+    error = response.json()["error"]
+    assert isinstance(error, str) and error
+    assert "Traceback" not in error
+    return error
+
+
+DEEP = b'{"plugin": "file", "options": {"x": ' + b"[" * 5000 + b"]" * 5000 + b"}}"
+BAD_BODIES: dict[str, tuple[bytes, int, str]] = {
+    "nested 5,000 deep": (DEEP, 400, "nests deeper than 32 levels"),
+    "integer over 64 bits": (
+        b'{"plugin": "file", "options": {"limit": 123456789012345678901234567890}}',
+        400,
+        "integer outside the 64-bit range",
+    ),
+    "dry_run yes": (b'{"plugin": "file", "dry_run": "yes"}', 400, "dry_run: Input should be"),
+    "unknown plugin": (b'{"plugin": "nope"}', 400, "unknown plugin 'nope'"),
+    "request id with a slash": (
+        b'{"plugin": "file", "request_id": "a/b", "options": {"path": "x.jsonl"}}',
+        400,
+        "request_id: expected 1 to 200 characters",
+    ),
+    "request id with NUL": (
+        b'{"plugin": "file", "request_id": "a\\u0000b", "options": {"path": "x.jsonl"}}',
+        400,
+        "NUL",
+    ),
+    "request id of 10,000 characters": (
+        json.dumps({"plugin": "file", "request_id": "x" * 10_000}).encode(),
+        400,
+        "(10,000 characters)",
+    ),
+    "not JSON": (b"{nope", 400, "JSON"),
+    "over MAX_REQUEST_BYTES": (
+        b'{"plugin": "' + b"x" * (2 * MIB) + b'"}',
+        413,
+        "MAX_REQUEST_BYTES",
+    ),
+}
+COLLECTOR_ONLY: dict[str, tuple[bytes, str]] = {
+    "negative limit": (b'{"plugin": "file", "options": {"path": "a", "limit": -1}}', "limit"),
+    "unknown option": (b'{"plugin": "file", "options": {"path": "a", "pth": 1}}', "pth"),
+    "missing path": (b'{"plugin": "file"}', "option 'path' (a JSONL file) is required"),
+    "path outside": (b'{"plugin": "file", "options": {"path": "../x"}}', "outside FILE_PLUGIN"),
+}
+
+
+def test_bad_trigger_bodies_are_4xx_json_on_both_trigger_routes(
+    clients: dict[str, httpx.Client],
+) -> None:
+    for path in TRIGGERS:
+        client = _trigger(clients, path)
+        for name, (body, status, message) in BAD_BODIES.items():
+            error = _json_error(client.post(path, content=body, headers=AUTH), status)
+            assert message in error, (path, name, error)
+    for name, (body, message) in COLLECTOR_ONLY.items():
+        error = _json_error(clients["collector"].post("/collect", content=body, headers=AUTH), 400)
+        assert message in error, (name, error)
+
+
+def test_unknown_routes_methods_and_request_ids_are_json_errors(
+    clients: dict[str, httpx.Client],
+    start_workers: Callable[..., list[Worker]],
+    web_settings: Settings,
+) -> None:
+    [processor] = start_workers("processor", web_settings)
+    with httpx.Client(base_url=processor.url, timeout=30) as third:
+        for client in (*clients.values(), third):
+            for path in ("/router/k1/", "/router/", "/table/k1/", "/no/such/route"):
+                _json_error(client.get(path), 404)
+            _json_error(client.post("/health"), 405)
+    collector, dashboard = clients["collector"], clients["maintenance"]
+    _json_error(collector.get("/collect"), 405)
+    for bad in ("a%0Ab", "a%20b", "x" * 300, "..."):
+        assert "invalid request id" in _json_error(collector.get(f"/requests/{bad}"), 400)
+        cancel = collector.post(f"/requests/{bad}/cancel", headers=AUTH)
+        assert "invalid request id" in _json_error(cancel, 400)
+        assert "invalid request id" in _json_error(dashboard.get(f"/api/requests/{bad}"), 400)
+    _json_error(collector.get("/requests/nobody-asked"), 404)
+
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.text()
+    | st.sampled_from(["file", "all", "high_frequency", "x.jsonl", "a/b", "\x00", "yes"]),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
+    ),
+    max_leaves=16,
+)
+FIELDS = st.sampled_from(
+    [
+        "plugin",
+        "request_id",
+        "options",
+        "dry_run",
+        "then_process",
+        "priority",
+        "deadline",
+        "requested_by",
+        "created_at",
+        "parent_id",
+        "schema_version",
+        "unknown",
+    ]
+)
+OPTIONS = st.dictionaries(
+    st.sampled_from(["path", "limit", "since", "sample_size", "plugins", "lists", "x"]),
+    JSON_VALUES,
+    max_size=4,
+)
+NEAR_VALID = st.fixed_dictionaries(
+    {"plugin": st.sampled_from(["file", "all", "high_frequency", "nope", ""])},
+    optional={"options": OPTIONS, "dry_run": JSON_VALUES, "priority": JSON_VALUES},
+) | st.dictionaries(FIELDS, JSON_VALUES, max_size=6)
+
+
+def _body(value: Any) -> bytes:
+    return json.dumps(value, allow_nan=True).encode()
+
+
+BODIES = st.one_of(
+    st.binary(max_size=300),
+    JSON_VALUES.map(_body),
+    NEAR_VALID.map(_body),
+    st.integers(min_value=1, max_value=200).map(lambda depth: b"[" * depth + b"]" * depth),
+)
+
+
+def test_no_trigger_body_gives_a_5xx(clients: dict[str, httpx.Client]) -> None:
+    @settings(
+        max_examples=150,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    @given(body=BODIES, path=st.sampled_from(TRIGGERS))
+    def post(body: bytes, path: str) -> None:
+        response = _trigger(clients, path).post(path, content=body, headers=AUTH)
+        assert response.status_code < 500, (response.status_code, response.text[:300], body[:200])
+        assert response.status_code in (202, 400, 413), response.text[:300]
+        assert response.headers["content-type"].startswith("application/json")
+
+    post()
