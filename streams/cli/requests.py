@@ -20,10 +20,20 @@ from streams.cli.parsing import BadInputError, parse_options, parse_states
 from streams.cli.render import print_json, request_table, status_summary, timeline_table
 from streams.client import RequestHandle, RequestTimeoutError, request_collection
 from streams.config import Settings
-from streams.records import RequestState, RequestStatus
+from streams.exceptions import RecordValidationError
+from streams.records import CollectRequest, RequestState, RequestStatus, request_id_problem
 from streams.state import RequestStates, redis_client
 
-__all__ = ["Ask", "cancel", "collect", "follow", "list_requests", "status", "trigger"]
+__all__ = [
+    "Ask",
+    "cancel",
+    "checked_id",
+    "collect",
+    "follow",
+    "list_requests",
+    "status",
+    "trigger",
+]
 
 POLL_S = 0.2
 OptionList = Annotated[
@@ -32,6 +42,9 @@ OptionList = Annotated[
 ]
 Priority = Annotated[int, typer.Option(min=0, max=9, help=">= 5 goes to the priority topic.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+RequestId = Annotated[
+    str | None, typer.Option("--id", help="The request's id (default: a new one).")
+]
 
 
 def _options(pairs: list[str] | None) -> dict[str, object]:
@@ -39,6 +52,37 @@ def _options(pairs: list[str] | None) -> dict[str, object]:
         return parse_options(pairs or [])
     except BadInputError as exc:
         raise CliError(str(exc), 2) from None
+
+
+def checked_id(request_id: str) -> str:
+    """A request id given on the command line; exit code 2 when it breaks the id rule."""
+    problem = request_id_problem(request_id)
+    if problem is not None:
+        raise CliError(f"invalid request id: {problem}", 2)
+    return request_id
+
+
+def _checked(config: Settings, ask: Ask) -> Ask:
+    """Refuse, with exit code 2, what no collector can run: a plugin or group not installed
+    here, a malformed request or malformed common options (the plugin's own options are
+    checked by the collector, which dead-letters a request it cannot run)."""
+    known = inspect.registered(config)
+    names = {plugin.name for plugin in known.plugins} | set(known.groups)
+    if ask.plugin not in names:
+        raise CliError(f"unknown plugin {ask.plugin!r}; known: {', '.join(sorted(names))}", 2)
+    request = CollectRequest(
+        plugin=ask.plugin,
+        options=ask.options,
+        dry_run=ask.dry_run,
+        then_process=ask.then_process,
+        priority=ask.priority,
+        request_id=ask.request_id or "",
+    )
+    try:
+        request.check()
+    except RecordValidationError as exc:
+        raise CliError(str(exc), 2) from None
+    return ask
 
 
 @dataclass(frozen=True)
@@ -51,6 +95,7 @@ class Ask:
     then_process: bool = False
     priority: int = 0
     timeout: float = 60.0
+    request_id: str | None = None
 
 
 async def _send(config: Settings, ask: Ask) -> RequestHandle:
@@ -62,6 +107,7 @@ async def _send(config: Settings, ask: Ask) -> RequestHandle:
             then_process=ask.then_process,
             priority=ask.priority,
             requested_by="trendctl",
+            request_id=ask.request_id,
             timeout=ask.timeout,
             settings=config,
         )
@@ -77,11 +123,17 @@ def collect(
     priority: Priority = 0,
     wait: Annotated[bool, typer.Option(help="Follow the request live until it ends.")] = False,
     timeout: Annotated[float, typer.Option(help="Seconds --wait waits at most.")] = 300.0,
+    request_id: RequestId = None,
     as_json: AsJson = False,
 ) -> None:
-    """Request a collection; print its id, or with --wait follow it to its final state."""
+    """Request a collection; print its id, or with --wait follow it to its final state.
+
+    Exit code 2 for a plugin not installed here or malformed options, before anything is sent.
+    """
     config = settings()
-    ask = Ask(plugin, _options(option), dry_run, then_process, priority, timeout)
+    ask = _checked(
+        config, Ask(plugin, _options(option), dry_run, then_process, priority, timeout, request_id)
+    )
     final = run(_collect(config, ask, wait, err if as_json else out))
     if final is not None and as_json:
         print_json(_status_dict(final))
@@ -181,11 +233,13 @@ def trigger(
     dry_run: Annotated[bool, typer.Option(help="Collect without publishing items.")] = False,
     priority: Priority = 0,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the result.")] = 60.0,
+    request_id: RequestId = None,
 ) -> None:
     """Request a collection, wait, and print its final status as JSON (0: SUCCESS)."""
     config = settings()
     options = _options(option)
-    final = run(_trigger(config, Ask(plugin, options, dry_run, False, priority, timeout)))
+    ask = _checked(config, Ask(plugin, options, dry_run, False, priority, timeout, request_id))
+    final = run(_trigger(config, ask))
     print_json(_status_dict(final))
     raise typer.Exit(0 if final.state is RequestState.SUCCESS else 1)
 
@@ -210,7 +264,7 @@ def status(
 ) -> None:
     """The latest status of a request and the states it went through."""
     config = settings()
-    found, moments = run(_status(config, request_id))
+    found, moments = run(_status(config, checked_id(request_id)))
     if found is None:
         raise CliError(f"request {request_id}: no status known (PENDING, or expired)")
     if as_json:
@@ -264,7 +318,7 @@ async def _requests(
 def cancel(request_id: Annotated[str, typer.Argument(help="The request id.")]) -> None:
     """Revoke a request: skipped if still queued, stopped if running."""
     config = settings()
-    run(_cancel(config, request_id))
+    run(_cancel(config, checked_id(request_id)))
     out.print(f"revoke sent for {request_id}")
 
 

@@ -40,6 +40,18 @@ def one_line(text: str) -> str:
         (["dlq", "redrive", "--topic", "trends.updates"], "has no dead-letter topic"),
         (["trends", "top", "--state", "hot"], "--state"),
         (["nosuch"], "No such command 'nosuch'"),
+        (["collect", "nope"], "unknown plugin 'nope'; known: all, file, hackernews"),
+        (["trigger", "nope"], "unknown plugin 'nope'"),
+        (["collect", "file", "-o", "limit=-1"], "options.limit: must be a whole number >= 0"),
+        (["collect", "all", "-o", "plugins=[1]"], "options.plugins: must map plugin names"),
+        (["collect", "file", "-o", "since=yesterday"], "options.since: must be an ISO 8601"),
+        (["collect", "file", "-o", "x=123456789012345678901234567890"], "64-bit range"),
+        (["collect", "file", "--id", "a/b"], "request_id: expected 1 to 200 characters"),
+        (["trigger", "file", "--id", "x" * 201], "request_id: expected 1 to 200 characters"),
+        (["status", "a/b"], "invalid request id: expected 1 to 200 characters"),
+        (["status", "a\nb"], "invalid request id"),
+        (["cancel", "a b"], "invalid request id"),
+        (["cancel", "x" * 10_000], "(10,000 characters)"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_code_2(
