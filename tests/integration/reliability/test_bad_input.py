@@ -8,9 +8,15 @@ from pathlib import Path
 
 from streams.config import Settings
 from streams.deadletter import DeadLetterFilter, DeadLetters
-from streams.records import RequestState, RequestStatus
+from streams.records import RequestState, RequestStatus, is_request_id
 from streams.state import RequestStates, redis_client
-from streams.topics import COLLECT_REQUESTS, COLLECT_RESULTS, MAINTENANCE_REQUESTS, PROCESS_REQUESTS
+from streams.topics import (
+    COLLECT_REQUESTS,
+    COLLECT_RESULTS,
+    CONTROL,
+    MAINTENANCE_REQUESTS,
+    PROCESS_REQUESTS,
+)
 from tests.support.kafka import produce, read_all, wait_final
 from tests.support.workers import Worker, apoll
 
@@ -119,3 +125,47 @@ async def test_every_request_topic_refuses_oversized_requests_and_unknown_job_op
     }
     [unknown_letter] = [letter for letter in letters if letter["key"] == "unknown-option"]
     assert "options.dayz: unknown option" in str(unknown_letter["error_message"])
+
+
+BAD_IDS = {
+    "slash": "a/b",
+    "newline": "a\nb",
+    "nul": "a\x00b",
+    "long": "x" * 10_000,
+}
+
+
+async def test_requests_with_bad_ids_are_dead_lettered_with_the_reason_on_every_topic(
+    test_settings: Settings, start_workers: Callable[..., list[Worker]]
+) -> None:
+    settings = test_settings.model_copy(update={"file_plugin_dir": ROOT})
+    [collector] = start_workers("collector", settings)
+    [maintenance] = start_workers("maintenance", settings)
+    for name, request_id in BAD_IDS.items():
+        key = f"bad-{name}".encode()
+        collect = {"plugin": "file", "request_id": request_id, "options": {"path": "x.jsonl"}}
+        await produce(settings, COLLECT_REQUESTS, json.dumps(collect).encode(), key)
+        job = {"job": "health", "request_id": request_id}
+        await produce(settings, MAINTENANCE_REQUESTS, json.dumps(job).encode(), key)
+        command = {"command": "revoke", "request_id": request_id}
+        await produce(settings, CONTROL, json.dumps(command).encode(), key)
+    await produce(settings, COLLECT_REQUESTS, b'{"plugin": "file"}', key=b"a/b")
+
+    expected = {"collect.requests": 5, "maintenance.requests": 4, "control": 4}
+    for topic, count in expected.items():
+        letters = await _dead_letters(settings, topic, count)
+        assert len(letters) == count, letters
+        for letter in letters:
+            assert letter["attempts"] == 1
+            assert letter["error_class"] == "RecordValidationError"
+            message = str(letter["error_message"])
+            assert "request_id: " in message, message
+    finals = await wait_final(settings, {f"bad-{name}" for name in BAD_IDS})
+    assert all(status.state is RequestState.FAILURE for status in finals.values())
+    statuses = [RequestStatus.parse(v) for v in await read_all(settings, COLLECT_RESULTS)]
+    answered = {status.request_id for status in statuses}
+    assert all(is_request_id(request_id) for request_id in answered), answered
+    assert any(request_id.startswith("invalid-") for request_id in answered)
+    for worker in (collector, maintenance):
+        assert "\x00" not in worker.output()
+        assert worker.process.poll() is None
