@@ -22,13 +22,42 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, Settin
 
 from streams.exceptions import ConfigurationError
 
-__all__ = ["ServiceName", "Settings", "get_settings", "load_settings"]
+__all__ = ["PLACEHOLDER_TOKENS", "ServiceName", "Settings", "get_settings", "load_settings"]
 
 ServiceName = Literal["collector", "processor", "maintenance"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 _HOST_PORT = re.compile(r"^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$")
 _SECRET_VARIABLES = frozenset({"DATABASE_URL", "API_TOKEN"})
 _NAMESPACE = re.compile(r"^[A-Za-z0-9._-]*$")
+PLACEHOLDER_TOKENS = frozenset(
+    {
+        "changeme",
+        "change",
+        "secret",
+        "token",
+        "apitoken",
+        "password",
+        "passwd",
+        "admin",
+        "default",
+        "test",
+        "example",
+        "placeholder",
+        "replaceme",
+        "yourtoken",
+        "mytoken",
+        "todo",
+        "xxx",
+        "1234",
+        "123456",
+        "12345678",
+        "letmein",
+        "none",
+        "null",
+    }
+)
+"""API_TOKEN values anyone would guess (compared lower-cased, without `-`, `_`, `.`, spaces):
+a worker refuses to start with one."""
 
 
 def _split_commas(value: object) -> object:
@@ -472,7 +501,9 @@ class Settings(BaseSettings):
     )
     log_level: LogLevel = Field("INFO", description="LOG_LEVEL: DEBUG, INFO, WARNING or ERROR.")
     api_token: SecretStr = Field(
-        SecretStr(""), description="API_TOKEN: bearer token required by every web action."
+        SecretStr(""),
+        description="API_TOKEN: bearer token required by every web action; empty: every action "
+        "is refused; a well-known placeholder (change-me, secret, token...) stops the worker.",
     )
 
     @field_validator("kafka_bootstrap_servers")
@@ -538,6 +569,17 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError(f"expected an http(s):// URL, got {value!r}")
         return value.rstrip("/")
+
+    @field_validator("api_token")
+    @classmethod
+    def _check_api_token(cls, value: SecretStr) -> SecretStr:
+        token = value.get_secret_value()
+        if re.sub(r"[-_.\s]", "", token).lower() in PLACEHOLDER_TOKENS:
+            raise ValueError(
+                "a well-known placeholder, not a secret: set a token of your own (e.g. "
+                "`openssl rand -hex 32`), or leave API_TOKEN empty to refuse every web action"
+            )
+        return value
 
     @field_validator("namespace")
     @classmethod

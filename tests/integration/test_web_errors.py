@@ -213,3 +213,22 @@ def test_no_trigger_body_gives_a_5xx(clients: dict[str, httpx.Client]) -> None:
         assert response.headers["content-type"].startswith("application/json")
 
     post()
+
+
+def test_without_a_token_every_action_is_refused(
+    test_settings: Settings, start_workers: Callable[..., list[Worker]]
+) -> None:
+    settings = test_settings.model_copy(update={"api_token": SecretStr("")})
+    [collector] = start_workers("collector", settings)
+    [maintenance] = start_workers("maintenance", settings)
+    actions = [
+        (collector, "/collect", b'{"plugin": "file"}'),
+        (collector, "/requests/r1/cancel", b""),
+        (maintenance, "/api/collect", b'{"plugin": "file"}'),
+        (maintenance, "/api/requests/r1/cancel", b""),
+        (maintenance, "/api/deadletters/purge", b'{"all": true}'),
+    ]
+    for worker, path, body in actions:
+        for headers in ({}, AUTH, {"Authorization": "Bearer"}):
+            response = httpx.post(f"{worker.url}{path}", content=body, headers=headers, timeout=30)
+            assert "API_TOKEN is not set" in _json_error(response, 401), path

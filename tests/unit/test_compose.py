@@ -160,3 +160,13 @@ def test_kafka_runs_kraft_single_node(services: dict[str, Any]) -> None:
     assert set(env["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
     assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == f"{env['KAFKA_NODE_ID']}@kafka:9093"
     assert "kafka-broker-api-versions.sh" in _healthcheck_command(services["kafka"])
+
+
+@pytest.mark.parametrize("name", WORKERS)
+def test_api_token_has_no_default_a_deployment_could_forget(
+    services: dict[str, Any], name: str
+) -> None:
+    value = _environment(services[name])["API_TOKEN"]
+    defaulted = _DEFAULTED.fullmatch(value)
+    assert defaulted is not None and defaulted.group(1) == "API_TOKEN", value
+    assert defaulted.group(2) == "", f"API_TOKEN defaults to {defaulted.group(2)!r}"

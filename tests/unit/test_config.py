@@ -217,3 +217,38 @@ def test_the_test_environment_round_trips(monkeypatch: pytest.MonkeyPatch) -> No
     for variable, value in settings_env(original).items():
         monkeypatch.setenv(variable, value)
     assert load_settings() == original
+
+
+@pytest.mark.parametrize(
+    "token", ["change-me", "changeme", "CHANGE_ME", "secret", "token", " test "]
+)
+def test_a_placeholder_api_token_is_refused(monkeypatch: pytest.MonkeyPatch, token: str) -> None:
+    monkeypatch.setenv("API_TOKEN", token)
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert message.startswith("invalid configuration: API_TOKEN=<hidden>: ")
+    assert "well-known placeholder" in message and "\n" not in message
+
+
+def test_an_empty_or_own_api_token_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("API_TOKEN", "")
+    assert load_settings().api_token.get_secret_value() == ""
+    monkeypatch.setenv("API_TOKEN", "9f2c4e1a7b")
+    assert load_settings().api_token.get_secret_value() == "9f2c4e1a7b"
+
+
+def test_a_worker_with_a_placeholder_token_stops_with_one_line(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "API_TOKEN": "change-me", "HOME": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", "import services.collector"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("trend-stream: invalid configuration: API_TOKEN=<hidden>: ")
+    assert "well-known placeholder" in line and "change-me" not in line
