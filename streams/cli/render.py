@@ -49,7 +49,9 @@ __all__ = [
 COLUMN_GAP = 3
 """Cells between two columns: padding, box.SIMPLE_HEAD's blank divider, padding."""
 MIN_COLUMN_WIDTH = 8
-"""A column cut to fit the terminal keeps at least this many cells."""
+"""A column cut to fit the terminal keeps at least this many cells..."""
+MIN_SQUEEZED_WIDTH = 12
+"""...and a column squeezed first this many (it goes on shrinking only after the others)."""
 _NUMBER = re.compile(r"^-?[0-9][0-9.,]*[smx%]?$")
 STATE_STYLES = {
     "SUCCESS": "green",
@@ -159,11 +161,13 @@ class FitTable:
 
 def _fit(natural: list[int], available: int, order: list[list[int]]) -> list[int]:
     """Column widths summing to `available` at most: the widest column of the first group
-    that can still shrink loses one cell at a time, down to MIN_COLUMN_WIDTH."""
+    that can still shrink loses one cell at a time, down to MIN_COLUMN_WIDTH (the first group,
+    the squeezed columns, stops at MIN_SQUEEZED_WIDTH until the others are at their least)."""
     widths = list(natural)
-    for group in order:
+    floors = [MIN_SQUEEZED_WIDTH, MIN_COLUMN_WIDTH, MIN_COLUMN_WIDTH, MIN_COLUMN_WIDTH]
+    for group, floor in zip([*order, order[0]], floors, strict=True):
         while sum(widths) > available:
-            shrinkable = [i for i in group if widths[i] > MIN_COLUMN_WIDTH]
+            shrinkable = [i for i in group if widths[i] > floor]
             if not shrinkable:
                 break
             widest = max(shrinkable, key=lambda i: widths[i])
@@ -305,7 +309,14 @@ def schedule_table(found: list[ScheduleInfo]) -> FitTable:
     ]
     columns = ("service", "schedule", "runs", "cron", "next run", "last slot", "last", "request")
     title = f"schedules ({found[0].timezone if found else 'UTC'})"
-    return table(title, columns, rows, optional=("runs", "request"))
+    return table(
+        title,
+        columns,
+        rows,
+        keep=("schedule",),
+        squeeze=("last slot", "next run"),
+        optional=("runs", "request"),
+    )
 
 
 def registered_tables(found: Registered) -> list[FitTable]:

@@ -89,10 +89,6 @@ async def _run(settings: Settings, url: str, step: timedelta, top: int) -> int:
         on_progress=lambda progress: live.update(progress.line()),
         on_event=live.say,
     )
-    live.say(
-        f"demo: replaying a week of {len(replay.week)} items from {url} through the workers: "
-        f"one `all` collection per {step.total_seconds() / 3600:g} h of demo time"
-    )
     result = await replay.run()
     live.done(_summary(result, time.monotonic() - started))
     for line in _details(result):
@@ -110,10 +106,12 @@ async def _run(settings: Settings, url: str, step: timedelta, top: int) -> int:
 
 def _summary(result: ReplayResult, seconds: float) -> str:
     stats = result.stats
+    if result.collections == 0:
+        return f"demo: {stats.stored} items of the week in {stats.topics} topics"
     return (
-        f"demo: the week in {result.collections} collections: {result.collected} items collected, "
-        f"{stats.processed} of {stats.stored} stored processed into {stats.topics} topics, "
-        f"{result.updates} trend updates on trends.updates, in {seconds:.0f}s"
+        f"demo: the week in {result.collections} collections, {seconds:.0f}s: "
+        f"{stats.processed} of its {stats.stored} items processed into {stats.topics} topics, "
+        f"{result.updates} trend updates on trends.updates"
     )
 
 
@@ -121,13 +119,20 @@ def _details(result: ReplayResult) -> list[str]:
     lines = []
     if result.by_source:
         counts = ", ".join(f"{name} {count}" for name, count in sorted(result.by_source.items()))
-        lines.append(f"demo: collected over HTTP: {counts}")
+        lines.append(f"demo: new items collected over HTTP: {counts}")
+    if result.collections == 0:
+        lines.append(
+            "demo: the week is in PostgreSQL already, processed by an earlier run: its trends "
+            "are below (to watch the replay again, use a new NAMESPACE and DATABASE_URL)"
+        )
+    elif result.stored_before:
+        lines.append(f"demo: {result.stored_before} of the week's items were there already")
     if result.went_trending:
-        lines.append(f"demo: went trending during the week: {'; '.join(result.went_trending)}")
+        lines.append(f"demo: {len(result.went_trending)} topics went trending during the week")
     if result.failures:
         lines.append(f"demo: sources that failed: {'; '.join(result.failures)}")
-    if not result.caught_up:
-        lines.append("demo: the processor had not processed every item in time; trends may move")
+    if result.late_steps or not result.caught_up:
+        lines.append("demo: the processor fell behind the replay; the trends may still move")
     return lines
 
 

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 import asyncpg
 import httpx
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
 from streams.client import request_collection
 from streams.config import Settings
@@ -27,9 +27,16 @@ __all__ = ["DemoStats", "Progress", "Replay", "ReplayResult", "demo_stats"]
 
 STEP = timedelta(hours=6)
 COLLECT_TIMEOUT_S = 120.0
+STEP_TIMEOUT_S = 120.0
+"""The longest a step waits for the processor (the first one includes loading the model)."""
 PROCESS_TIMEOUT_S = 300.0
-POLL_S = 0.5
+POLL_S = 0.2
 
+_PROCESSED = """
+SELECT count(*) FROM items i JOIN unnest($1::text[], $2::text[]) AS d(source, source_id)
+  USING (source, source_id)
+WHERE i.processed_at IS NOT NULL
+"""
 _STATS = """
 WITH demo(source, source_id) AS (SELECT * FROM unnest($1::text[], $2::text[])),
      mine AS (SELECT i.processed_at, i.topic_id FROM items i JOIN demo USING (source, source_id)),
@@ -71,6 +78,8 @@ class Progress:
     collected: int
     stats: DemoStats
     updates: int
+    went_trending: int
+    """Topics that reached `trending` since the replay started."""
     elapsed_s: float
 
     def line(self) -> str:
@@ -78,8 +87,8 @@ class Progress:
         return (
             f"demo: {self.clock:%a %d %b %H:00} ({self.step}/{self.steps}) | "
             f"collected {self.collected} | processed {self.stats.processed} | "
-            f"topics {self.stats.topics} | trending {self.stats.trending} | "
-            f"trend updates {self.updates} | {self.elapsed_s:.0f}s"
+            f"topics {self.stats.topics} | trending {self.stats.trending} now, "
+            f"{self.went_trending} so far | trend updates {self.updates} | {self.elapsed_s:.0f}s"
         )
 
 
@@ -99,6 +108,11 @@ class ReplayResult:
     stats: DemoStats = DemoStats()
     caught_up: bool = False
     """True when the processor had processed every stored item of the week at the end."""
+    stored_before: int = 0
+    """The week's items PostgreSQL held before the replay: all of them, processed, and the
+    replay is skipped (an earlier run's; the sources would only show them again)."""
+    late_steps: int = 0
+    """Steps after which the processor had not caught up within STEP_TIMEOUT_S."""
 
 
 class Replay:
@@ -125,23 +139,39 @@ class Replay:
         self._steps = (0, 0)
 
     async def run(self) -> ReplayResult:
-        """Every step of the week, then wait for the processor to catch up."""
+        """Every step of the week, then wait for the processor to catch up.
+
+        The collection of a step runs while the processor works on the step before; the next
+        step waits until every item the sources showed up to that step before is processed, so
+        the processor meets the week in order, a few hours at a time, as it would live.
+        """
         async with httpx.AsyncClient(base_url=self.url, timeout=10.0) as http:
             status = (await http.get("/demo")).raise_for_status().json()
-            start = hour_of(datetime.fromisoformat(status["start"]))
-            end = hour_of(datetime.fromisoformat(status["end"])) + HOUR
-            clocks = _clocks(start, end, self.step)
+            start = datetime.fromisoformat(status["start"])
+            self.week = self.week.moved(start - self.week.start)  # the server's week
+            clocks = _clocks(hour_of(start), hour_of(self.week.end) + HOUR, self.step)
             pool = await create_pool(self.settings, max_size=2)
-            updates = asyncio.create_task(self._follow_updates(pool))
+            following = asyncio.Event()
+            updates = asyncio.create_task(self._follow_updates(pool, following))
             try:
+                await asyncio.wait_for(following.wait(), 30)
                 self.result.stats = await demo_stats(pool, self.week)
+                self.result.stored_before = self.result.stats.stored
+                if self.result.stats.processed == len(self.week):  # an earlier run's
+                    await _set_clock(http, clocks[-1])  # the schedules see the week's last day
+                    self.result.caught_up = True
+                    return self.result
+                self.on_event(
+                    f"demo: replaying a week of {len(self.week)} items from {self.url} through "
+                    f"the workers: one `all` collection per {self.step / HOUR:g} h of demo time"
+                )
+                shown: list[tuple[str, str]] = []
                 for number, clock in enumerate(clocks, start=1):
                     self._clock, self._steps = clock, (number, len(clocks))
-                    response = await http.post("/demo/clock", json={"at": clock.isoformat()})
-                    response.raise_for_status()
+                    await _set_clock(http, clock)
                     await self._collect()
-                    self.result.stats = await demo_stats(pool, self.week)
-                    self._report()
+                    await self._wait_items(pool, shown)
+                    shown = [item.key for item in self.week if item.published_at <= clock]
                 await self._wait_processed(pool)
             finally:
                 updates.cancel()
@@ -149,6 +179,21 @@ class Replay:
                     await updates
                 await pool.close()
         return self.result
+
+    async def _wait_items(self, pool: asyncpg.Pool, keys: list[tuple[str, str]]) -> None:
+        """Until these items are processed (or STEP_TIMEOUT_S passed), reporting meanwhile."""
+        deadline = time.monotonic() + STEP_TIMEOUT_S
+        sources, ids = [k[0] for k in keys], [k[1] for k in keys]
+        while True:
+            self.result.stats = await demo_stats(pool, self.week)
+            self._report()
+            done = await pool.fetchval(_PROCESSED, sources, ids) if keys else 0
+            if done >= len(keys):
+                return
+            if time.monotonic() > deadline:
+                self.result.late_steps += 1
+                return
+            await asyncio.sleep(POLL_S)
 
     async def _collect(self) -> None:
         """One `all` collection, waited for; a failed plugin is noted, not fatal."""
@@ -187,21 +232,27 @@ class Replay:
         finally:
             await offsets.close()
 
-    async def _follow_updates(self, pool: asyncpg.Pool) -> None:
-        """Count trends.updates from now on; announce each topic that starts trending."""
+    async def _follow_updates(self, pool: asyncpg.Pool, following: asyncio.Event) -> None:
+        """Count trends.updates from now on (`following` set once reading from the end);
+        announce each topic that starts trending."""
+        offsets = KafkaOffsets(self.settings)
+        try:
+            partitions = await offsets.partitions(TRENDS_UPDATES.full_name(self.settings))
+        finally:
+            await offsets.close()
+        if not partitions:
+            following.set()
+            return
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.settings.bootstrap_list, enable_auto_commit=False
         )
         await consumer.start()
         try:
-            topic = TRENDS_UPDATES.full_name(self.settings)
-            await consumer.topics()  # fetches the cluster's metadata
-            numbers = consumer.partitions_for_topic(topic) or set()
-            partitions = [TopicPartition(topic, number) for number in sorted(numbers)]
-            if not partitions:
-                return
             consumer.assign(partitions)
             await consumer.seek_to_end(*partitions)
+            for partition in partitions:  # the end offsets, fetched now rather than later
+                await consumer.position(partition)
+            following.set()
             async for message in consumer:
                 try:
                     update = TrendUpdate.parse(message.value)
@@ -233,9 +284,15 @@ class Replay:
                 collected=self.result.collected,
                 stats=self.result.stats,
                 updates=self.result.updates,
+                went_trending=len(self.result.went_trending),
                 elapsed_s=time.monotonic() - self._started,
             )
         )
+
+
+async def _set_clock(http: httpx.AsyncClient, clock: datetime) -> None:
+    """Move the demo server's clock: the sources show what was published up to `clock`."""
+    (await http.post("/demo/clock", json={"at": clock.isoformat()})).raise_for_status()
 
 
 def _clocks(start: datetime, end: datetime, step: timedelta) -> list[datetime]:

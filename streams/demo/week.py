@@ -100,7 +100,10 @@ class Week:
     def ending_before(self, now: datetime) -> Week:
         """The same week moved by whole hours so that its last item falls in the hour before
         `now`'s (hourly buckets, and so topics and trends, stay what they were)."""
-        shift = hour_of(now) - HOUR - hour_of(self.end)
+        return self.moved(hour_of(now) - HOUR - hour_of(self.end))
+
+    def moved(self, shift: timedelta) -> Week:
+        """The same week, every item `shift` later."""
         return Week(tuple(replace(item, published_at=item.published_at + shift) for item in self))
 
     def published(
