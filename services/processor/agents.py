@@ -1,19 +1,23 @@
-"""The processor's agents: raw items through the trend pipeline in batches; processing jobs."""
+"""The processor's agents: enrich (items.raw, every worker), cluster (items.enriched, one owner)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import os
-from collections import Counter
-from collections.abc import Coroutine
+from collections import defaultdict
+from collections.abc import Coroutine, Iterable
 from typing import Any
 
 from services.processor.app import PIPELINE, app
-from services.processor.handlers import handlers
-from services.processor.pipeline import BatchResult
+from services.processor.handlers import OPTIONS, handlers
+from services.processor.persist import FencedError
+from services.processor.pipeline import BatchResult, Enriched
+from services.processor.pipeline.dedupe import content_hash
+from services.processor.pipeline.normalize import NormalizedItem
 from services.processor.resources import Resources
 from services.processor.topics import (
+    enriched_topic,
     items_topic,
     job_results_topic,
     jobs_topic,
@@ -26,11 +30,17 @@ from streams.decoding import parse, valid_deliveries
 from streams.delivery import Delivery
 from streams.jobs import JobRunner
 from streams.limits import job_limits
-from streams.records import ProcessingReport, ProcessRequest, RawItem, RequestStatus
+from streams.records import (
+    EnrichedItem,
+    ProcessingReport,
+    ProcessRequest,
+    RawItem,
+    RequestStatus,
+)
 from streams.retry import Guard, RetryPolicy, Route
-from streams.topics import ITEMS_RAW, PROCESS_REQUESTS
+from streams.topics import ITEMS_ENRICHED, ITEMS_RAW, PROCESS_REQUESTS
 
-__all__ = ["guard", "jobs", "process_items", "reports", "resources"]
+__all__ = ["cluster", "enrich", "guard", "jobs", "reports", "resources"]
 
 log = logging.getLogger(__name__)
 EXIT_UNFINISHED = 75
@@ -38,88 +48,121 @@ EXIT_UNFINISHED = 75
 resources = Resources(app.settings, PIPELINE)
 _process_policy = RetryPolicy.for_kind(app.settings, app.settings.process_max_retries)
 guard = Guard(
-    app.settings, [Route(ITEMS_RAW, _process_policy), Route(PROCESS_REQUESTS, _process_policy)]
+    app.settings,
+    [
+        Route(ITEMS_RAW, _process_policy),
+        Route(ITEMS_ENRICHED, RetryPolicy(max_retries=0)),  # never retried: see handle_enriched
+        Route(PROCESS_REQUESTS, _process_policy),
+    ],
 )
 
 
-def reports(items: list[RawItem], new: list[str | None]) -> list[ProcessingReport]:
-    """One report per request with items in the batch: how many were handled, how many new."""
-    handled = Counter(item.request_id for item in items if item.request_id)
-    fresh = Counter(request_id for request_id in new if request_id)
+def reports(
+    stage: str, handled: Iterable[tuple[str, str | None]], new: set[str]
+) -> list[ProcessingReport]:
+    """One report per request with items handled by `stage`: (item key, request id) pairs;
+    `new` holds the keys stored for the first time. Reports name their items, so a reader
+    counts an item reported twice (a redelivery) once."""
+    keys: defaultdict[str, list[str]] = defaultdict(list)
+    for key, request_id in handled:
+        if request_id:
+            keys[request_id].append(key)
     return [
-        ProcessingReport(request_id=request_id, items_handled=count, items_new=fresh[request_id])
-        for request_id, count in handled.items()
+        ProcessingReport(
+            request_id=request_id,
+            items_handled=len(listed),
+            items_new=sum(key in new for key in listed),
+            stage=stage,
+            keys=listed,
+            new_keys=[key for key in listed if key in new],
+        )
+        for request_id, listed in keys.items()
     ]
 
 
-async def process_batch(items: list[RawItem]) -> tuple[list[str | None], BatchResult | None]:
-    """Store the raw items, run the pipeline on those not yet processed, persist the outcome.
+async def _send_reports(batch: list[ProcessingReport]) -> None:
+    sent = [await reports_topic.send(key=report.request_id, value=report) for report in batch]
+    await asyncio.gather(*sent)
 
-    A redelivered batch finds its items processed already and changes nothing.
+
+# -- enrich: items.raw -> items.enriched, on every worker ----------------------------------
+
+
+async def handle_raw(deliveries: list[Delivery]) -> None:
+    """Enrich one batch of valid raw-item deliveries and publish them (raises when it failed).
+
+    Raw rows are stored idempotently; items processed already (a redelivery) and items
+    dropped are reported here; the others go on to items.enriched.
     """
-    store = await resources.items()
-    new = await store.save(items)
-    done = await store.ids([item.key for item in items], processed_only=True)
-    fresh = [item for item in items if item.key not in done]
-    if not fresh:
-        return new, None
-    pipeline = await resources.pipeline()
-    try:
-        result = await asyncio.to_thread(pipeline.process, fresh)
-        state = await asyncio.to_thread(pipeline.state_changes)
-        await (await resources.results()).save(result, state)
-        pipeline.state_saved(state)
-    except BaseException:
-        await resources.forget_pipeline()  # its memory holds a batch that was not saved
-        raise
-    await _save_vectors(result)
-    return new, result
-
-
-async def _save_vectors(result: BatchResult) -> None:
-    placed = [o for o in result.outcomes if o.vector is not None]
-    vectors = await resources.vectors()
-    store = await resources.items()
-    ids = await store.ids([o.item_id for o in placed])
-    points = [(ids[o.item_id], o) for o in placed if o.item_id in ids]
-    await vectors.upsert(
-        ITEMS,
-        [point_id for point_id, _ in points],
-        [outcome.vector for _, outcome in points],  # type: ignore[misc]
-        [{"item": o.item_id, "topic": o.topic_id, "ts": o.at.timestamp()} for _, o in points],  # type: ignore[union-attr]
-    )
-    await store.mark_vectors([point_id for point_id, _ in points])
-
-
-async def _announce(
-    result: BatchResult | None, items: list[RawItem], new: list[str | None]
-) -> None:
-    for position, trend in enumerate(result.trends if result else [], start=1):
-        if trend.changed:
-            rank = result.rank_of(trend, position)  # type: ignore[union-attr]
-            await trends_topic.send(key=trend.topic_id, value=trend.to_update(rank))
-    for report in reports(items, new):
-        await reports_topic.send(key=report.request_id, value=report)
-
-
-async def handle_items(deliveries: list[Delivery]) -> None:
-    """Process one batch of valid raw-item deliveries (raises when it failed)."""
     limit = app.settings.max_request_bytes
     items = [parse(delivery, RawItem, limit) for delivery in deliveries]
-    new, result = await process_batch(items)
-    await _announce(result, items, new)
+    enricher = await resources.enricher()
+    kept, dropped = await asyncio.to_thread(enricher.normalize, items)
+    hashes = {item.item_id: content_hash(item.title, item.text) for item in kept}
+    store = await resources.items()
+    new = await store.save(items, hashes)
+    done = await store.ids([item.key for item in items], processed_only=True)
+    await store.drop({entry.item_id: entry.reason.value for entry in dropped})
+    fresh = [item for item in kept if item.item_id not in done]
+    enriched = await asyncio.to_thread(enricher.enrich, fresh, await _originals(fresh, hashes))
+    await _save_vectors(enriched)
+    requests = {item.key: item.request_id for item in items}
+    await _publish(enriched, requests, new)
+    finished = [e.item_id for e in dropped] + [key for key in requests if key in done]
+    await _send_reports(reports("enrich", ((k, requests[k]) for k in finished), new))
     log.info(
-        "batch processed items=%d new=%d topics=%s",
+        "batch enriched items=%d published=%d dropped=%d done=%d",
         len(items),
-        len(new),
-        len(result.topics) if result else "unchanged",
+        len(enriched),
+        len(dropped),
+        len(done),
         extra=deliveries[-1].where,
     )
 
 
+async def _originals(items: list[NormalizedItem], hashes: dict[str, str]) -> list[str | None]:
+    """For each item, the first stored item with its content when that is another item."""
+    first = await (await resources.items()).originals([hashes[i.item_id] for i in items])
+    found = (first.get(hashes[item.item_id]) for item in items)
+    return [
+        original if original != item.item_id else None
+        for item, original in zip(items, found, strict=True)
+    ]
+
+
+async def _save_vectors(enriched: list[Enriched]) -> None:
+    embedded = [entry for entry in enriched if entry.vector is not None]
+    if not embedded:
+        return
+    store = await resources.items()
+    ids = await store.ids([entry.item_id for entry in embedded])
+    points = [(ids[e.item_id], e) for e in embedded if e.item_id in ids]
+    await (await resources.vectors()).upsert(
+        ITEMS,
+        [point_id for point_id, _ in points],
+        [entry.vector for _, entry in points],  # type: ignore[misc]
+        [{"item": entry.item_id, "ts": entry.at.timestamp()} for _, entry in points],
+    )
+    await store.mark_vectors([point_id for point_id, _ in points])
+
+
+async def _publish(
+    enriched: list[Enriched], requests: dict[str, str | None], new: set[str]
+) -> None:
+    """Send the batch to items.enriched and wait until the broker has all of it."""
+    sent = [
+        await enriched_topic.send(
+            key=entry.item_id,
+            value=entry.to_record(requests.get(entry.item_id), new=entry.item_id in new).dumps(),
+        )
+        for entry in enriched
+    ]
+    await asyncio.gather(*sent)
+
+
 @app.agent(items_topic)
-async def process_items(stream: Any) -> None:
-    """Each batch of raw items: stored, clustered into topics, scored, announced."""
+async def enrich(stream: Any) -> None:
+    """Each batch of raw items: stored, normalised, embedded, published to items.enriched."""
     settings = app.settings
     batches = stream.take_events(
         settings.processor_batch_size, within=settings.processor_batch_within_s
@@ -128,7 +171,99 @@ async def process_items(stream: Any) -> None:
         deliveries = [Delivery.of_message(event.message) for event in events]
         valid = await valid_deliveries(deliveries, RawItem, guard)
         if valid:
-            await _finish(guard.handle(valid, handle_items))
+            await _finish(guard.handle(valid, handle_raw))
+
+
+# -- cluster: items.enriched (one partition) -> topics, trends; one fenced owner ------------
+
+
+async def handle_enriched(deliveries: list[Delivery]) -> None:
+    """Cluster one batch of enriched items as the owner of the cluster stage.
+
+    Items processed already are skipped (and reported again); the batch's outcome and the
+    stage's state are written in one transaction fenced by the owner epoch: a worker that
+    lost the stage to another writes nothing, logs it and stands down. A failed batch is not
+    retried through retry topics (whoever consumed them would contend for the stage): its
+    messages are dead-lettered, their items stay stored unprocessed for the sweep job.
+    """
+    limit = app.settings.max_request_bytes
+    records = [parse(delivery, EnrichedItem, limit) for delivery in deliveries]
+    ownership = await resources.ownership()
+    store = await resources.items()
+    done = await store.ids([record.key for record in records], processed_only=True)
+    fresh = [Enriched.from_record(r) for r in records if r.key not in done]
+    known = await _saved_topics(ownership.stage.clusterer.topic_of, fresh)
+    try:
+        result = await asyncio.to_thread(ownership.stage.process, fresh, known)
+        state = ownership.stage.state_changes()
+        await (await resources.results()).save(result, state, ownership.epoch)
+    except FencedError as exc:
+        log.warning("cluster write refused: %s", exc, extra=deliveries[-1].where)
+        await resources.stand_down("fenced")
+        return
+    except BaseException:
+        await resources.stand_down("batch failed")  # its memory holds a batch not saved
+        raise
+    ownership.stage.state_saved(state)
+    await _announce(result, records, done)
+    log.info(
+        "batch clustered items=%d skipped=%d topics=%d trends=%d epoch=%d",
+        len(records),
+        len(done),
+        len(result.topics),
+        len(result.trends),
+        ownership.epoch,
+        extra=deliveries[-1].where,
+    )
+
+
+async def _saved_topics(remembered: Any, items: list[Enriched]) -> dict[str, str]:
+    """The saved topics of originals of exact duplicates that the stage no longer remembers."""
+    originals = {
+        item.duplicate_of
+        for item in items
+        if item.vector is None and item.duplicate_of and remembered(item.duplicate_of) is None
+    }
+    return await (await resources.items()).topics_of(sorted(originals)) if originals else {}
+
+
+async def _announce(result: BatchResult, records: list[EnrichedItem], done: dict[str, int]) -> None:
+    changes = [
+        await trends_topic.send(key=trend.topic_id, value=trend.to_update(result.rank_of(trend, n)))
+        for n, trend in enumerate(result.trends, start=1)
+        if trend.changed
+    ]
+    await asyncio.gather(*changes)
+    new = {record.key for record in records if record.new and record.key not in done}
+    await _send_reports(reports("cluster", ((r.key, r.request_id) for r in records), new))
+
+
+@app.agent(enriched_topic)
+async def cluster(stream: Any) -> None:
+    """Each batch of enriched items: near-duplicates, topics, trends, one transaction."""
+    settings = app.settings
+    batches = stream.take_events(
+        settings.processor_batch_size, within=settings.processor_batch_within_s
+    )
+    async for events in batches:
+        deliveries = [Delivery.of_message(event.message) for event in events]
+        valid = await valid_deliveries(deliveries, EnrichedItem, guard)
+        if valid:
+            await _finish(guard.handle(valid, handle_enriched))
+
+
+@app.on_partitions_assigned.connect  # type: ignore[arg-type]
+async def _assigned(sender: Any, assigned: set[Any], **kwargs: Any) -> None:
+    """Take the cluster stage over as soon as items.enriched comes to this worker."""
+    name = ITEMS_ENRICHED.full_name(app.settings)
+    await resources.on_assigned(any(tp.topic == name for tp in assigned))
+
+
+@app.on_partitions_revoked.connect  # type: ignore[arg-type]
+async def _revoked(sender: Any, revoked: set[Any], **kwargs: Any) -> None:
+    name = ITEMS_ENRICHED.full_name(app.settings)
+    if any(tp.topic == name for tp in revoked):
+        await resources.on_revoked()
 
 
 async def _finish(batch: Coroutine[Any, Any, None]) -> None:
@@ -163,6 +298,8 @@ _job_runner = JobRunner(
     resources.states,
     policy=_process_policy,
     limits=job_limits(app.settings),
+    options=OPTIONS,
+    max_bytes=app.settings.max_request_bytes,
 )
 
 
@@ -180,7 +317,7 @@ retry_consumer.install(
     app,
     guard,
     {
-        ITEMS_RAW.full_name(app.settings): handle_items,
+        ITEMS_RAW.full_name(app.settings): handle_raw,
         PROCESS_REQUESTS.full_name(app.settings): handle_jobs,
     },
 )

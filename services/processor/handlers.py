@@ -4,22 +4,32 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
 from typing import Any
+
+from pydantic import Field, model_validator
 
 from services.processor.pipeline import BatchResult, Pipeline
 from services.processor.reprocess import recompute_trends
 from services.processor.resources import Resources
 from services.processor.topics import items_topic
 from services.processor.vectors import ITEMS
-from streams.exceptions import TrendStreamError
-from streams.jobs import JobHandler
+from streams.exceptions import RecordValidationError
+from streams.jobs import JobHandler, JobOptions, JobOptionsError, OptionSchemas
 from streams.records import ProcessRequest, RawItem
 from streams.vectors import flush_deletions
 
-__all__ = ["JobError", "handlers", "summary"]
+__all__ = [
+    "OPTIONS",
+    "EmbeddingOptions",
+    "JobError",
+    "ReprocessOptions",
+    "SweepOptions",
+    "TestPipelineOptions",
+    "handlers",
+    "summary",
+]
 
 RAW_FIELDS = frozenset(RawItem._options.fields)
 _UNPROCESSED = """
@@ -34,8 +44,51 @@ ORDER BY id LIMIT $1
 """
 
 
-class JobError(TrendStreamError):
-    """A job's options are wrong."""
+class JobError(JobOptionsError):
+    """A job's options are wrong (bad input: never retried)."""
+
+
+class TestPipelineOptions(JobOptions):
+    """`items` (a list of items) or `path` (a JSONL file inside FILE_PLUGIN_DIR), and
+    `sample_size` (items taken, default 10)."""
+
+    items: list[dict[str, Any]] | None = None
+    path: str | None = Field(None, min_length=1)
+    sample_size: int = Field(10, ge=1)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> TestPipelineOptions:
+        if (self.items is None) == (self.path is None):
+            raise ValueError("test_pipeline needs option 'items' (a list of items) or 'path'")
+        return self
+
+
+class SweepOptions(JobOptions):
+    """`limit`: stored items never processed that are sent back (default SWEEP_LIMIT)."""
+
+    limit: int = Field(1000, ge=1)
+
+
+class ReprocessOptions(JobOptions):
+    """`hours`: topics active in the last hours are rescored (default REPROCESS_HOURS)."""
+
+    hours: int = Field(24, ge=1)
+
+
+class EmbeddingOptions(JobOptions):
+    """`batch_size` items embedded at once (default 100), at most `limit` (default 1000)."""
+
+    batch_size: int = Field(100, ge=1)
+    limit: int = Field(1000, ge=1)
+
+
+OPTIONS: OptionSchemas = {
+    "test_pipeline": TestPipelineOptions,
+    "sweep": SweepOptions,
+    "reprocess_trends": ReprocessOptions,
+    "generate_embeddings": EmbeddingOptions,
+}
+"""The options each processing job accepts (anything else is refused before it runs)."""
 
 
 def handlers(resources: Resources) -> dict[str, JobHandler[ProcessRequest]]:
@@ -48,24 +101,18 @@ def handlers(resources: Resources) -> dict[str, JobHandler[ProcessRequest]]:
     }
 
 
-def _whole(options: Mapping[str, Any], name: str, default: int) -> int:
-    value = options.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise JobError(f"option {name!r} must be a whole number >= 1, got {value!r}")
-    return value
-
-
-def _sample(resources: Resources, options: Mapping[str, Any]) -> list[RawItem]:
-    size = _whole(options, "sample_size", 10)
-    if "items" in options:
-        rows = options["items"]
-    elif "path" in options:
-        rows = _jsonl(resources.settings.file_plugin_dir, str(options["path"]))
+def _sample(resources: Resources, options: TestPipelineOptions) -> list[RawItem]:
+    if options.items is not None:
+        rows = options.items
     else:
-        raise JobError("test_pipeline needs option 'items' (a list of items) or 'path' (JSONL)")
-    if not isinstance(rows, list):
-        raise JobError("option 'items' must be a list of items")
-    return [RawItem.parse({k: v for k, v in row.items() if k in RAW_FIELDS}) for row in rows[:size]]
+        rows = _jsonl(resources.settings.file_plugin_dir, str(options.path))
+    try:
+        return [
+            RawItem.parse({k: v for k, v in row.items() if k in RAW_FIELDS})
+            for row in rows[: options.sample_size]
+        ]
+    except RecordValidationError as exc:
+        raise JobError(f"option 'items': {exc}") from None
 
 
 def _jsonl(root: Path, given: str) -> list[dict[str, Any]]:
@@ -73,7 +120,13 @@ def _jsonl(root: Path, given: str) -> list[dict[str, Any]]:
     path = (base / given).resolve()
     if not path.is_relative_to(base) or not path.is_file():
         raise JobError(f"option 'path': no JSONL file {given!r} inside FILE_PLUGIN_DIR ({base})")
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    try:
+        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise JobError(f"option 'path': {given!r} is not JSONL: {exc}") from None
+    if not all(isinstance(row, dict) for row in rows):
+        raise JobError(f"option 'path': {given!r} holds lines that are not items")
+    return rows
 
 
 def summary(result: BatchResult, pipeline: Pipeline) -> dict[str, Any]:
@@ -93,10 +146,10 @@ def summary(result: BatchResult, pipeline: Pipeline) -> dict[str, Any]:
 
 
 async def test_pipeline(resources: Resources, request: ProcessRequest) -> dict[str, Any]:
-    """The pipeline on sample items, in memory: no database, no vector store."""
-    items = _sample(resources, request.options)
-    shared = await resources.pipeline()
-    pipeline = Pipeline(shared.config, embedder=shared.embedder)
+    """Both stages on sample items, in memory: no database, no vector store."""
+    items = _sample(resources, TestPipelineOptions.model_validate(request.options))
+    embedder = (await resources.enricher()).embedder
+    pipeline = Pipeline(resources.config, embedder=embedder)
     result = await asyncio.to_thread(pipeline.process, items)
     return summary(result, pipeline)
 
@@ -104,7 +157,7 @@ async def test_pipeline(resources: Resources, request: ProcessRequest) -> dict[s
 async def sweep(resources: Resources, request: ProcessRequest) -> dict[str, Any]:
     """Send items stored but never processed back through items.raw (up to `limit`); delete
     the vectors cleanup queued (the processor holds Qdrant's local folder)."""
-    limit = _whole(request.options, "limit", 1000)
+    limit = SweepOptions.model_validate(request.options).limit
     rows = await (await resources.pool()).fetch(_UNPROCESSED, limit)
     for row in rows:
         item = RawItem.parse({**dict(row), "engagement": json.loads(row["engagement"])})
@@ -116,35 +169,30 @@ async def sweep(resources: Resources, request: ProcessRequest) -> dict[str, Any]
 
 async def reprocess_trends(resources: Resources, request: ProcessRequest) -> dict[str, Any]:
     """Recompute the scores and states of the topics active in the last `hours` (default 24)."""
-    hours = _whole(request.options, "hours", 24)
+    hours = ReprocessOptions.model_validate(request.options).hours
     done = await recompute_trends(await resources.pool(), resources.config, hours)
     return {"hours": hours, "topics": done.topics, "state_changes": done.changed}
 
 
 async def generate_embeddings(resources: Resources, request: ProcessRequest) -> dict[str, Any]:
     """Vectors for processed items that have none, in batches of `batch_size` (default 100)."""
-    batch_size = _whole(request.options, "batch_size", 100)
-    limit = _whole(request.options, "limit", 1000)
+    options = EmbeddingOptions.model_validate(request.options)
     pool, done = await resources.pool(), 0
-    while done < limit:
-        rows = await pool.fetch(_MISSING_VECTORS, min(batch_size, limit - done))
+    while done < options.limit:
+        rows = await pool.fetch(_MISSING_VECTORS, min(options.batch_size, options.limit - done))
         if not rows:
             break
         await _embed_rows(resources, rows)
         done += len(rows)
-    return {"items_embedded": done, "batch_size": batch_size}
+    return {"items_embedded": done, "batch_size": options.batch_size}
 
 
 async def _embed_rows(resources: Resources, rows: list[Any]) -> None:
-    pipeline = await resources.pipeline()
+    embedder = (await resources.enricher()).embedder
     texts = [f"{row['title']}. {row['body']}".strip() for row in rows]
-    vectors = (await asyncio.to_thread(pipeline.embedder.encode, texts)).tolist()
+    vectors = (await asyncio.to_thread(embedder.encode, texts)).tolist()
     payloads = [
-        {
-            "item": row["key"],
-            "topic": row["topic_id"],
-            "ts": (row["published_at"] or row["collected_at"]).timestamp(),
-        }
+        {"item": row["key"], "ts": (row["published_at"] or row["collected_at"]).timestamp()}
         for row in rows
     ]
     await (await resources.vectors()).upsert(ITEMS, [row["id"] for row in rows], vectors, payloads)

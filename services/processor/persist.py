@@ -1,4 +1,4 @@
-"""What a pipeline batch produced, written to PostgreSQL in one transaction, idempotently."""
+"""What the cluster stage produced, written to PostgreSQL in one fenced transaction per batch."""
 
 from __future__ import annotations
 
@@ -17,8 +17,17 @@ from services.processor.pipeline import (
     TopicSnapshot,
     TrendSnapshot,
 )
+from streams.exceptions import TrendStreamError
 
-__all__ = ["STATE_ID", "PipelineStore", "load_state", "split_key"]
+__all__ = [
+    "STATE_ID",
+    "FencedError",
+    "PipelineStore",
+    "acquire",
+    "current_epoch",
+    "load_state",
+    "split_key",
+]
 
 _ITEMS = """
 UPDATE items SET processed_at = now(), language = b.language, topic_id = b.topic_id,
@@ -71,11 +80,43 @@ ON CONFLICT (state_id, topic_id) DO UPDATE SET
     position = EXCLUDED.position, state = EXCLUDED.state, saved_at = now()
 """
 _TOPIC_STATE_GONE = "DELETE FROM pipeline_topics WHERE state_id = $1 AND topic_id = ANY($2::text[])"
+_ENTITIES = """
+INSERT INTO pipeline_entities (state_id, entity, frequency)
+SELECT $1, entity, frequency FROM unnest($2::text[], $3::int[]) AS e(entity, frequency)
+ON CONFLICT (state_id, entity) DO UPDATE SET frequency = EXCLUDED.frequency
+"""
 _LOAD_TOPICS = """
 SELECT position, state::text FROM pipeline_topics WHERE state_id = $1 ORDER BY position
 """
+_ACQUIRE = """
+INSERT INTO pipeline_owner (id, epoch, owner, acquired_at) VALUES ($1, 1, $2, now())
+ON CONFLICT (id) DO UPDATE SET epoch = pipeline_owner.epoch + 1, owner = EXCLUDED.owner,
+                               acquired_at = now()
+RETURNING epoch
+"""
+_FENCE = "SELECT epoch, owner FROM pipeline_owner WHERE id = $1 FOR UPDATE"
 STATE_ID = "processor"
-"""The pipeline state's row (one per database: one clustering processor per environment)."""
+"""The cluster stage's state (one per database: one cluster writer at a time, fenced)."""
+
+
+class FencedError(TrendStreamError):
+    """Another worker took the cluster stage over: this one's write was refused."""
+
+
+async def acquire(pool: asyncpg.Pool, owner: str) -> int:
+    """Become the cluster stage's writer: bump the owner epoch and return it.
+
+    Waits for a write in flight under the previous epoch (it holds the row), so that state
+    loaded after this call includes it; from now on writes under older epochs are refused.
+    """
+    epoch: int = await pool.fetchval(_ACQUIRE, STATE_ID, owner)
+    return epoch
+
+
+async def current_epoch(pool: asyncpg.Pool) -> int:
+    """The owner epoch now (0 before any owner)."""
+    epoch = await pool.fetchval("SELECT epoch FROM pipeline_owner WHERE id = $1", STATE_ID)
+    return int(epoch or 0)
 
 
 def split_key(key: str | None) -> tuple[str | None, str | None]:
@@ -98,10 +139,15 @@ class PipelineStore:
         self.pool = pool
         self.window_hours = window_hours
 
-    async def save(self, result: BatchResult, state: StateChanges | None = None) -> None:
-        """Write one batch's result, and what changed in the pipeline's state, in one
-        transaction."""
+    async def save(
+        self, result: BatchResult, state: StateChanges | None = None, epoch: int | None = None
+    ) -> None:
+        """Write one batch's result, and what changed in the stage's state, in one
+        transaction; with `epoch`, only while it is still the owner epoch (else FencedError,
+        and nothing is written)."""
         async with self.pool.acquire() as conn, conn.transaction():
+            if epoch is not None:
+                await _fence(conn, epoch)
             if state is not None:
                 await _save_state(conn, state)
             await conn.execute(_ITEMS, *_item_columns(result.outcomes))
@@ -117,9 +163,22 @@ class PipelineStore:
         return (trend.topic_id, bucket, trend.window_count, trend.score, trend.state.value)
 
 
+async def _fence(conn: PoolConnectionProxy, epoch: int) -> None:
+    """Refuse the transaction unless `epoch` is still the owner epoch (locking it till the end)."""
+    row = await conn.fetchrow(_FENCE, STATE_ID)
+    if row is None or row["epoch"] != epoch:
+        now = row["epoch"] if row else None
+        owner = row["owner"] if row else None
+        raise FencedError(f"cluster stage taken over: epoch {now} by {owner}, this writer {epoch}")
+
+
 async def _save_state(conn: PoolConnectionProxy, state: StateChanges) -> None:
-    """The state's head row, the changed topics' rows; removed topics' rows deleted."""
+    """The state's head row, the changed topics' and entities' rows; removed topics deleted."""
     await conn.execute(_STATE, STATE_ID, json.dumps(state.head))
+    if state.entities:
+        entities = list(state.entities)
+        frequencies = [state.entities[e] for e in entities]
+        await conn.execute(_ENTITIES, STATE_ID, entities, frequencies)
     rows = [
         (STATE_ID, topic["topic_id"], position, json.dumps(topic))
         for position, topic in state.topics.changed
@@ -129,7 +188,7 @@ async def _save_state(conn: PoolConnectionProxy, state: StateChanges) -> None:
         await conn.execute(_TOPIC_STATE_GONE, STATE_ID, state.topics.removed)
 
 
-def _moved_ranks(result: BatchResult) -> list[tuple[str, int]]:
+def _moved_ranks(result: BatchResult) -> list[tuple[str, int | None]]:
     """New ranks of topics whose trend was not recomputed but was overtaken (or overtook)."""
     listed = {trend.topic_id for trend in result.trends}
     return [(topic, rank) for topic, rank in result.ranks.items() if topic not in listed]
@@ -171,7 +230,7 @@ def _topic_row(topic: TopicSnapshot) -> tuple[object, ...]:
     )
 
 
-def _trend_row(trend: TrendSnapshot, rank: int) -> tuple[object, ...]:
+def _trend_row(trend: TrendSnapshot, rank: int | None) -> tuple[object, ...]:
     previous = trend.previous_state.value if trend.previous_state else None
     return (
         trend.topic_id,
@@ -189,19 +248,19 @@ def _trend_row(trend: TrendSnapshot, rank: int) -> tuple[object, ...]:
     )
 
 
-async def load_state(pool: asyncpg.Pool) -> tuple[dict[str, Any], bool] | None:
-    """The pipeline state saved with the last batch (None before the first one), in the form
-    Pipeline.state() gives, and whether its topics are saved apart already (False for a state
-    saved whole by an earlier version: its topics are all to be saved in rows)."""
+async def load_state(pool: asyncpg.Pool) -> dict[str, Any] | None:
+    """The cluster stage's state as saved after the last batch (None before the first one),
+    in the form ClusterStage.state() gives."""
     async with pool.acquire() as conn:
         saved = await conn.fetchval(
             "SELECT state::text FROM pipeline_state WHERE id = $1", STATE_ID
         )
         if not saved:
             return None
-        state: dict[str, Any] = json.loads(saved)
-        if "clusterer" in state:
-            return state, False
         rows = await conn.fetch(_LOAD_TOPICS, STATE_ID)
+        entities = await conn.fetch(
+            "SELECT entity, frequency FROM pipeline_entities WHERE state_id = $1", STATE_ID
+        )
     topics = [{**json.loads(row["state"]), "position": row["position"]} for row in rows]
-    return {**state, "clusterer": {"topics": topics}}, True
+    frequency = {row["entity"]: row["frequency"] for row in entities}
+    return {**json.loads(saved), "frequency": frequency, "clusterer": {"topics": topics}}

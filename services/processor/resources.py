@@ -1,21 +1,29 @@
-"""The processor worker's shared clients and its pipeline, opened on first use."""
+"""A processor worker's clients, its enrich stage and, while it owns it, the cluster stage."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
+import socket
+import time
+from dataclasses import dataclass
 
 from pydantic import TypeAdapter, ValidationError
 from qdrant_client import AsyncQdrantClient
 
-from services.processor.persist import PipelineStore, load_state
-from services.processor.pipeline import Embedder, Pipeline, PipelineConfig
+from services.processor.persist import PipelineStore, acquire, current_epoch, load_state
+from services.processor.pipeline import ClusterStage, Embedder, Enricher, PipelineConfig
+from services.processor.pipeline.embed import load_embedder
 from services.processor.store import ItemStore
 from services.processor.vectors import VectorStore, qdrant_client
 from streams.config import Settings
 from streams.exceptions import ConfigurationError
 from streams.resources import WorkerResources
 
-__all__ = ["Resources", "pipeline_config"]
+__all__ = ["Ownership", "Resources", "pipeline_config"]
+
+log = logging.getLogger(__name__)
 
 
 def pipeline_config(settings: Settings) -> PipelineConfig:
@@ -33,8 +41,18 @@ def pipeline_config(settings: Settings) -> PipelineConfig:
         raise ConfigurationError(f"invalid configuration: PIPELINE_SETTINGS: {problems}") from None
 
 
+@dataclass
+class Ownership:
+    """The cluster stage as this worker holds it, and the owner epoch its writes carry."""
+
+    stage: ClusterStage
+    epoch: int
+    held: bool = True
+    """False while a rebalance took items.enriched away (writes wait for it to come back)."""
+
+
 class Resources(WorkerResources):
-    """The shared clients, plus the Qdrant client and the pipeline, per worker process."""
+    """The shared clients, the enrich stage, and the cluster stage while this worker owns it."""
 
     def __init__(
         self, settings: Settings, config: PipelineConfig, embedder: Embedder | None = None
@@ -42,42 +60,91 @@ class Resources(WorkerResources):
         super().__init__(settings)
         self.config = config
         self.embedder = embedder
-        """The pipeline's embedder; None (always in production): the model of `config`.
+        """The enrich stage's embedder; None (always in production): the model of `config`.
         Set before the first batch only by bench/ worker modules (a labelled stand-in)."""
+        self.identity = f"{socket.gethostname()}:{os.getpid()}"
+        """How this worker names itself as the cluster stage's owner."""
         self._qdrant: AsyncQdrantClient | None = None
-        self._pipeline: Pipeline | None = None
-        self._loaded_embedder: Embedder | None = None
+        self._enricher: Enricher | None = None
         self._vectors: VectorStore | None = None
+        self._ownership: Ownership | None = None
+        self._cluster_lock = asyncio.Lock()
+        self._taking_over: asyncio.Task[Ownership] | None = None
 
-    async def pipeline(self) -> Pipeline:
-        """The trend pipeline (the model is loaded once, in a thread, on first use)."""
+    async def enricher(self) -> Enricher:
+        """The enrich stage (the model is loaded once, in a thread, on first use)."""
         async with self._lock:
-            if self._pipeline is None:
-                embedder = self.embedder or self._loaded_embedder
-                pipeline = await asyncio.to_thread(Pipeline, self.config, embedder)
-                saved = await load_state(await self._unlocked_pool())
-                if saved is not None:
-                    pipeline.restore(saved[0], saved=saved[1])
-                self._pipeline = pipeline
-        return self._pipeline
+            if self._enricher is None:
+                embedder = self.embedder
+                if embedder is None:
+                    embedder = await asyncio.to_thread(
+                        load_embedder, self.config.model_path, self.config.embed_batch_size
+                    )
+                self._enricher = await asyncio.to_thread(Enricher, self.config, embedder)
+            return self._enricher
 
-    async def forget_pipeline(self) -> None:
-        """Drop what the pipeline learnt since its last saved state (after a failed batch).
+    async def ownership(self) -> Ownership:
+        """The cluster stage, taken over (epoch bumped, state restored) if not held."""
+        async with self._cluster_lock:
+            if self._ownership is None or not self._ownership.held:
+                self._ownership = await self._take_over()
+            return self._ownership
 
-        The next batch continues from the state in PostgreSQL; the model stays loaded.
-        """
-        async with self._lock:
-            if self._pipeline is not None:
-                self._loaded_embedder = self._pipeline.embedder
-                self._pipeline = None
+    async def _take_over(self) -> Ownership:
+        began = time.perf_counter()
+        dimension = (await self.enricher()).embedder.dimension
+        pool = await self.pool()
+        epoch = await acquire(pool, self.identity)
+        stage = ClusterStage(self.config, dimension)
+        saved = await load_state(pool)
+        if saved is not None:
+            await asyncio.to_thread(stage.restore, saved)
+        took = time.perf_counter() - began
+        log.info(
+            "cluster stage taken over epoch=%d topics=%d restore_ms=%.0f",
+            epoch,
+            len(stage.clusterer.topics),
+            took * 1000,
+        )
+        return Ownership(stage, epoch)
+
+    async def on_assigned(self, holds: bool) -> None:
+        """After a rebalance: take the cluster stage over at once when items.enriched came to
+        this worker (keeping its memory when no one wrote since), else let the memory go."""
+        async with self._cluster_lock:
+            held = self._ownership
+            if held is not None and holds:
+                if await current_epoch(await self.pool()) == held.epoch:
+                    held.held = True
+                    return
+                log.info("cluster stage was written by another owner since epoch=%d", held.epoch)
+            self._ownership = None
+        if holds:  # restoring can take a while: not inside the rebalance
+            self._taking_over = asyncio.create_task(self.ownership())
+
+    async def on_revoked(self) -> None:
+        """items.enriched is being taken away: no writes until it is assigned back."""
+        async with self._cluster_lock:
+            if self._ownership is not None:
+                self._ownership.held = False
+
+    async def stand_down(self, reason: str) -> None:
+        """Drop the cluster stage's memory (fenced, or a failed batch): the next batch
+        continues from the state in PostgreSQL, taken over anew."""
+        async with self._cluster_lock:
+            if self._ownership is not None:
+                log.warning(
+                    "cluster stage released epoch=%d reason=%s", self._ownership.epoch, reason
+                )
+            self._ownership = None
 
     async def vectors(self) -> VectorStore:
         """The Qdrant collections, created if missing."""
-        pipeline = await self.pipeline()
+        enricher = await self.enricher()
         async with self._lock:
             if self._vectors is None:
                 self._qdrant = qdrant_client(self.settings)
-                store = VectorStore(self._qdrant, self.settings, pipeline.embedder.dimension)
+                store = VectorStore(self._qdrant, self.settings, enricher.embedder.dimension)
                 await store.ensure()
                 self._vectors = store
         return self._vectors
@@ -87,9 +154,8 @@ class Resources(WorkerResources):
         return ItemStore(await self.pool())
 
     async def results(self) -> PipelineStore:
-        """Pipeline outcome rows."""
-        pipeline = await self.pipeline()
-        return PipelineStore(await self.pool(), pipeline.config.window_hours)
+        """The cluster stage's outcome rows."""
+        return PipelineStore(await self.pool(), self.config.window_hours)
 
     async def close(self) -> None:
         """Close every connection."""

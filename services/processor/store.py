@@ -1,10 +1,10 @@
-"""Stores raw items in PostgreSQL, idempotently (a redelivered item changes nothing)."""
+"""Raw items in PostgreSQL, stored idempotently (a redelivered item changes nothing)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import asyncpg
 
@@ -23,7 +23,22 @@ FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text
      AS batch(source, source_id, url, title, body, author, published_at, score, comments,
               engagement, content_hash, request_id, collected_at)
 ON CONFLICT (source, source_id) DO NOTHING
-RETURNING request_id
+RETURNING source || ':' || source_id AS key
+"""
+_ORIGINALS = """
+SELECT DISTINCT ON (content_hash) content_hash, source || ':' || source_id AS key
+FROM items WHERE content_hash = ANY($1::text[]) AND dropped_reason IS NULL
+ORDER BY content_hash, id
+"""
+_DROPPED = """
+UPDATE items SET processed_at = now(), dropped_reason = b.reason
+FROM unnest($1::text[], $2::text[], $3::text[]) AS b(source, source_id, reason)
+WHERE items.source = b.source AND items.source_id = b.source_id
+"""
+_TOPICS = """
+SELECT source || ':' || source_id AS key, topic_id FROM items
+WHERE (source, source_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+  AND topic_id IS NOT NULL
 """
 
 
@@ -58,17 +73,49 @@ class ItemStore:
             "UPDATE items SET has_vector = true WHERE id = ANY($1::bigint[])", ids
         )
 
-    async def save(self, items: Sequence[RawItem]) -> list[str | None]:
-        """Insert a batch in one statement; return the request id of each row that was new."""
-        columns = list(zip(*(_row(item) for item in items), strict=True))
+    async def save(
+        self, items: Sequence[RawItem], hashes: Mapping[str, str] | None = None
+    ) -> set[str]:
+        """Insert a batch in one statement; return the keys of the rows that were new.
+
+        `hashes` gives items' content hashes by key (the enrich stage's, of the normalised
+        text); an item without one gets content_hash() of its raw text.
+        """
+        hashes = hashes or {}
+        rows = (_row(item, hashes.get(item.key) or content_hash(item)) for item in items)
+        columns = list(zip(*rows, strict=True))
         if not columns:
-            return []
+            return set()
         async with self.pool.acquire() as conn:
             inserted = await conn.fetch(_INSERT, *columns)
-        return [row["request_id"] for row in inserted]
+        return {row["key"] for row in inserted}
+
+    async def originals(self, hashes: Sequence[str]) -> dict[str, str]:
+        """The first stored item of each content hash (by insertion), by hash."""
+        rows = await self.pool.fetch(_ORIGINALS, list(set(hashes)))
+        return {row["content_hash"]: row["key"] for row in rows}
+
+    async def drop(self, reasons: Mapping[str, str]) -> None:
+        """Mark items processed and dropped, with why (by key)."""
+        pairs = [(*_split(key), reason) for key, reason in reasons.items()]
+        if pairs:
+            await self.pool.execute(_DROPPED, *map(list, zip(*pairs, strict=True)))
+
+    async def topics_of(self, keys: Sequence[str]) -> dict[str, str]:
+        """The topic each of these items was placed in (items without one are left out)."""
+        pairs = [_split(key) for key in keys]
+        if not pairs:
+            return {}
+        rows = await self.pool.fetch(_TOPICS, [p[0] for p in pairs], [p[1] for p in pairs])
+        return {row["key"]: row["topic_id"] for row in rows}
 
 
-def _row(item: RawItem) -> tuple[object, ...]:
+def _split(key: str) -> tuple[str, str]:
+    source, _, source_id = key.partition(":")
+    return source, source_id
+
+
+def _row(item: RawItem, digest: str) -> tuple[object, ...]:
     return (
         item.source,
         item.source_id,
@@ -80,7 +127,7 @@ def _row(item: RawItem) -> tuple[object, ...]:
         item.score,
         item.comments,
         json.dumps(item.engagement),
-        content_hash(item),
+        digest,
         item.request_id,
         item.collected_at,
     )

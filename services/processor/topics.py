@@ -2,6 +2,7 @@
 
 from services.processor.app import app
 from streams.topics import (
+    ITEMS_ENRICHED,
     ITEMS_RAW,
     PROCESS_REQUESTS,
     PROCESS_RESULTS,
@@ -10,9 +11,17 @@ from streams.topics import (
     faust_topic,
 )
 
-__all__ = ["items_topic", "job_results_topic", "jobs_topic", "reports_topic", "trends_topic"]
+__all__ = [
+    "enriched_topic",
+    "items_topic",
+    "job_results_topic",
+    "jobs_topic",
+    "reports_topic",
+    "trends_topic",
+]
 
 items_topic = faust_topic(app, ITEMS_RAW, app.settings, raw=True)
+enriched_topic = faust_topic(app, ITEMS_ENRICHED, app.settings, raw=True)
 reports_topic = faust_topic(app, PROCESSING_REPORTS, app.settings)
 trends_topic = faust_topic(app, TRENDS_UPDATES, app.settings)
 jobs_topic = faust_topic(app, PROCESS_REQUESTS, app.settings, raw=True)

@@ -1,6 +1,7 @@
 """The processor's trend pipeline: normalize, dedupe, embed, cluster into topics, score trends."""
 
 from services.processor.pipeline.cluster import Member, OnlineClusterer, TopicState
+from services.processor.pipeline.clustering import ClusterStage
 from services.processor.pipeline.config import PipelineConfig
 from services.processor.pipeline.embed import (
     Embedder,
@@ -8,11 +9,12 @@ from services.processor.pipeline.embed import (
     SentenceTransformerEmbedder,
     load_embedder,
 )
+from services.processor.pipeline.enrich import Enriched, Enricher
 from services.processor.pipeline.normalize import DropReason, NormalizedItem, normalize
-from services.processor.pipeline.pipeline import (
+from services.processor.pipeline.pipeline import Pipeline
+from services.processor.pipeline.results import (
     BatchResult,
     ItemOutcome,
-    Pipeline,
     StateChanges,
     TopicSnapshot,
     TrendSnapshot,
@@ -22,8 +24,11 @@ from services.processor.pipeline.scoring import Activity, TrendPoint, trend_time
 __all__ = [
     "Activity",
     "BatchResult",
+    "ClusterStage",
     "DropReason",
     "Embedder",
+    "Enriched",
+    "Enricher",
     "HashingEmbedder",
     "ItemOutcome",
     "Member",

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import base64
 import uuid
-from collections import Counter
-from collections.abc import Iterable
+from collections import Counter, OrderedDict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -13,26 +12,17 @@ from typing import Any
 import numpy as np
 
 from services.processor.pipeline.config import PipelineConfig
-from services.processor.pipeline.embed import Vectors, l2_normalize
+from services.processor.pipeline.embed import Vectors, l2_normalize, pack_vector, unpack_vector
 from services.processor.pipeline.entities import EntityStats, profile_similarity
+from services.processor.pipeline.index import IndexSearch, TopicIndex
+from services.processor.pipeline.keywords import terms
+from services.processor.pipeline.ledger import ChangeLedger
 from services.processor.pipeline.scoring import Activity
 from services.processor.pipeline.similarity import Evidence, TopicView, similarity
 
 __all__ = ["Member", "OnlineClusterer", "TopicChanges", "TopicState", "bucket_of"]
 
 _TOPIC_IDS = uuid.UUID("6f1c2a52-27c4-4d4b-9a3e-5b0f8f4e7d21")
-
-
-def _packed(vector: Vectors) -> str:
-    """A float32 vector as base64 text: exact, and far cheaper to write and read than a list."""
-    return base64.b64encode(np.asarray(vector, dtype=np.float32).tobytes()).decode("ascii")
-
-
-def _unpacked(saved: str | list[float]) -> Vectors:
-    """The vector saved by _packed (or as a list of floats, by earlier versions)."""
-    if isinstance(saved, str):
-        return np.frombuffer(base64.b64decode(saved), dtype=np.float32).copy()
-    return np.asarray(saved, dtype=np.float32)
 
 
 def bucket_of(at: datetime, config: PipelineConfig) -> int:
@@ -58,35 +48,36 @@ class Member:
 
 @dataclass
 class TopicState:
-    """One topic (or candidate topic) and everything needed to extend, label and score it."""
+    """One topic (or candidate topic) and everything needed to extend, label and score it.
+
+    Bounded whatever the topic's size: counts, capped term and entity tallies, and one
+    representative member, so that saving and restoring many topics stays cheap.
+    """
 
     topic_id: str
     created_at: datetime
     last_active: datetime
     vector_sum: Vectors
-    member_ids: list[str] = field(default_factory=list)
-    duplicate_ids: list[str] = field(default_factory=list)
+    size: int = 0
+    """Original members (duplicates are counted apart)."""
+    duplicates: int = 0
     entity_counts: Counter[str] = field(default_factory=Counter)
-    """How many members name each entity."""
-    titles: dict[str, str] = field(default_factory=dict)
-    """Recent members' titles, for keywords."""
-    vectors: dict[str, Vectors] = field(default_factory=dict)
-    """Recent members' embeddings, for the representative item."""
+    """How many members name each entity (the most frequent ones, see _capped)."""
+    terms: Counter[str] = field(default_factory=Counter)
+    """Title terms of the members, for keywords (the most frequent ones, see _capped)."""
     activity: dict[int, Activity] = field(default_factory=dict)
     """Activity per bucket index (see bucket_of)."""
     keywords: list[str] = field(default_factory=list)
     label: str = ""
     representative_id: str | None = None
+    """The member closest to the centroid when it joined or was last compared."""
+    representative_title: str | None = None
+    representative_vector: Vectors | None = field(default=None, repr=False)
     centroid: Vectors = field(init=False, repr=False)
     """The unit-length mean of the members' embeddings (kept in step with vector_sum)."""
 
     def __post_init__(self) -> None:
         self.centroid = l2_normalize(self.vector_sum)
-
-    @property
-    def size(self) -> int:
-        """Original members (duplicates excluded)."""
-        return len(self.member_ids)
 
     def add_vector(self, vector: Vectors) -> None:
         """Fold an embedding (or another topic's sum) into the centroid."""
@@ -97,52 +88,68 @@ class TopicState:
         """Share of the members naming each entity."""
         return {entity: count / self.size for entity, count in self.entity_counts.items()}
 
-    def view(self, vector: Vectors, first_bucket: int, last_bucket: int) -> TopicView:
-        """The topic as compared with one item: its embedding and its activity window."""
-        recent = sum(
-            self.activity[i].count for i in self.activity if first_bucket <= i <= last_bucket
-        )
-        return TopicView(float(self.centroid @ vector), self.profile(), recent)
+    def recent(self, first_bucket: int, last_bucket: int) -> int:
+        """Original members in the buckets from `first_bucket` to `last_bucket`."""
+        activity = self.activity
+        return sum(activity[i].count for i in range(first_bucket, last_bucket + 1) if i in activity)
+
+    def view(self, cosine: float, first_bucket: int, last_bucket: int) -> TopicView:
+        """The topic as compared with one item (the item's cosine to the centroid given)."""
+        return TopicView(cosine, self.profile(), self.recent(first_bucket, last_bucket))
 
     def bucket(self, index: int) -> Activity:
         """The activity of one bucket, created empty when missing."""
         return self.activity.setdefault(index, Activity())
 
+    def offer_representative(self, item_id: str, title: str, vector: Vectors) -> bool:
+        """Take a member as representative if it is closer to the centroid than the current
+        one; True when it was taken."""
+        current = self.representative_vector
+        if current is not None and float(vector @ self.centroid) <= float(current @ self.centroid):
+            return False
+        self.representative_id, self.representative_title = item_id, title
+        self.representative_vector = vector
+        return True
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready copy of the state (see from_dict)."""
+        vector = self.representative_vector
         return {
             "topic_id": self.topic_id,
             "created_at": self.created_at.isoformat(),
             "last_active": self.last_active.isoformat(),
-            "vector_sum": _packed(self.vector_sum),
-            "member_ids": list(self.member_ids),
-            "duplicate_ids": list(self.duplicate_ids),
+            "vector_sum": pack_vector(self.vector_sum),
+            "size": self.size,
+            "duplicates": self.duplicates,
             "entity_counts": dict(self.entity_counts),
-            "titles": dict(self.titles),
-            "vectors": {key: _packed(vector) for key, vector in self.vectors.items()},
+            "terms": dict(self.terms),
             "activity": {str(k): [a.count, a.score, a.comments] for k, a in self.activity.items()},
             "keywords": list(self.keywords),
             "label": self.label,
             "representative_id": self.representative_id,
+            "representative_title": self.representative_title,
+            "representative_vector": pack_vector(vector) if vector is not None else None,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TopicState:
         """The state saved by to_dict."""
+        vector = data.get("representative_vector")
         return cls(
             topic_id=data["topic_id"],
             created_at=datetime.fromisoformat(data["created_at"]),
             last_active=datetime.fromisoformat(data["last_active"]),
-            vector_sum=_unpacked(data["vector_sum"]),
-            member_ids=list(data["member_ids"]),
-            duplicate_ids=list(data["duplicate_ids"]),
+            vector_sum=unpack_vector(data["vector_sum"]),
+            size=int(data["size"]),
+            duplicates=int(data["duplicates"]),
             entity_counts=Counter(data["entity_counts"]),
-            titles=dict(data["titles"]),
-            vectors={k: _unpacked(v) for k, v in data["vectors"].items()},
+            terms=Counter(data["terms"]),
             activity={int(k): Activity(*v) for k, v in data["activity"].items()},
             keywords=list(data["keywords"]),
             label=data["label"],
             representative_id=data["representative_id"],
+            representative_title=data["representative_title"],
+            representative_vector=unpack_vector(vector) if vector else None,
         )
 
 
@@ -152,10 +159,24 @@ class TopicChanges:
 
     changed: list[tuple[int, dict[str, Any]]]
     """(position, TopicState.to_dict()) of each topic changed: `position` orders the topics as
-    the clusterer holds them, so that a restore compares them in the same order."""
+    the clusterer holds them, so that a restore holds them in the same order."""
     removed: list[str]
     versions: dict[str, int] = field(repr=False)
     """The change count of each topic listed, to acknowledge exactly these changes."""
+
+
+class _Recent(OrderedDict[str, str]):
+    """A mapping forgetting its oldest keys beyond a capacity."""
+
+    def __init__(self, capacity: int) -> None:
+        super().__init__()
+        self.capacity = capacity
+
+    def remember(self, key: str, value: str) -> None:
+        self[key] = value
+        self.move_to_end(key)
+        while len(self) > self.capacity:
+            self.popitem(last=False)
 
 
 class OnlineClusterer:
@@ -163,25 +184,37 @@ class OnlineClusterer:
 
     Centroids and entity profiles update incrementally; candidates that stay below
     `min_topic_size` expire; topics whose centroids and entity profiles converge are merged.
+    Every step costs the same however many topics are live: nearest topics come from a
+    TopicIndex, expiry runs once per bucket, and per-topic state is bounded.
     """
 
-    def __init__(self, config: PipelineConfig, stats: EntityStats | None = None) -> None:
+    def __init__(
+        self, config: PipelineConfig, stats: EntityStats | None = None, dimension: int = 384
+    ) -> None:
         self.config = config
         self.stats = stats or EntityStats()
         self.topics: dict[str, TopicState] = {}
-        self._topic_of: dict[str, str] = {}
-        self._positions: dict[str, int] = {}
-        """Each topic's place in the order of `topics` (increasing with insertion)."""
-        self._next_position = 0
-        self._changed: dict[str, int] = {}
-        """Topics changed since their last save, with a count of changes."""
-        self._removed: dict[str, int] = {}
-        """Topics removed since the last save, with a count of changes."""
-        self._changes = 0
+        self.index = TopicIndex(
+            dimension, config.ann_min_topics, config.ann_neighbours, config.reindex_cosine
+        )
+        self.ledger = ChangeLedger()
+        self.counted_ids: dict[str, None] = {}
+        """Topics with at least `min_topic_size` members, in the order they got there."""
+        self.counted_activity: Counter[int] = Counter()
+        """Original items per bucket over all counted topics (for the global rate)."""
+        self.counted_terms: Counter[str] = Counter()
+        """Title terms summed over all counted topics (c-TF-IDF's overall frequencies)."""
+        self._topic_of = _Recent(config.remembered_items)
+        """Recent items (originals and duplicates) and the topic each joined."""
+        self._merged = _Recent(config.remembered_items)
+        """Absorbed topic -> the topic that absorbed it."""
+        self._expired_at: int | None = None
+        """The bucket of the last expiry pass."""
 
     def state(self) -> dict[str, Any]:
         """A JSON-ready copy of every topic, in order, to persist (see restore)."""
-        return {"topics": [topic.to_dict() for topic in self.topics.values()]}
+        order = sorted(self.topics, key=self.ledger.position)
+        return {"topics": [self.topics[topic_id].to_dict() for topic_id in order]}
 
     @classmethod
     def restore(
@@ -191,106 +224,121 @@ class OnlineClusterer:
         stats: EntityStats | None = None,
         *,
         saved: bool = True,
+        dimension: int = 384,
     ) -> OnlineClusterer:
         """A clusterer holding the topics saved by state() (or by changes(): each with its
         "position"), in their order; with `saved` False they all count as changed (the next
         changes() lists every one)."""
-        clusterer = cls(config, stats)
-        for entry in state["topics"]:
+        clusterer = cls(config, stats, dimension)
+        entries = state["topics"]
+        if entries and "position" in entries[0]:
+            entries = sorted(entries, key=lambda entry: entry["position"])
+        for entry in entries:
             topic = TopicState.from_dict(entry)
-            clusterer._insert(topic, entry.get("position"))
-            for item_id in (*topic.member_ids, *topic.duplicate_ids):
-                clusterer._topic_of[item_id] = topic.topic_id
+            clusterer.restore_topic(topic, entry.get("position"))
             if not saved:
                 clusterer.touch(topic.topic_id)
+        clusterer.index.commit()
         return clusterer
 
     def touch(self, topic_id: str) -> None:
         """Record that a topic changed (it is listed by the next changes())."""
-        self._changes += 1
-        self._changed[topic_id] = self._changes
-        self._removed.pop(topic_id, None)
+        self.ledger.touch(topic_id)
 
     def changes(self) -> TopicChanges:
         """The topics changed (JSON-ready, with their positions) or removed since the last
         acknowledged save (see saved)."""
-        changed = [(self._position(i), self.topics[i].to_dict()) for i in self._changed]
-        versions = {**self._changed, **self._removed}
-        return TopicChanges(changed, list(self._removed), versions)
+        pending = self.ledger.pending()
+        changed = [(position, self.topics[t].to_dict()) for position, t in pending.changed]
+        return TopicChanges(changed, pending.removed, pending.versions)
 
     def saved(self, changes: TopicChanges) -> None:
         """Acknowledge saved changes: topics changed again since are still listed next time."""
-        for topic_id, version in changes.versions.items():
-            for pending in (self._changed, self._removed):
-                if pending.get(topic_id) == version:
-                    del pending[topic_id]
+        self.ledger.saved(changes.versions)
+
+    def restore_topic(self, topic: TopicState, position: int | None = None) -> None:
+        """Hold a saved topic again (at its saved position, else last)."""
+        self._insert(topic, position)
+        self._count(topic, Counter(), {})
 
     def _insert(self, topic: TopicState, position: int | None = None) -> None:
         """Add a topic last, at the next position (or at a saved one, when restoring)."""
-        position = self._next_position if position is None else position
         self.topics[topic.topic_id] = topic
-        self._positions[topic.topic_id] = position
-        self._next_position = max(self._next_position, position + 1)
+        self.ledger.place(topic.topic_id, position)
+        self.index.put(topic.topic_id, topic.centroid)
 
-    def _position(self, topic_id: str) -> int:
-        """A topic's position (a topic put in `topics` directly gets the next one)."""
-        if topic_id not in self._positions:
-            self._positions[topic_id] = self._next_position
-            self._next_position += 1
-        return self._positions[topic_id]
-
-    def _forget(self, topic_id: str) -> None:
-        del self.topics[topic_id]
-        self._positions.pop(topic_id, None)
-        self._changes += 1
-        self._changed.pop(topic_id, None)
-        self._removed[topic_id] = self._changes
+    def _forget(self, topic: TopicState) -> None:
+        del self.topics[topic.topic_id]
+        if self.counted_ids.pop(topic.topic_id, 0) is None:
+            self.counted_terms.subtract(topic.terms)
+            _drop_spent(self.counted_terms, topic.terms)
+        self.index.remove(topic.topic_id)
+        self.ledger.remove(topic.topic_id)
 
     def topic_of(self, item_id: str) -> str | None:
-        """The topic an item (original or duplicate) belongs to now, if any."""
-        return self._topic_of.get(item_id)
+        """The live topic a recent item (original or duplicate) belongs to now, if known."""
+        topic_id = self.resolve(self._topic_of.get(item_id))
+        return topic_id if topic_id in self.topics else None
+
+    def resolve(self, topic_id: str | None) -> str | None:
+        """The topic that holds a topic's items now (itself, or the topic that absorbed it)."""
+        for _ in range(len(self._merged)):  # a chain of merges, never a cycle
+            if topic_id is None or topic_id not in self._merged:
+                break
+            topic_id = self._merged[topic_id]
+        return topic_id
 
     def counted(self) -> list[TopicState]:
         """Topics with at least `min_topic_size` members: the ones that count in trends."""
-        return [t for t in self.topics.values() if t.size >= self.config.min_topic_size]
+        return [self.topics[topic_id] for topic_id in self.counted_ids]
 
-    def assign(self, member: Member) -> str:
-        """Put an original item in its best topic (or a new candidate); return the topic id."""
-        topic = self._best_topic(member.evidence) or self._new_topic(member)
+    def search(self, vectors: Vectors) -> IndexSearch:
+        """Nearest-topic lookups for a batch of embeddings (one row each)."""
+        return self.index.search(vectors)
+
+    def assign(self, member: Member, search: IndexSearch | None = None, position: int = 0) -> str:
+        """Put an original item in its best topic (or a new candidate); return the topic id.
+
+        `search` holds the batch's lookups (the item's row at `position`); None: search now.
+        """
+        vector = member.evidence.vector
+        search = search or self.search(vector.reshape(1, -1))
+        near = search.near(position, vector, self.config.min_embedding_similarity)
+        topic = self._best_topic(member.evidence, near) or self._new_topic(member)
         self._add(topic, member)
         return topic.topic_id
 
-    def attach(self, item_id: str, original_id: str, at: datetime) -> str | None:
-        """Record a duplicate in its original's topic (not counted again); return the topic."""
-        topic_id = self._topic_of.get(original_id)
-        if topic_id is None or item_id in self._topic_of:
+    def attach(
+        self, item_id: str, original_id: str, at: datetime, known: str | None = None
+    ) -> str | None:
+        """Record a duplicate in its original's topic (not counted again); return the topic.
+
+        `known`: the original's topic as saved, for an original no longer remembered here.
+        """
+        topic_id = self.topic_of(original_id) or self.resolve(known)
+        if topic_id is None or topic_id not in self.topics:
             return topic_id
+        if item_id in self._topic_of:
+            return self.topic_of(item_id)
         topic = self.topics[topic_id]
-        topic.duplicate_ids.append(item_id)
+        topic.duplicates += 1
         topic.last_active = max(topic.last_active, at)
-        self._topic_of[item_id] = topic_id
+        self._topic_of.remember(item_id, topic_id)
         self.touch(topic_id)
         return topic_id
 
-    def _best_topic(self, evidence: Evidence) -> TopicState | None:
+    def _best_topic(
+        self, evidence: Evidence, near: Iterable[tuple[str, float]]
+    ) -> TopicState | None:
         best, best_score = None, self.config.join_threshold
         last = bucket_of(evidence.at, self.config)
         first = last - round(self.config.activity_window_hours * 60 / self.config.bucket_minutes)
-        for topic in self._near(evidence.vector):
-            view = topic.view(evidence.vector, first, last)
-            score = similarity(evidence, view, self.config)
+        for topic_id, cosine in near:
+            topic = self.topics[topic_id]
+            score = similarity(evidence, topic.view(cosine, first, last), self.config)
             if score >= best_score:
                 best, best_score = topic, score
         return best
-
-    def _near(self, vector: Vectors) -> Iterable[TopicState]:
-        """Topics whose centroid is close enough to be worth a full comparison."""
-        if not self.topics:
-            return []
-        topics = list(self.topics.values())
-        cosines = np.stack([topic.centroid for topic in topics]) @ vector
-        floor = self.config.min_embedding_similarity
-        return [topic for topic, cosine in zip(topics, cosines, strict=True) if cosine >= floor]
 
     def _new_topic(self, member: Member) -> TopicState:
         topic_id = uuid.uuid5(_TOPIC_IDS, member.item_id).hex
@@ -300,20 +348,45 @@ class OnlineClusterer:
         return self.topics[topic_id]
 
     def _add(self, topic: TopicState, member: Member) -> None:
-        topic.add_vector(member.evidence.vector)
-        topic.member_ids.append(member.item_id)
-        topic.entity_counts.update(member.evidence.entities.keys())
-        topic.titles[member.item_id] = member.title
-        topic.vectors[member.item_id] = member.evidence.vector
-        _trim(topic.titles, self.config.max_member_titles)
-        _trim(topic.vectors, self.config.max_member_vectors)
-        topic.bucket(bucket_of(member.evidence.at, self.config)).add(member.activity)
-        topic.last_active = max(topic.last_active, member.evidence.at)
-        self._topic_of[member.item_id] = topic.topic_id
+        evidence = member.evidence
+        title_terms = Counter(terms(member.title))
+        topic.add_vector(evidence.vector)
+        topic.size += 1
+        topic.entity_counts.update(evidence.entities.keys())
+        topic.terms.update(title_terms)
+        _capped(topic.entity_counts, self.config.max_topic_entities)
+        topic.offer_representative(member.item_id, member.title, evidence.vector)
+        bucket = bucket_of(evidence.at, self.config)
+        topic.bucket(bucket).add(member.activity)
+        topic.last_active = max(topic.last_active, evidence.at)
+        self._topic_of.remember(member.item_id, topic.topic_id)
+        self.index.put(topic.topic_id, topic.centroid)
+        self._count(topic, title_terms, {bucket: 1})
         self.touch(topic.topic_id)
 
+    def _count(self, topic: TopicState, joined: Counter[str], added: Mapping[int, int]) -> None:
+        """Keep the counted topics' sums in step after title terms (`joined`) and items per
+        bucket (`added`) joined `topic`; cap the topic's terms."""
+        if topic.size < self.config.min_topic_size:
+            _capped(topic.terms, self.config.max_topic_terms)
+            return
+        if topic.topic_id in self.counted_ids:
+            self.counted_activity.update(added)
+            self.counted_terms.update(joined)
+        else:
+            self.counted_ids[topic.topic_id] = None
+            self.counted_activity.update({b: a.count for b, a in topic.activity.items()})
+            self.counted_terms.update(topic.terms)
+        dropped = _capped(topic.terms, self.config.max_topic_terms)
+        self.counted_terms.subtract(dropped)
+        _drop_spent(self.counted_terms, dropped)
+
     def expire(self, now: datetime) -> list[str]:
-        """Forget stale candidates and long-idle topics; return the ids removed."""
+        """Forget stale candidates and long-idle topics (once per bucket); return their ids."""
+        bucket = bucket_of(now, self.config)
+        if bucket == self._expired_at:
+            return []
+        self._expired_at = bucket
         candidate_ttl = timedelta(hours=self.config.candidate_ttl_hours)
         retention = timedelta(hours=self.config.topic_retention_hours)
         stale = [
@@ -323,13 +396,11 @@ class OnlineClusterer:
             > (candidate_ttl if topic.size < self.config.min_topic_size else retention)
         ]
         for topic in stale:
-            self._remove(topic)
+            self._forget(topic)
+        horizon = bucket - self.config.window_buckets * (self.config.baseline_windows + 1)
+        for old in [b for b in self.counted_activity if b < horizon]:
+            del self.counted_activity[old]
         return [topic.topic_id for topic in stale]
-
-    def _remove(self, topic: TopicState) -> None:
-        self._forget(topic.topic_id)
-        for item_id in (*topic.member_ids, *topic.duplicate_ids):
-            self._topic_of.pop(item_id, None)
 
     def merge_converged(self, touched: Iterable[str] | None = None) -> dict[str, str]:
         """Merge topics whose centroids and entity profiles converged; return absorbed -> kept.
@@ -353,15 +424,11 @@ class OnlineClusterer:
 
     def _converged_with(self, topic: TopicState) -> TopicState | None:
         """The most similar other topic whose centroid and entities agree with this one's."""
-        others = [other for other in self.topics.values() if other is not topic]
-        if not others:
-            return None
-        cosines = np.stack([other.centroid for other in others]) @ topic.centroid
-        for index in np.argsort(-cosines):
-            if cosines[index] < self.config.merge_centroid_similarity:
-                return None
-            if self._entities_agree(topic, others[index]):
-                return others[index]
+        search = self.search(topic.centroid.reshape(1, -1))
+        for topic_id, _ in search.near(0, topic.centroid, self.config.merge_centroid_similarity):
+            other = self.topics[topic_id]
+            if other is not topic and self._entities_agree(topic, other):
+                return other
         return None
 
     def _entities_agree(self, first: TopicState, second: TopicState) -> bool:
@@ -373,20 +440,32 @@ class OnlineClusterer:
         return agreement >= self.config.merge_entity_similarity
 
     def _absorb(self, kept: TopicState, absorbed: TopicState) -> None:
+        was_counted = absorbed.topic_id in self.counted_ids
         kept.add_vector(absorbed.vector_sum)
-        kept.member_ids.extend(absorbed.member_ids)
-        kept.duplicate_ids.extend(absorbed.duplicate_ids)
+        kept.size += absorbed.size
+        kept.duplicates += absorbed.duplicates
         kept.entity_counts.update(absorbed.entity_counts)
-        kept.titles.update(absorbed.titles)
-        kept.vectors.update(absorbed.vectors)
+        kept.terms.update(absorbed.terms)
+        _capped(kept.entity_counts, self.config.max_topic_entities)
         for index, activity in absorbed.activity.items():
             kept.bucket(index).add(activity)
         kept.created_at = min(kept.created_at, absorbed.created_at)
         kept.last_active = max(kept.last_active, absorbed.last_active)
+        if absorbed.representative_id and absorbed.representative_vector is not None:
+            title = absorbed.representative_title or ""
+            kept.offer_representative(
+                absorbed.representative_id, title, absorbed.representative_vector
+            )
+        self._forget(absorbed)
+        self._merged.remember(absorbed.topic_id, kept.topic_id)
+        self.index.put(kept.topic_id, kept.centroid)
+        added = {} if was_counted else {b: a.count for b, a in absorbed.activity.items()}
+        self._count(kept, absorbed.terms, added)
         self.touch(kept.topic_id)
-        self._forget(absorbed.topic_id)
-        for item_id in (*absorbed.member_ids, *absorbed.duplicate_ids):
-            self._topic_of[item_id] = kept.topic_id
+
+    def commit(self) -> None:
+        """End of a batch: the index takes the centroids that moved."""
+        self.index.commit()
 
 
 def _seniority(topic: TopicState) -> tuple[int, datetime, str]:
@@ -402,7 +481,20 @@ def _salient(profile: dict[str, float], min_share: float) -> dict[str, float]:
     return {entity: share for entity, share in profile.items() if share >= min_share}
 
 
-def _trim(members: dict[str, Any], capacity: int) -> None:
-    """Drop the oldest entries of an insertion-ordered dict beyond a capacity."""
-    for key in list(members)[: max(0, len(members) - capacity)]:
-        del members[key]
+def _capped(counts: Counter[str], capacity: int) -> Counter[str]:
+    """Keep the `capacity` most frequent keys once there are twice as many (amortised);
+    return what was dropped."""
+    if len(counts) <= 2 * capacity:
+        return Counter()
+    kept = dict(counts.most_common(capacity))
+    dropped = Counter({key: count for key, count in counts.items() if key not in kept})
+    counts.clear()
+    counts.update(kept)
+    return dropped
+
+
+def _drop_spent(counts: Counter[str], keys: Iterable[str]) -> None:
+    """Remove the keys whose count fell to zero (or below)."""
+    for key in keys:
+        if counts.get(key, 1) <= 0:
+            del counts[key]

@@ -101,16 +101,34 @@ class PipelineConfig:
     salient_share: float = 0.25
     """Share of a topic's members that must name an entity for it to be salient (its
     event's names, not a name that one member happened to mention)."""
-    max_member_vectors: int = 256
-    """Member embeddings kept per topic to pick the representative item."""
-    max_member_titles: int = 500
-    """Member titles kept per topic for its keywords."""
+    max_topic_terms: int = 300
+    """Title terms counted per topic for its keywords (the most frequent ones): bounds a
+    topic's state however many members it has."""
+    max_topic_entities: int = 200
+    """Entities counted per topic for its profile (the most frequent ones)."""
+    remembered_items: int = 200_000
+    """Recent items whose topic the clusterer remembers, for their duplicates and redeliveries
+    (older ones are looked up in PostgreSQL)."""
+
+    # topic index
+    ann_min_topics: int = 4096
+    """Live topics from which nearest topics are found by an HNSW graph (usearch) instead of
+    one exact matrix product per item: below it exact search is cheaper; above, the graph
+    keeps a join at the same cost with 100,000 topics as with 1,000."""
+    ann_neighbours: int = 16
+    """Topics the graph proposes per item, each then scored exactly (plus the topics changed
+    since they were indexed)."""
+    reindex_cosine: float = 0.98
+    """A topic's centroid is re-indexed once it drifted below this cosine of its indexed
+    copy: the graph only needs to find the topic, the exact scoring uses the current one."""
 
     # keywords
     keyword_count: int = 8
     """Keywords kept per topic (c-TF-IDF over member titles)."""
     label_keywords: int = 3
     """Top keywords joined into the topic's label."""
+    ranked_topics: int = 1000
+    """Topics ranked by score (1 = highest); the others carry no rank."""
 
     # scoring
     bucket_minutes: int = 60

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import itertools
 import re
@@ -24,6 +25,8 @@ __all__ = [
     "default_model_path",
     "l2_normalize",
     "load_embedder",
+    "pack_vector",
+    "unpack_vector",
 ]
 
 Vectors = npt.NDArray[np.float32]
@@ -50,6 +53,18 @@ def l2_normalize(vectors: npt.NDArray[np.floating]) -> Vectors:
     matrix = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(matrix, axis=-1, keepdims=True)
     return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
+
+
+def pack_vector(vector: Vectors) -> str:
+    """A float32 vector as base64 text: exact, and far cheaper to write and read than a list."""
+    return base64.b64encode(np.asarray(vector, dtype=np.float32).tobytes()).decode("ascii")
+
+
+def unpack_vector(packed: str | list[float]) -> Vectors:
+    """The vector given by pack_vector (or as a list of floats, as earlier versions saved it)."""
+    if isinstance(packed, str):
+        return np.frombuffer(base64.b64decode(packed), dtype=np.float32).copy()
+    return np.asarray(packed, dtype=np.float32)
 
 
 def default_model_path() -> Path:

@@ -77,6 +77,21 @@ def _title_case(tokens: list[str]) -> bool:
     return len(words) >= _TITLE_CASE_MIN_WORDS and capitalised >= _TITLE_CASE_SHARE * len(words)
 
 
+def _cases(text: str) -> tuple[Counter[str], Counter[str]]:
+    """(lower-case, capitalised) counts of the words of a text in the middle of a sentence,
+    outside headlines in title case."""
+    lowercase: Counter[str] = Counter()
+    capitalised: Counter[str] = Counter()
+    for sentence in _SENTENCES.split(text):
+        tokens = _TOKEN.findall(sentence)
+        if _title_case(tokens):
+            continue
+        words = [token for token in tokens[1:] if token.isalpha()]
+        lowercase.update(word for word in words if word.islower())
+        capitalised.update(word.casefold() for word in words if word[0].isupper())
+    return lowercase, capitalised
+
+
 def load_vocabulary(path: Path) -> frozenset[str]:
     """The whole words of a WordPiece vocabulary file (a model's vocab.txt), lower-cased.
 
@@ -124,23 +139,30 @@ class EntityExtractor:
 
     def learn(self, text: str) -> None:
         """Count the case each word takes mid-sentence (outside headlines in title case)."""
-        for sentence in _SENTENCES.split(text):
-            tokens = _TOKEN.findall(sentence)
-            if _title_case(tokens):
-                continue
-            words = [token for token in tokens[1:] if token.isalpha()]
-            self.lowercase.update(word for word in words if word.islower())
-            self.capitalised.update(word.casefold() for word in words if word[0].isupper())
+        lowercase, capitalised = _cases(text)
+        self.lowercase.update(lowercase)
+        self.capitalised.update(capitalised)
 
     def extract(self, text: str) -> list[str]:
-        """The entity keys in a text (case-folded phrases), each once, in order of appearance."""
-        self.learn(text)
+        """The entity keys in a text (case-folded phrases), each once, in order of appearance.
+
+        The text's own mid-sentence word cases count beside the learnt ones, but are not kept:
+        an item's entities depend on the item alone (and what was learnt explicitly), so any
+        worker finds the same ones.
+        """
+        lowercase, capitalised = _cases(text)
+        own = EntityExtractor(
+            self.vocabulary,
+            self.rare_terms,
+            self.lowercase + lowercase if self.lowercase else lowercase,
+            self.capitalised + capitalised if self.capitalised else capitalised,
+        )
         found: dict[str, None] = {}
         for sentence in _SENTENCES.split(text):
             tokens = _TOKEN.findall(sentence)
-            for phrase in self._phrases(tokens):
-                found.update(dict.fromkeys([_key(phrase), *self._components(phrase)]))
-            found.update(dict.fromkeys(_key([token]) for token in self._rare_terms(tokens)))
+            for phrase in own._phrases(tokens):
+                found.update(dict.fromkeys([_key(phrase), *own._components(phrase)]))
+            found.update(dict.fromkeys(_key([token]) for token in own._rare_terms(tokens)))
         return [key for key in found if key]
 
     def _components(self, phrase: list[str]) -> list[str]:
@@ -213,11 +235,25 @@ class EntityStats:
 
     documents: int = 0
     frequency: Counter[str] = field(default_factory=Counter)
+    unsaved: set[str] = field(default_factory=set, compare=False, repr=False)
+    """Entities counted since their frequency was last saved (see changes)."""
 
     def observe(self, entities: Iterable[str]) -> None:
         """Count one document holding these entities."""
+        seen = set(entities)
         self.documents += 1
-        self.frequency.update(set(entities))
+        self.frequency.update(seen)
+        self.unsaved |= seen
+
+    def changes(self) -> dict[str, int]:
+        """The frequency of every entity counted since the last acknowledged save."""
+        return {entity: self.frequency[entity] for entity in self.unsaved}
+
+    def saved(self, frequencies: dict[str, int]) -> None:
+        """Acknowledge saved frequencies (an entity counted again since stays unsaved)."""
+        for entity, frequency in frequencies.items():
+            if self.frequency[entity] == frequency:
+                self.unsaved.discard(entity)
 
     def idf(self, entity: str) -> float:
         """Smoothed inverse document frequency: rare entities weigh more."""

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 
 from services.processor.pipeline.entities import COMMON_WORDS
 
-__all__ = ["class_terms", "class_tfidf", "label_of", "terms", "top_terms"]
+__all__ = ["class_terms", "class_tfidf", "label_of", "terms", "top_terms", "weigh_terms"]
 
 _WORD = re.compile(r"[^\W_](?:[\w'\u2019.+-]*[^\W_])?")
 _NUMBER = re.compile(r"^[\d.,%]+$")
@@ -50,13 +50,17 @@ def top_terms(
         for counter in counts.values():
             overall.update(counter)
     average = sum(overall.values()) / max(1, len(counts))
-    return {name: _top_terms(counter, overall, average, top) for name, counter in counts.items()}
+    return {name: weigh_terms(counter, overall, average, top) for name, counter in counts.items()}
 
 
-def _top_terms(counter: Counter[str], overall: Counter[str], average: float, top: int) -> list[str]:
+def weigh_terms(
+    counter: Mapping[str, int], overall: Mapping[str, int], average: float, top: int
+) -> list[str]:
+    """The `top` terms of one class by c-TF-IDF: `overall` holds the terms' counts over all
+    classes (this one included) and `average` the mean number of terms per class."""
     total = sum(counter.values()) or 1
     weights = {
-        term: count / total * math.log(1 + average / overall[term])
+        term: count / total * math.log(1 + average / max(overall.get(term, 0), count))
         for term, count in counter.items()
     }
     return [term for term, _ in sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))][:top]

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 
 import asyncpg
 import pytest
 
-from services.processor.persist import STATE_ID, PipelineStore, load_state
+from services.processor.persist import (
+    FencedError,
+    PipelineStore,
+    acquire,
+    current_epoch,
+    load_state,
+)
 from services.processor.pipeline import (
     BatchResult,
     HashingEmbedder,
@@ -100,22 +105,39 @@ async def test_pipeline_state_saves_changed_topics_and_loads_back(
     pool = await create_pool(test_settings)
     try:
         store = PipelineStore(pool, window_hours=6)
-        async with pool.acquire() as conn:
-            await conn.execute(  # a state saved whole by an earlier version
-                "INSERT INTO pipeline_state (id, state) VALUES ($1, $2::jsonb)",
-                STATE_ID,
-                json.dumps(pipeline.state()),
-            )
-        assert await load_state(pool) == (pipeline.state(), False)
+        assert await load_state(pool) is None
+        epoch = await acquire(pool, "test")
         for minutes, title in enumerate(titles * 2):
             pipeline.process([make_item(title=f"{title} {minutes}", published_at=AT)])
             changes = pipeline.state_changes()
-            await store.save(BatchResult([], [], []), changes)
+            await store.save(BatchResult([], [], []), changes, epoch)
             pipeline.state_saved(changes)
         saved = await load_state(pool)
-        assert saved is not None and saved[1] is True
+        assert saved is not None
         restored = Pipeline(PipelineConfig(), HashingEmbedder())
-        restored.restore(saved[0])
+        restored.restore(saved)
         assert restored.state() == pipeline.state()
+    finally:
+        await pool.close()
+
+
+async def test_a_writer_whose_epoch_was_taken_over_writes_nothing(
+    test_settings: Settings,
+) -> None:
+    pool = await create_pool(test_settings)
+    try:
+        items = [make_item(), make_item()]
+        await ItemStore(pool).save(items)
+        keys = [item.key for item in items]
+        store = PipelineStore(pool, window_hours=6)
+        stale = await acquire(pool, "first")
+        assert await acquire(pool, "second") == stale + 1 == await current_epoch(pool)
+        with pytest.raises(FencedError, match="second"):
+            await store.save(_result("topic-1", "topic-1", keys), epoch=stale)
+        async with pool.acquire() as conn:
+            assert await _rows(conn) == (0, 0, 0, 0)
+        await store.save(_result("topic-1", "topic-1", keys), epoch=stale + 1)
+        async with pool.acquire() as conn:
+            assert await _rows(conn) == (2, 1, 1, 1)
     finally:
         await pool.close()

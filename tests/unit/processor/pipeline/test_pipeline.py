@@ -99,7 +99,7 @@ def test_a_restored_pipeline_continues_where_it_stopped(pipeline: Pipeline) -> N
     topic_id = pipeline.process(items).topics[0].topic_id
     restored = Pipeline(PipelineConfig(), HashingEmbedder())
     restored.restore(pipeline.state())
-    assert restored.topic_of(items[0].key) == topic_id
+    assert [topic.topic_id for topic in restored.topics()] == [topic_id]
     result = restored.process([_item(OUTAGE[3], minutes=40)])
     assert result.outcomes[0].topic_id == topic_id
 
@@ -123,16 +123,19 @@ def test_trends_are_recomputed_for_touched_topics_and_on_a_new_bucket(pipeline: 
 def test_a_pipeline_restored_from_its_saved_changes_is_the_same(pipeline: Pipeline) -> None:
     rows: dict[str, tuple[int, dict[str, Any]]] = {}
     head: dict[str, Any] = {}
+    frequency: dict[str, int] = {}
     for minutes, title in zip((0, 10, 70, 80), OUTAGE, strict=True):
         pipeline.process([_item(title, minutes)])
         changes = pipeline.state_changes()
         head = changes.head
         rows.update((topic["topic_id"], (n, topic)) for n, topic in changes.topics.changed)
+        frequency.update(changes.entities)
         pipeline.state_saved(changes)
     assert pipeline.state_changes().topics.changed == []
-    topics = [{**topic, "position": n} for n, topic in sorted(rows.values(), key=lambda r: r[0])]
+    assert pipeline.state_changes().entities == {}
+    topics = [{**topic, "position": n} for n, topic in rows.values()]  # positions decide
     restored = Pipeline(PipelineConfig(), HashingEmbedder())
-    restored.restore({**head, "clusterer": {"topics": topics}})
+    restored.restore({**head, "frequency": frequency, "clusterer": {"topics": topics}})
     assert restored.state() == pipeline.state()
     whole = Pipeline(PipelineConfig(), HashingEmbedder())
     whole.restore(pipeline.state(), saved=False)

@@ -1,0 +1,201 @@
+"""The cluster stage: near-duplicates, topics, labels and trends, over the whole stream."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+from services.processor.pipeline.cluster import Member, OnlineClusterer, TopicState
+from services.processor.pipeline.config import PipelineConfig
+from services.processor.pipeline.dedupe import BatchSearch, NearDuplicateIndex
+from services.processor.pipeline.enrich import Enriched
+from services.processor.pipeline.entities import EntityStats
+from services.processor.pipeline.index import IndexSearch
+from services.processor.pipeline.labels import Labeller
+from services.processor.pipeline.results import (
+    BatchResult,
+    ItemOutcome,
+    StateChanges,
+    TopicSnapshot,
+    TrendSnapshot,
+)
+from services.processor.pipeline.similarity import Evidence
+from services.processor.pipeline.trends import TrendBook
+
+__all__ = ["ClusterStage"]
+
+
+class ClusterStage:
+    """Everything that needs the whole stream in one place: entity statistics, the
+    near-duplicate index, the topics, the trend clock. One writer holds it at a time (the
+    processor worker that owns items.enriched); its state is saved after every batch and
+    restored by the next owner.
+    """
+
+    def __init__(self, config: PipelineConfig, dimension: int) -> None:
+        self.config = config
+        self.dimension = dimension
+        self.stats = EntityStats()
+        self.clusterer = OnlineClusterer(config, self.stats, dimension)
+        self.near = NearDuplicateIndex(
+            dimension,
+            config.near_duplicate_similarity,
+            config.near_duplicate_min_entity_overlap,
+            timedelta(hours=config.near_duplicate_window_hours),
+            config.near_duplicate_capacity,
+        )
+        self.labels = Labeller(config)
+        self.book = TrendBook(config)
+        self.duplicates = 0
+        self.now: datetime | None = None
+        """The latest item time seen: the pipeline's clock (event time, not wall time)."""
+        self.started: datetime | None = None
+        """The earliest item time seen: since then, the pipeline knows which topics were silent."""
+
+    def process(
+        self, items: Sequence[Enriched], known: Mapping[str, str] | None = None
+    ) -> BatchResult:
+        """Place a batch of enriched items (in time order) and rescore what they touched.
+
+        `known` maps originals no longer remembered here (their items were placed before this
+        stage was restored) to the topic they were saved in, for their exact duplicates.
+        """
+        ordered = sorted(items, key=_time)
+        embedded = [item.vector for item in ordered if item.vector is not None]
+        vectors = np.stack(embedded) if embedded else np.zeros((0, self.dimension), np.float32)
+        near, topics = self.near.batch(vectors), self.clusterer.search(vectors)
+        outcomes, position = [], 0
+        for item in ordered:
+            self.now = max(self.now or item.at, item.at)
+            self.started = min(self.started or item.at, item.at)
+            if item.vector is not None:
+                outcomes.append(self._place(item, position, near, topics))
+                position += 1
+            elif item.duplicate_of in (None, item.item_id):  # a redelivery: already placed
+                outcomes.append(_outcome(item, topic_id=self.clusterer.topic_of(item.item_id)))
+            else:
+                original = item.duplicate_of
+                outcomes.append(self._duplicate(item, original, (known or {}).get(original)))
+        return self._settle(outcomes)
+
+    def _place(
+        self, item: Enriched, position: int, near: BatchSearch, topics: IndexSearch
+    ) -> ItemOutcome:
+        """Attach a near-duplicate to its original's topic, or cluster an original."""
+        placed = self.clusterer.topic_of(item.item_id)
+        if placed is not None:  # a redelivery: already placed
+            return _outcome(item, topic_id=placed)
+        entities = self.stats.weights(item.entities)
+        original = near.original_of(position, item.at, entities)
+        if original is not None:
+            return self._duplicate(item, original, None, item.vector)
+        self.stats.observe(item.entities)
+        near.add(position, item.item_id, item.at, entities)
+        assert item.vector is not None
+        evidence = Evidence(item.vector, entities, item.at)
+        member = Member(item.item_id, item.title, evidence, item.score, item.comments)
+        topic_id = self.clusterer.assign(member, topics, position)
+        return _outcome(item, topic_id=topic_id, vector=item.vector)
+
+    def _duplicate(
+        self, item: Enriched, original: str, known: str | None, vector: Any = None
+    ) -> ItemOutcome:
+        self.duplicates += 1
+        topic_id = self.clusterer.attach(item.item_id, original, item.at, known)
+        return _outcome(item, duplicate_of=original, topic_id=topic_id, vector=vector)
+
+    def _settle(self, outcomes: list[ItemOutcome]) -> BatchResult:
+        """After placing a batch: expiry, merges, labels, trends and ranks."""
+        clusterer = self.clusterer
+        expired = clusterer.expire(self.now) if self.now else []
+        touched = {o.topic_id for o in outcomes if o.topic_id} & clusterer.topics.keys()
+        merged = clusterer.merge_converged(touched)
+        touched = {merged.get(t, t) for t in touched} | set(merged.values())
+        self.labels.refresh(clusterer, touched)
+        self.book.forget([*expired, *merged])
+        trends = self.book.recompute(clusterer, touched, self.now, self.started)
+        ranks = self.book.rerank(trends)
+        clusterer.commit()
+        counted = [clusterer.topics[t] for t in touched if t in clusterer.counted_ids]
+        snapshots = [_snapshot(topic) for topic in sorted(counted, key=_largest)]
+        return BatchResult(outcomes, snapshots, trends, merged, expired, ranks)
+
+    def topic_of(self, item_id: str) -> str | None:
+        """The counted topic a recent item belongs to, if any."""
+        topic_id = self.clusterer.topic_of(item_id)
+        return topic_id if topic_id in self.clusterer.counted_ids else None
+
+    def topics(self) -> list[TopicSnapshot]:
+        """Every counted topic, largest first."""
+        return [_snapshot(topic) for topic in sorted(self.clusterer.counted(), key=_largest)]
+
+    def trends(self) -> list[TrendSnapshot]:
+        """The trend of every counted topic at the latest item's time, highest score first."""
+        return self.book.of(self.clusterer, self.clusterer.counted(), self.now, self.started)
+
+    def state(self) -> dict[str, Any]:
+        """A JSON-ready copy of what the stage learnt: the clock, entity counts and topics.
+
+        The near-duplicate index is not included: it only looks back
+        `near_duplicate_window_hours`, and exact duplicates are found by the enrich stage.
+        """
+        frequency = dict(self.stats.frequency)
+        return {**self._head(), "frequency": frequency, "clusterer": self.clusterer.state()}
+
+    def state_changes(self) -> StateChanges:
+        """What changed since the last acknowledged save (see state_saved)."""
+        return StateChanges(self._head(), self.clusterer.changes(), self.stats.changes())
+
+    def state_saved(self, changes: StateChanges) -> None:
+        """Acknowledge that `changes` were saved (a failed save keeps them pending)."""
+        self.clusterer.saved(changes.topics)
+        self.stats.saved(changes.entities)
+
+    def _head(self) -> dict[str, Any]:
+        return {
+            "now": self.now.isoformat() if self.now else None,
+            "started": self.started.isoformat() if self.started else None,
+            "documents": self.stats.documents,
+        }
+
+    def restore(self, state: dict[str, Any], *, saved: bool = True) -> None:
+        """Continue from a state given by state() (or saved by state_changes() and read back);
+        with `saved` False every topic is pending for the next state_changes()."""
+        self.now = datetime.fromisoformat(state["now"]) if state["now"] else None
+        self.started = datetime.fromisoformat(state["started"]) if state["started"] else None
+        self.stats = EntityStats.restore(
+            {"documents": state["documents"], "frequency": state.get("frequency", {})}
+        )
+        self.clusterer = OnlineClusterer.restore(
+            self.config, state["clusterer"], self.stats, saved=saved, dimension=self.dimension
+        )
+        self.book = TrendBook(self.config)
+
+
+def _outcome(item: Enriched, **fields: Any) -> ItemOutcome:
+    return ItemOutcome(item.item_id, language=item.language, at=item.at, **fields)
+
+
+def _time(item: Enriched) -> datetime:
+    return item.at
+
+
+def _largest(topic: TopicState) -> tuple[int, datetime]:
+    return -topic.size, topic.created_at
+
+
+def _snapshot(topic: TopicState) -> TopicSnapshot:
+    return TopicSnapshot(
+        topic_id=topic.topic_id,
+        label=topic.label,
+        keywords=tuple(topic.keywords),
+        size=topic.size,
+        duplicates=topic.duplicates,
+        representative_id=topic.representative_id,
+        representative_title=topic.representative_title,
+        created_at=topic.created_at,
+        last_active=topic.last_active,
+    )

@@ -1,0 +1,144 @@
+"""The trends of the counted topics: recomputed when they can move, ranked by score."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+import numpy as np
+
+from services.processor.pipeline.cluster import OnlineClusterer, TopicState, bucket_of
+from services.processor.pipeline.config import PipelineConfig
+from services.processor.pipeline.results import TrendSnapshot
+from services.processor.pipeline.scoring import (
+    activity_series,
+    bucket_counts,
+    global_z,
+    heat,
+    latest_trend,
+)
+from streams.records import TrendState
+
+__all__ = ["TrendBook"]
+
+
+class TrendBook:
+    """The latest trend of each counted topic, and the ranks of the highest scores.
+
+    A trend only moves when its topic gets items or the clock enters a new bucket, so a
+    batch recomputes the touched topics, and all of them (but those dormant and untouched:
+    they stay dormant at score 0) when the clock moved to a new bucket.
+    """
+
+    def __init__(self, config: PipelineConfig) -> None:
+        self.config = config
+        self.latest: dict[str, TrendSnapshot] = {}
+        """The last trend computed for each counted topic (previous states and scores)."""
+        self.ranks: dict[str, int] = {}
+        """The rank of each of the `ranked_topics` highest scores (1: highest)."""
+        self._evaluated: tuple[int, datetime | None] | None = None
+        """(bucket of now, started) when every counted topic's trend was last computed."""
+
+    def forget(self, topic_ids: Iterable[str]) -> None:
+        """Drop topics that left (expired or merged)."""
+        for topic_id in topic_ids:
+            self.latest.pop(topic_id, None)
+
+    def recompute(
+        self,
+        clusterer: OnlineClusterer,
+        touched: set[str],
+        now: datetime | None,
+        started: datetime | None,
+    ) -> list[TrendSnapshot]:
+        """The trends that can have moved in this batch, highest score first."""
+        if now is None:
+            return []
+        clock = (bucket_of(now, self.config), started)
+        if clock != self._evaluated:
+            self._evaluated = clock
+            topics = [t for t in clusterer.counted() if t.topic_id in touched or self._live(t)]
+        else:
+            topics = [clusterer.topics[t] for t in touched if t in clusterer.counted_ids]
+        trends = self.of(clusterer, topics, now, started)
+        self.latest.update((trend.topic_id, trend) for trend in trends)
+        return trends
+
+    def _live(self, topic: TopicState) -> bool:
+        latest = self.latest.get(topic.topic_id)
+        return latest is None or latest.state != TrendState.DORMANT
+
+    def of(
+        self,
+        clusterer: OnlineClusterer,
+        topics: list[TopicState],
+        now: datetime | None,
+        started: datetime | None,
+    ) -> list[TrendSnapshot]:
+        """The trends of these topics at `now`, highest score first (nothing is kept)."""
+        if now is None or not topics:
+            return []
+        now_bucket = bucket_of(now, self.config)
+        rate = self._global_rate(clusterer, now_bucket)
+        trends = [self._trend(topic, now_bucket, rate, now, started) for topic in topics]
+        return sorted(trends, key=lambda trend: (-trend.score, trend.topic_id))
+
+    def rerank(self, trends: list[TrendSnapshot]) -> dict[str, int | None]:
+        """Ranks of the recomputed trends and of the other topics whose rank moved (None:
+        no longer among the `ranked_topics` highest)."""
+        ids = list(self.latest)
+        scores = np.fromiter((self.latest[t].score for t in ids), dtype=np.float64, count=len(ids))
+        keep = min(self.config.ranked_topics, len(ids))
+        top = np.argpartition(-scores, keep - 1)[:keep] if 0 < keep < len(ids) else range(len(ids))
+        order = sorted(top, key=lambda i: (-scores[i], ids[i]))
+        ranks = {ids[i]: rank for rank, i in enumerate(order, start=1)}
+        listed = {trend.topic_id for trend in trends}
+        moved: dict[str, int | None] = {
+            topic_id: rank
+            for topic_id, rank in ranks.items()
+            if topic_id in listed or self.ranks.get(topic_id) != rank
+        }
+        moved.update({t: None for t in self.ranks.keys() - ranks.keys() if t in self.latest})
+        moved.update({t: None for t in listed - ranks.keys()})
+        self.ranks = ranks
+        return moved
+
+    def _global_rate(self, clusterer: OnlineClusterer, now_bucket: int) -> float:
+        """Mean items per window per counted topic over the baseline span."""
+        span = self.config.window_buckets * self.config.baseline_windows
+        activity = clusterer.counted_activity
+        total = sum(activity[b] for b in range(now_bucket - span + 1, now_bucket + 1))
+        counted = len(clusterer.counted_ids)
+        return total / (counted * self.config.baseline_windows) if counted else 0.0
+
+    def _trend(
+        self,
+        topic: TopicState,
+        now_bucket: int,
+        rate: float,
+        now: datetime,
+        started: datetime | None,
+    ) -> TrendSnapshot:
+        config = self.config
+        first = bucket_of(topic.created_at, config)
+        counts = bucket_counts(topic.activity, first, now_bucket)
+        watched = first - bucket_of(started or topic.created_at, config)
+        point = latest_trend(counts, config, watched)
+        window_start = max(first, now_bucket - config.window_buckets + 1)
+        window = activity_series(topic.activity, window_start, now_bucket)
+        previous = self.latest.get(topic.topic_id)
+        return TrendSnapshot(
+            topic_id=topic.topic_id,
+            label=topic.label,
+            keywords=tuple(topic.keywords),
+            state=point.state,
+            previous_state=previous.state if previous else None,
+            score=heat(window, config) * (1 + max(point.z_score, 0.0)),
+            window_count=point.count,
+            velocity=point.velocity,
+            acceleration=point.acceleration,
+            z_score=point.z_score,
+            z_global=global_z(point.count, rate, config),
+            item_count=topic.size,
+            at=now,
+        )
