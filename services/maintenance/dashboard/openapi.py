@@ -295,7 +295,8 @@ def _operation(op: Operation) -> dict[str, Any]:
             "content": {"application/json": {"schema": _ref(op.response)}},
         },
         "400": _error("a parameter or the body is invalid"),
-        "500": _error("the operation failed (the error's class and message, no traceback)"),
+        "500": _error("a bug: the error's class, no traceback (logged by the worker)"),
+        "503": _error("Redis, PostgreSQL or Kafka is unreachable; try again after Retry-After"),
     }
     if any(param.where == "path" for param in op.params):
         responses["404"] = _error("no such request or group")
@@ -310,6 +311,7 @@ def _operation(op: Operation) -> dict[str, Any]:
         body["security"] = [{"bearer": []}]
         responses["401"] = _error("missing or wrong bearer token, or API_TOKEN not set")
     if op.body:
+        responses["413"] = _error("the body is larger than MAX_REQUEST_BYTES")
         schema = {"schema": _ref(op.body)}
         body["requestBody"] = {"required": True, "content": {"application/json": schema}}
     return body
