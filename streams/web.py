@@ -122,10 +122,17 @@ async def read_body(request: web.Request, max_bytes: int) -> bytes:
         raise RequestTooLargeError(
             f"request body is {declared:,} bytes; MAX_REQUEST_BYTES is {max_bytes:,}"
         )
-    body: bytes = await request.content.read(max_bytes + 1)  # type: ignore[attr-defined]
-    if len(body) > max_bytes:
-        raise RequestTooLargeError(f"request body is over MAX_REQUEST_BYTES ({max_bytes:,} bytes)")
-    return body
+    stream = request.content  # type: ignore[attr-defined]
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await stream.read(max_bytes + 1 - size):  # what has arrived: loop to EOF
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > max_bytes:
+            raise RequestTooLargeError(
+                f"request body is over MAX_REQUEST_BYTES ({max_bytes:,} bytes)"
+            )
+    return b"".join(chunks)
 
 
 def add_health_view(app: TrendStreamApp, servers: tuple[Server, ...] = SERVERS) -> Any:

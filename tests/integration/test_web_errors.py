@@ -114,7 +114,13 @@ COLLECTOR_ONLY: dict[str, tuple[bytes, str]] = {
 }
 
 
-def test_bad_trigger_bodies_are_4xx_json_on_both_trigger_routes(
+def _chunked(body: bytes, size: int = 16 * 1024) -> Iterator[bytes]:
+    """The body in pieces, sent without a Content-Length (chunked transfer encoding)."""
+    for start in range(0, len(body), size):
+        yield body[start : start + size]
+
+
+def test_bodies_are_read_whole_and_bad_ones_are_4xx_json_on_both_trigger_routes(
     clients: dict[str, httpx.Client],
 ) -> None:
     for path in TRIGGERS:
@@ -122,6 +128,12 @@ def test_bad_trigger_bodies_are_4xx_json_on_both_trigger_routes(
         for name, (body, status, message) in BAD_BODIES.items():
             error = _json_error(client.post(path, content=body, headers=AUTH), status)
             assert message in error, (path, name, error)
+        spaced = b'{"plugin": "file", "options": {"path": "x.jsonl"}' + b" " * 1_000_000 + b"}"
+        for content in (spaced, _chunked(spaced)):
+            accepted = client.post(path, content=content, headers=AUTH)
+            assert accepted.status_code == 202, (path, accepted.text[:300])
+        big = _chunked(b'{"plugin": "file"' + b" " * (2 * MIB) + b"}")
+        assert "MAX_REQUEST_BYTES" in _json_error(client.post(path, content=big, headers=AUTH), 413)
     for name, (body, message) in COLLECTOR_ONLY.items():
         error = _json_error(clients["collector"].post("/collect", content=body, headers=AUTH), 400)
         assert message in error, (name, error)
