@@ -18,7 +18,7 @@ class LiveLine:
         self.every_s = every_s
         """Off a terminal: the least time between two printed status lines."""
         self._shown = ""
-        self._printed_at = 0.0
+        self._printed_at: float | None = None
 
     def update(self, line: str, *, force: bool = False) -> None:
         """Show `line` as the status (off a terminal: when `every_s` passed, or forced)."""
@@ -26,7 +26,9 @@ class LiveLine:
             self._shown = line
             self.stream.write(f"\r\033[K{line}")
             self.stream.flush()
-        elif force or time.monotonic() - self._printed_at >= self.every_s:
+        elif (
+            force or self._printed_at is None or time.monotonic() - self._printed_at >= self.every_s
+        ):
             self._printed_at = time.monotonic()
             self.stream.write(f"{line}\n")
             self.stream.flush()

@@ -23,7 +23,7 @@ from streams.offsets import KafkaOffsets
 from streams.records import RequestState, TrendState, TrendUpdate
 from streams.topics import ITEMS_RAW, TRENDS_UPDATES
 
-__all__ = ["DemoStats", "Progress", "Replay", "ReplayResult", "demo_stats"]
+__all__ = ["DemoStats", "Progress", "Replay", "ReplayResult", "demo_stats", "step_clocks"]
 
 STEP = timedelta(hours=6)
 COLLECT_TIMEOUT_S = 120.0
@@ -126,13 +126,15 @@ class Replay:
         step: timedelta = STEP,
         on_progress: Callable[[Progress], None] = lambda progress: None,
         on_event: Callable[[str], None] = lambda line: None,
+        week: Week | None = None,
     ) -> None:
         self.settings = settings
         self.url = url.rstrip("/")
         self.step = step
         self.on_progress = on_progress
         self.on_event = on_event
-        self.week = Week.load()
+        self.week = week or Week.load()
+        """The server's week (default: the bundled one), in its own time until run() moves it."""
         self.result = ReplayResult()
         self._started = time.monotonic()
         self._clock: datetime | None = None
@@ -149,7 +151,7 @@ class Replay:
             status = (await http.get("/demo")).raise_for_status().json()
             start = datetime.fromisoformat(status["start"])
             self.week = self.week.moved(start - self.week.start)  # the server's week
-            clocks = _clocks(hour_of(start), hour_of(self.week.end) + HOUR, self.step)
+            clocks = step_clocks(hour_of(start), hour_of(self.week.end) + HOUR, self.step)
             pool = await create_pool(self.settings, max_size=2)
             following = asyncio.Event()
             updates = asyncio.create_task(self._follow_updates(pool, following))
@@ -295,7 +297,7 @@ async def _set_clock(http: httpx.AsyncClient, clock: datetime) -> None:
     (await http.post("/demo/clock", json={"at": clock.isoformat()})).raise_for_status()
 
 
-def _clocks(start: datetime, end: datetime, step: timedelta) -> list[datetime]:
+def step_clocks(start: datetime, end: datetime, step: timedelta) -> list[datetime]:
     """The clock of each step: one step after `start`, then every `step`, ending at `end`."""
     clocks, clock = [], start
     while clock < end:

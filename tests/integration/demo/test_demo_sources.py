@@ -3,6 +3,7 @@ worker's `all` collection fetches items from every source."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,8 +19,10 @@ from services.collector.plugins.reddit import RedditPlugin
 from services.collector.plugins.rss import RssPlugin
 from streams.client import request_collection
 from streams.config import Settings
-from streams.demo import DemoServer, Week, plugin_settings
+from streams.demo import DemoServer, Progress, Replay, Week, plugin_settings
 from streams.demo.apis import LOOKBACK
+from streams.demo.week import hour_of
+from streams.inspect import top_trends
 from streams.records import RawItem, RequestState
 from streams.topics import ITEMS_RAW
 from tests.conftest import unique_namespace
@@ -39,12 +42,14 @@ def demo_server() -> Iterator[DemoServer]:
 
 
 def demo_settings(base: Settings, server: DemoServer) -> Settings:
-    """`base` with the plugin settings scripts/run gives the workers of a demo stack."""
+    """`base` with the plugin settings scripts/run gives the workers of a demo stack, and no
+    collection schedules (a scheduled collection would take some items from the test's)."""
     overrides: dict[str, Any] = {
         name.lower(): value for name, value in plugin_settings(server.url, server.week).items()
     }
     parsed = Settings(**overrides)  # the variables' text, parsed as the workers parse it
-    return base.model_copy(update={name: getattr(parsed, name) for name in overrides})
+    update = {name: getattr(parsed, name) for name in overrides}
+    return base.model_copy(update={**update, "schedule_all": "", "schedule_high_frequency": ""})
 
 
 @pytest.fixture
@@ -136,3 +141,30 @@ async def test_an_all_collection_fetches_every_source_over_http(
     assert {item.source for item in items} == SOURCES
     week = {item.key for item in demo_server.week}
     assert all((item.source, item.source_id) in week for item in items)
+
+
+async def test_the_replay_ends_in_trends_in_postgresql_and_on_trends_updates(
+    test_settings: Settings, start_workers: Callable[..., list[Worker]]
+) -> None:
+    """Two and a half days of the week through a collector and a processor, as scripts/run."""
+    bundled = Week.load()
+    week = Week.of(i for i in bundled if i.published_at < bundled.start + timedelta(hours=60))
+    with DemoServer(week.ending_before(datetime.now(UTC))) as server:
+        settings = demo_settings(test_settings, server)
+        start_workers("collector", settings)
+        start_workers("processor", settings)
+        progress: list[Progress] = []
+        replay = Replay(settings, server.url, week=week, on_progress=progress.append)
+        result = await replay.run()
+        again = await Replay(settings, server.url, week=week).run()  # a re-run: nothing to do
+    assert result.caught_up and result.late_steps == 0, result
+    span = hour_of(week.end) + timedelta(hours=1) - hour_of(week.start)
+    assert result.collections == math.ceil(span / timedelta(hours=6))  # one per 6 demo hours
+    assert result.collected == len(week) == result.stats.stored == result.stats.processed
+    assert set(result.by_source) == SOURCES and all(result.by_source.values())
+    assert result.stats.topics > 0 and result.updates > 0
+    clocks = [p.clock for p in progress]
+    assert clocks == sorted(clocks) and progress[-1].stats.processed == len(week)
+    found = await top_trends(settings, 5)
+    assert found and all(trend.representative_title for trend in found)
+    assert again.collections == 0 and again.stored_before == len(week)
