@@ -89,6 +89,8 @@ async def test_every_request_topic_refuses_oversized_requests_and_unknown_job_op
     unknown = {"job": "cleanup", "request_id": "unknown-option", "options": {"dayz": 3}}
     loose = {"job": "cleanup", "request_id": "loose-type", "options": {"days": "3"}}
     await produce(test_settings, PROCESS_REQUESTS, json.dumps(big_process).encode(), b"big-process")
+    bare = {"job": "test_pipeline", "request_id": "bare-pipeline"}
+    await produce(test_settings, PROCESS_REQUESTS, json.dumps(bare).encode(), b"bare-pipeline")
     for body in (big_health, unknown, loose):
         payload = json.dumps(body).encode()
         await produce(
@@ -99,6 +101,7 @@ async def test_every_request_topic_refuses_oversized_requests_and_unknown_job_op
     expected = {
         "big-process": "RequestTooLargeError",
         "big-health": "RequestTooLargeError",
+        "bare-pipeline": "JobOptionsError",
         "unknown-option": "JobOptionsError",
         "loose-type": "JobOptionsError",
     }
@@ -114,9 +117,13 @@ async def test_every_request_topic_refuses_oversized_requests_and_unknown_job_op
             assert (status.state, status.error_type) == (RequestState.FAILURE, error_type)
     finally:
         await states.redis.aclose()
-    [process_letter] = await _dead_letters(test_settings, "process.requests", 1)
-    assert process_letter["error_class"] == "RequestTooLargeError"
-    assert process_letter["attempts"] == 1
+    process_letters = await _dead_letters(test_settings, "process.requests", 2)
+    assert {
+        (letter["key"], letter["error_class"], letter["attempts"]) for letter in process_letters
+    } == {
+        ("big-process", "RequestTooLargeError", 1),
+        ("bare-pipeline", "JobOptionsError", 1),
+    }
     letters = await _dead_letters(test_settings, "maintenance.requests", 3)
     assert {(letter["key"], letter["attempts"]) for letter in letters} == {
         ("big-health", 1),
