@@ -51,7 +51,8 @@ COLUMN_GAP = 3
 MIN_COLUMN_WIDTH = 8
 """A column cut to fit the terminal keeps at least this many cells..."""
 MIN_SQUEEZED_WIDTH = 12
-"""...and a column squeezed first this many (it goes on shrinking only after the others)."""
+"""...and a column squeezed first this many, or a fifth of the table's width if more (it
+goes on shrinking only after the others)."""
 _NUMBER = re.compile(r"^-?[0-9][0-9.,]*[smx%]?$")
 STATE_STYLES = {
     "SUCCESS": "green",
@@ -164,7 +165,8 @@ def _fit(natural: list[int], available: int, order: list[list[int]]) -> list[int
     that can still shrink loses one cell at a time, down to MIN_COLUMN_WIDTH (the first group,
     the squeezed columns, stops at MIN_SQUEEZED_WIDTH until the others are at their least)."""
     widths = list(natural)
-    floors = [MIN_SQUEEZED_WIDTH, MIN_COLUMN_WIDTH, MIN_COLUMN_WIDTH, MIN_COLUMN_WIDTH]
+    squeezed = max(MIN_SQUEEZED_WIDTH, available // 5)
+    floors = [squeezed, MIN_COLUMN_WIDTH, MIN_COLUMN_WIDTH, MIN_COLUMN_WIDTH]
     for group, floor in zip([*order, order[0]], floors, strict=True):
         while sum(widths) > available:
             shrinkable = [i for i in group if widths[i] > floor]
