@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -84,26 +84,45 @@ def servers(base_settings: Settings) -> Iterator[Settings]:
 
 
 @pytest.fixture
-async def test_settings(servers: Settings, tmp_path: Path) -> AsyncIterator[Settings]:
-    """Settings for one integration test: the real servers, and its own namespace (topics,
-    consumer groups, Redis keys), migrated database, Qdrant folder and state dir.
+async def isolated_settings(
+    servers: Settings, tmp_path: Path
+) -> AsyncIterator[Callable[[], Awaitable[Settings]]]:
+    """Factory: settings on the real servers with their own namespace (topics, consumer
+    groups, Redis keys), migrated database, Qdrant folder and state dir.
 
-    The test's topics (catalog and Faust-internal) and its database are deleted after it.
+    Every namespace's topics (catalog and Faust-internal) and database are deleted after the
+    test.
     """
     base_dsn = servers.database_url.get_secret_value()
-    name, dsn = await create_database(base_dsn)
-    await migrate(dsn)
-    settings = servers.model_copy(
-        update={
-            "namespace": unique_namespace(),
-            "state_dir": tmp_path / "state",
-            "database_url": SecretStr(dsn),
-            "qdrant_path": tmp_path / "qdrant",
-        }
-    )
-    yield settings
-    await delete_namespace(settings)
-    await drop_database(base_dsn, name)
+    made: list[tuple[Settings, str]] = []
+
+    async def make() -> Settings:
+        name, dsn = await create_database(base_dsn)
+        await migrate(dsn)
+        folder = tmp_path / f"isolated-{len(made)}" if made else tmp_path
+        settings = servers.model_copy(
+            update={
+                "namespace": unique_namespace(),
+                "state_dir": folder / "state",
+                "database_url": SecretStr(dsn),
+                "qdrant_path": folder / "qdrant",
+            }
+        )
+        made.append((settings, name))
+        return settings
+
+    yield make
+    for settings, name in made:
+        await delete_namespace(settings)
+        await drop_database(base_dsn, name)
+
+
+@pytest.fixture
+async def test_settings(isolated_settings: Callable[[], Awaitable[Settings]]) -> Settings:
+    """Settings for one integration test: the real servers, and its own namespace (topics,
+    consumer groups, Redis keys), migrated database, Qdrant folder and state dir (see
+    isolated_settings)."""
+    return await isolated_settings()
 
 
 @pytest.fixture

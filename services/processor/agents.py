@@ -189,6 +189,9 @@ async def handle_enriched(deliveries: list[Delivery]) -> None:
     limit = app.settings.max_request_bytes
     records = [parse(delivery, EnrichedItem, limit) for delivery in deliveries]
     ownership = await resources.ownership()
+    if ownership is None:
+        log.warning("cluster stage not ours: batch left to its owner", extra=deliveries[-1].where)
+        return
     store = await resources.items()
     done = await store.ids([record.key for record in records], processed_only=True)
     fresh = [Enriched.from_record(r) for r in records if r.key not in done]
@@ -198,7 +201,7 @@ async def handle_enriched(deliveries: list[Delivery]) -> None:
         state = ownership.stage.state_changes()
         await (await resources.results()).save(result, state, ownership.epoch)
     except FencedError as exc:
-        log.warning("cluster write refused: %s", exc, extra=deliveries[-1].where)
+        log.warning("cluster stage not ours: write refused: %s", exc, extra=deliveries[-1].where)
         await resources.stand_down("fenced")
         return
     except BaseException:

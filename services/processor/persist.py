@@ -25,6 +25,7 @@ __all__ = [
     "PipelineStore",
     "acquire",
     "current_epoch",
+    "current_owner",
     "load_state",
     "split_key",
 ]
@@ -115,8 +116,13 @@ async def acquire(pool: asyncpg.Pool, owner: str) -> int:
 
 async def current_epoch(pool: asyncpg.Pool) -> int:
     """The owner epoch now (0 before any owner)."""
-    epoch = await pool.fetchval("SELECT epoch FROM pipeline_owner WHERE id = $1", STATE_ID)
-    return int(epoch or 0)
+    return (await current_owner(pool))[0]
+
+
+async def current_owner(pool: asyncpg.Pool) -> tuple[int, str | None]:
+    """The owner epoch now and who holds it ((0, None) before any owner)."""
+    row = await pool.fetchrow("SELECT epoch, owner FROM pipeline_owner WHERE id = $1", STATE_ID)
+    return (int(row["epoch"]), row["owner"]) if row else (0, None)
 
 
 def split_key(key: str | None) -> tuple[str | None, str | None]:
@@ -149,7 +155,7 @@ class PipelineStore:
             if epoch is not None:
                 await _fence(conn, epoch)
             if state is not None:
-                await _save_state(conn, state)
+                await _save_state(conn, state, epoch)
             await conn.execute(_ITEMS, *_item_columns(result.outcomes))
             await conn.executemany(_TOPIC, [_topic_row(t) for t in result.topics])
             trends = list(enumerate(result.trends, start=1))
@@ -172,9 +178,10 @@ async def _fence(conn: PoolConnectionProxy, epoch: int) -> None:
         raise FencedError(f"cluster stage taken over: epoch {now} by {owner}, this writer {epoch}")
 
 
-async def _save_state(conn: PoolConnectionProxy, state: StateChanges) -> None:
-    """The state's head row, the changed topics' and entities' rows; removed topics deleted."""
-    await conn.execute(_STATE, STATE_ID, json.dumps(state.head))
+async def _save_state(conn: PoolConnectionProxy, state: StateChanges, epoch: int | None) -> None:
+    """The state's head row (with the writer's epoch), the changed topics' and entities' rows;
+    removed topics deleted."""
+    await conn.execute(_STATE, STATE_ID, json.dumps({**state.head, "epoch": epoch}))
     if state.entities:
         entities = list(state.entities)
         frequencies = [state.entities[e] for e in entities]

@@ -12,7 +12,13 @@ from dataclasses import dataclass
 from pydantic import TypeAdapter, ValidationError
 from qdrant_client import AsyncQdrantClient
 
-from services.processor.persist import PipelineStore, acquire, current_epoch, load_state
+from services.processor.persist import (
+    PipelineStore,
+    acquire,
+    current_epoch,
+    current_owner,
+    load_state,
+)
 from services.processor.pipeline import ClusterStage, Embedder, Enricher, PipelineConfig
 from services.processor.pipeline.embed import load_embedder
 from services.processor.store import ItemStore
@@ -24,6 +30,8 @@ from streams.resources import WorkerResources
 __all__ = ["Ownership", "Resources", "pipeline_config"]
 
 log = logging.getLogger(__name__)
+REBALANCE_WAIT_S = 60.0
+"""How long a cluster batch waits for a rebalance under way to say who owns the stage."""
 
 
 def pipeline_config(settings: Settings) -> PipelineConfig:
@@ -41,14 +49,12 @@ def pipeline_config(settings: Settings) -> PipelineConfig:
         raise ConfigurationError(f"invalid configuration: PIPELINE_SETTINGS: {problems}") from None
 
 
-@dataclass
+@dataclass(frozen=True)
 class Ownership:
     """The cluster stage as this worker holds it, and the owner epoch its writes carry."""
 
     stage: ClusterStage
     epoch: int
-    held: bool = True
-    """False while a rebalance took items.enriched away (writes wait for it to come back)."""
 
 
 class Resources(WorkerResources):
@@ -69,7 +75,11 @@ class Resources(WorkerResources):
         self._vectors: VectorStore | None = None
         self._ownership: Ownership | None = None
         self._cluster_lock = asyncio.Lock()
-        self._taking_over: asyncio.Task[Ownership] | None = None
+        self._taking_over: asyncio.Task[Ownership | None] | None = None
+        self._assigned = False
+        """Whether the latest assignment gave items.enriched to this worker."""
+        self._settled = asyncio.Event()
+        """Set while no rebalance is under way (cleared on revocation, set on assignment)."""
 
     async def enricher(self) -> Enricher:
         """The enrich stage (the model is loaded once, in a thread, on first use)."""
@@ -83,16 +93,24 @@ class Resources(WorkerResources):
                 self._enricher = await asyncio.to_thread(Enricher, self.config, embedder)
             return self._enricher
 
-    async def ownership(self) -> Ownership:
-        """The cluster stage, taken over (epoch bumped, state restored) if not held."""
+    async def ownership(self) -> Ownership | None:
+        """The cluster stage if items.enriched is this worker's (taken over, epoch bumped and
+        state restored, if not held yet); None when it is not. While a rebalance is under
+        way, waits (up to REBALANCE_WAIT_S) to know whether it stays here."""
+        try:
+            await asyncio.wait_for(self._settled.wait(), REBALANCE_WAIT_S)
+        except TimeoutError:
+            return None
         async with self._cluster_lock:
-            if self._ownership is None or not self._ownership.held:
+            if not self._assigned:
+                return None
+            if self._ownership is None:
                 self._ownership = await self._take_over()
             return self._ownership
 
     async def _take_over(self) -> Ownership:
-        began = time.perf_counter()
         dimension = (await self.enricher()).embedder.dimension
+        began = time.perf_counter()
         pool = await self.pool()
         epoch = await acquire(pool, self.identity)
         stage = ClusterStage(self.config, dimension)
@@ -112,21 +130,38 @@ class Resources(WorkerResources):
         """After a rebalance: take the cluster stage over at once when items.enriched came to
         this worker (keeping its memory when no one wrote since), else let the memory go."""
         async with self._cluster_lock:
+            self._assigned = holds
             held = self._ownership
             if held is not None and holds:
                 if await current_epoch(await self.pool()) == held.epoch:
-                    held.held = True
+                    self._settled.set()
                     return
                 log.info("cluster stage was written by another owner since epoch=%d", held.epoch)
             self._ownership = None
+            self._settled.set()
         if holds:  # restoring can take a while: not inside the rebalance
             self._taking_over = asyncio.create_task(self.ownership())
 
     async def on_revoked(self) -> None:
-        """items.enriched is being taken away: no writes until it is assigned back."""
+        """items.enriched is being taken away: no batch starts until the rebalance says
+        whether it comes back; a worker that finds the stage taken over meanwhile (it was
+        paused, or cut off) says so and lets its memory go."""
+        self._settled.clear()
         async with self._cluster_lock:
-            if self._ownership is not None:
-                self._ownership.held = False
+            self._assigned = False
+            held = self._ownership
+            if held is None:
+                return
+            owner = await current_owner(await self.pool())
+            if owner[0] != held.epoch:
+                log.warning(
+                    "cluster stage not ours: taken over by %s at epoch=%d (this worker's "
+                    "epoch=%d); standing down",
+                    owner[1],
+                    owner[0],
+                    held.epoch,
+                )
+                self._ownership = None
 
     async def stand_down(self, reason: str) -> None:
         """Drop the cluster stage's memory (fenced, or a failed batch): the next batch

@@ -1,0 +1,179 @@
+"""The processor scaled out: several workers make the topics of one, through one fenced writer
+of the cluster stage that another worker takes over when it dies or stalls."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from streams.config import Settings
+from streams.topics import ITEMS_ENRICHED, ITEMS_RAW
+from tests.support.corpus import LabelledItem, load_corpus
+from tests.support.processing import Feeder, Quality, assignments, fetch, quality, spans
+from tests.support.workers import Worker, poll
+
+pytestmark = pytest.mark.slow
+StartWorkers = Callable[..., list[Worker]]
+MakeSettings = Callable[[], Awaitable[Settings]]
+SPAN_HOURS = 6
+"""The corpus is fed six hours of item time at a time, each span waited for."""
+TAKEOVER_GOAL_S = 15.0
+
+
+async def _settings(isolated_settings: MakeSettings) -> Settings:
+    """A fresh namespace with six partitions per topic: Faust gives each worker at most
+    ceil(partitions / workers) of a topic, so 1, 2 and 3 workers each get a share of six."""
+    settings = await isolated_settings()
+    return settings.model_copy(update={"processor_batch_within_s": 0.2, "topic_partitions": 6})
+
+
+def _processors(start: StartWorkers, settings: Settings, count: int, folder: Path) -> list[Worker]:
+    """`count` processor workers, each with its own Qdrant folder (local mode holds one),
+    waited for until the group has settled: every partition of items.raw held, and
+    items.enriched held by exactly one of them."""
+    workers = []
+    for number in range(count):
+        own = settings.model_copy(update={"qdrant_path": folder / f"qdrant-{number}"})
+        workers += start("processor", own)
+    settled = poll(lambda: _settled(workers, settings), timeout=90)
+    assert settled, [_assignment(worker) for worker in workers]
+    return workers
+
+
+def _assignment(worker: Worker) -> list[str]:
+    response = worker.health()
+    return response.json()["assignment"] if response is not None else []
+
+
+def _settled(workers: list[Worker], settings: Settings) -> bool:
+    held = [set(_assignment(worker)) for worker in workers]
+    raw = ITEMS_RAW.full_name(settings)
+    enriched = f"{ITEMS_ENRICHED.full_name(settings)}:0"
+    partitions = {f"{raw}:{n}" for n in range(settings.topic_partitions)}
+    spread = all(any(p.startswith(f"{raw}:") for p in h) for h in held)
+    owners = sum(enriched in h for h in held)
+    return spread and owners == 1 and partitions <= set().union(*held)
+
+
+async def _feed(settings: Settings, corpus: list[LabelledItem], run: str) -> None:
+    async with Feeder(settings) as feeder:
+        for number, span in enumerate(spans(corpus, SPAN_HOURS)):
+            await feeder.feed(span, f"{run}-{number}")
+
+
+async def _owner_pid(settings: Settings) -> int:
+    (row,) = await fetch(settings, "SELECT epoch, owner FROM pipeline_owner")
+    return int(row["owner"].rsplit(":", 1)[1])
+
+
+async def _counted_twice(settings: Settings) -> int:
+    """Items counted in topic sizes beyond the originals stored in those topics (0: none)."""
+    (row,) = await fetch(
+        settings,
+        "SELECT (SELECT coalesce(sum(item_count), 0) FROM topics WHERE merged_into IS NULL) "
+        "- (SELECT count(*) FROM items i JOIN topics t ON t.id = i.topic_id "
+        "   WHERE i.duplicate_of IS NULL AND i.dropped_reason IS NULL) AS extra",
+    )
+    return int(row["extra"])
+
+
+async def test_more_workers_make_the_same_topics_as_one(
+    isolated_settings: MakeSettings, start_workers: StartWorkers, tmp_path: Path
+) -> None:
+    corpus = load_corpus()
+    found: dict[int, Quality] = {}
+    for count in (1, 2, 3):
+        settings = await _settings(isolated_settings)
+        workers = _processors(start_workers, settings, count, tmp_path / f"run-{count}")
+        await _feed(settings, corpus, f"run{count}")
+        topic_of, _ = await assignments(settings)
+        assert len(topic_of) == len(corpus)
+        found[count] = quality(corpus, topic_of)
+        states = await fetch(settings, "SELECT state->>'epoch' AS epoch FROM pipeline_state")
+        (owner,) = await fetch(settings, "SELECT epoch FROM pipeline_owner")
+        assert [row["epoch"] for row in states] == [str(owner["epoch"])]  # one coherent state
+        assert await _counted_twice(settings) == 0
+        for worker in workers:
+            assert worker.stop() == 0
+        print(
+            f"{count} processor worker(s): purity {found[count].purity:.4f} "
+            f"ARI {found[count].ari:.4f} topics {sum(found[count].topics_per_story.values())} "
+            f"mixed {found[count].mixed}"
+        )
+    one = found[1]
+    assert one.purity >= 0.97 and one.ari >= 0.92
+    for count in (2, 3):
+        assert abs(found[count].purity - one.purity) <= 0.01, (count, found[count].purity)
+        assert abs(found[count].ari - one.ari) <= 0.01, (count, found[count].ari)
+        assert found[count].topics_per_story == one.topics_per_story  # no story split in two
+        assert found[count].noise_in_topics == one.noise_in_topics
+
+
+async def test_another_worker_takes_the_cluster_stage_over_after_a_kill(
+    isolated_settings: MakeSettings, start_workers: StartWorkers, tmp_path: Path
+) -> None:
+    corpus = load_corpus()
+    settings = await _settings(isolated_settings)
+    workers = _processors(start_workers, settings, 2, tmp_path)
+    parts = spans(corpus, SPAN_HOURS)
+    middle = len(parts) // 2
+    await _feed(settings, [e for span in parts[:middle] for e in span], "before")
+    owner_pid = await _owner_pid(settings)
+    (dead,) = [w for w in workers if w.process.pid == owner_pid]
+    (survivor,) = [w for w in workers if w is not dead]
+    os.kill(owner_pid, signal.SIGKILL)
+    killed = time.monotonic()
+    assert poll(lambda: "cluster stage taken over" in survivor.output(), timeout=60)
+    takeover = time.monotonic() - killed
+    print(f"cluster stage takeover after kill -9: {takeover:.1f} s (goal {TAKEOVER_GOAL_S} s)")
+    assert await _owner_pid(settings) == survivor.process.pid
+    await _feed(settings, [e for span in parts[middle:] for e in span], "after")
+    topic_of, _ = await assignments(settings)
+    assert len(topic_of) == len(corpus)  # no item lost
+    unprocessed = await fetch(
+        settings, "SELECT count(*) AS n FROM items WHERE processed_at IS NULL"
+    )
+    assert unprocessed[0]["n"] == 0
+    assert await _counted_twice(settings) == 0
+    after = quality(corpus, topic_of)
+    assert after.purity >= 0.97 and after.ari >= 0.92, (after.purity, after.ari)
+    assert after.noise_in_topics == 0
+    assert takeover <= TAKEOVER_GOAL_S
+
+
+async def test_a_stalled_owner_writes_nothing_once_taken_over(
+    isolated_settings: MakeSettings, start_workers: StartWorkers, tmp_path: Path
+) -> None:
+    corpus = load_corpus()
+    settings = await _settings(isolated_settings)
+    workers = _processors(start_workers, settings, 2, tmp_path)
+    parts = spans(corpus, SPAN_HOURS)
+    await _feed(settings, [e for span in parts[:4] for e in span], "first")
+    stalled_pid = await _owner_pid(settings)
+    (stalled,) = [w for w in workers if w.process.pid == stalled_pid]
+    (other,) = [w for w in workers if w is not stalled]
+    (before,) = await fetch(settings, "SELECT epoch FROM pipeline_owner")
+    os.kill(stalled_pid, signal.SIGSTOP)
+    try:
+        assert poll(lambda: "cluster stage taken over" in other.output(), timeout=60)
+        await _feed(settings, [e for span in parts[4:8] for e in span], "while-stalled")
+    finally:
+        os.kill(stalled_pid, signal.SIGCONT)
+    assert poll(lambda: "cluster stage not ours" in stalled.output(), timeout=60)
+    await _feed(settings, [e for span in parts[8:] for e in span], "after")
+    (owner,) = await fetch(settings, "SELECT epoch, owner FROM pipeline_owner")
+    (state,) = await fetch(
+        settings, "SELECT (state->>'epoch')::bigint AS epoch FROM pipeline_state"
+    )
+    assert owner["epoch"] > before["epoch"]
+    assert state["epoch"] == owner["epoch"]  # the last write is the current owner's
+    assert await _counted_twice(settings) == 0
+    topic_of, _ = await assignments(settings)
+    assert len(topic_of) == len(corpus)
+    after = quality(corpus, topic_of)
+    assert after.purity >= 0.97 and after.ari >= 0.92, (after.purity, after.ari)
