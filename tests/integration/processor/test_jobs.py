@@ -8,7 +8,7 @@ from pathlib import Path
 import asyncpg
 
 from services.processor.store import ItemStore
-from streams.client import request_processing
+from streams.client import RequestHandle, request_processing
 from streams.config import Settings
 from streams.db import create_pool
 from tests.factories import make_item
@@ -96,6 +96,30 @@ async def test_the_leader_sweeps_on_schedule(
         update={"schedule_sweep": "* * * * * */2", "schedule_check_interval_s": 1.0}
     )
     await _store_unprocessed(settings, "Left behind by a crash", 3)
+    assert await _count(settings, "processed_at IS NULL") == 3, "the items were not stored"
     start_workers("processor", settings)
+    first = await apoll(lambda: _first_slot_run(settings, f"{settings.namespace}sweep"), 60)
+    assert first, "the leader recorded no sweep slot in schedule_runs"
+    assert first["status"] == "TRIGGERED", first
+    async with RequestHandle(first["request_id"], settings) as handle:
+        swept = await handle.result(timeout=60)
+    assert swept["items_resent"] == 3, swept
     processed = await apoll(lambda: _all_processed(settings), 60)
     assert processed, "no scheduled sweep sent the stored items through the pipeline"
+    assert await _count(settings, "processed_at IS NOT NULL") == 3
+
+
+async def _first_slot_run(settings: Settings, job: str) -> dict[str, str] | None:
+    """The first slot of `job` in schedule_runs, once its run is recorded (status, request id)."""
+    conn = await asyncpg.connect(settings.database_url.get_secret_value())
+    try:
+        row = await conn.fetchrow(
+            "SELECT status, detail->>'request_id' AS request_id FROM schedule_runs "
+            "WHERE job = $1 ORDER BY scheduled_for LIMIT 1",
+            job,
+        )
+    finally:
+        await conn.close()
+    if row is None or row["request_id"] is None:
+        return None
+    return {"status": row["status"], "request_id": row["request_id"]}
