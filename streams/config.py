@@ -274,6 +274,12 @@ class Settings(BaseSettings):
         le=50,
         description="PROCESS_MAX_RETRIES: retries of a failed item batch or processing job.",
     )
+    maintenance_max_retries: int = Field(
+        2,
+        ge=0,
+        le=50,
+        description="MAINTENANCE_MAX_RETRIES: retries of a failed maintenance job.",
+    )
     retry_backoff_s: float = Field(
         1.0,
         ge=0,

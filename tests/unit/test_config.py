@@ -60,6 +60,7 @@ GOOD_VALUES = {
     "MAX_REQUEST_BYTES": ("2048", 2048),
     "COLLECT_MAX_RETRIES": ("5", 5),
     "PROCESS_MAX_RETRIES": ("0", 0),
+    "MAINTENANCE_MAX_RETRIES": ("4", 4),
     "RETRY_BACKOFF_S": ("0.5", 0.5),
     "RETRY_BACKOFF_MAX_S": ("60", 60.0),
     "RETRY_JITTER": ("false", False),
