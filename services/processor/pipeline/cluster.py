@@ -73,6 +73,8 @@ class TopicState:
     """The member closest to the centroid when it joined or was last compared."""
     representative_title: str | None = None
     representative_vector: Vectors | None = field(default=None, repr=False)
+    stale_from: int | None = field(default=None, repr=False, compare=False)
+    """The earliest bucket whose activity changed since the trend last looked (not saved)."""
     centroid: Vectors = field(init=False, repr=False)
     """The unit-length mean of the members' embeddings (kept in step with vector_sum)."""
 
@@ -100,6 +102,11 @@ class TopicState:
     def bucket(self, index: int) -> Activity:
         """The activity of one bucket, created empty when missing."""
         return self.activity.setdefault(index, Activity())
+
+    def record(self, index: int, activity: Activity) -> None:
+        """Add activity to a bucket (remembering that its trend has to look again)."""
+        self.bucket(index).add(activity)
+        self.stale_from = index if self.stale_from is None else min(self.stale_from, index)
 
     def offer_representative(self, item_id: str, title: str, vector: Vectors) -> bool:
         """Take a member as representative if it is closer to the centroid than the current
@@ -195,7 +202,11 @@ class OnlineClusterer:
         self.stats = stats or EntityStats()
         self.topics: dict[str, TopicState] = {}
         self.index = TopicIndex(
-            dimension, config.ann_min_topics, config.ann_neighbours, config.reindex_cosine
+            dimension,
+            config.ann_min_topics,
+            config.ann_neighbours,
+            config.reindex_cosine,
+            config.ann_probes,
         )
         self.ledger = ChangeLedger()
         self.counted_ids: dict[str, None] = {}
@@ -296,14 +307,22 @@ class OnlineClusterer:
         """Nearest-topic lookups for a batch of embeddings (one row each)."""
         return self.index.search(vectors)
 
-    def assign(self, member: Member, search: IndexSearch | None = None, position: int = 0) -> str:
+    def near(
+        self, vector: Vectors, search: IndexSearch | None = None, position: int = 0
+    ) -> list[tuple[str, float]]:
+        """(topic id, cosine) of the topics close enough to an embedding to be worth a full
+        comparison, closest first (`search` holds the batch's lookups, the embedding's at
+        `position`; None: search now)."""
+        search = search or self.search(vector.reshape(1, -1))
+        return search.near(position, vector, self.config.min_embedding_similarity)
+
+    def assign(self, member: Member, near: list[tuple[str, float]] | None = None) -> str:
         """Put an original item in its best topic (or a new candidate); return the topic id.
 
-        `search` holds the batch's lookups (the item's row at `position`); None: search now.
+        `near` holds the topics near the item (see near()); None: found now.
         """
-        vector = member.evidence.vector
-        search = search or self.search(vector.reshape(1, -1))
-        near = search.near(position, vector, self.config.min_embedding_similarity)
+        if near is None:
+            near = self.near(member.evidence.vector)
         topic = self._best_topic(member.evidence, near) or self._new_topic(member)
         self._add(topic, member)
         return topic.topic_id
@@ -357,7 +376,7 @@ class OnlineClusterer:
         _capped(topic.entity_counts, self.config.max_topic_entities)
         topic.offer_representative(member.item_id, member.title, evidence.vector)
         bucket = bucket_of(evidence.at, self.config)
-        topic.bucket(bucket).add(member.activity)
+        topic.record(bucket, member.activity)
         topic.last_active = max(topic.last_active, evidence.at)
         self._topic_of.remember(member.item_id, topic.topic_id)
         self.index.put(topic.topic_id, topic.centroid)
@@ -408,10 +427,15 @@ class OnlineClusterer:
         Only pairs with a topic in `touched` (those that changed) are examined; all when None.
         """
         pending = sorted(set(self.topics if touched is None else touched) & self.topics.keys())
+        first = {topic_id: n for n, topic_id in enumerate(pending)}
+        centroids = np.stack([self.topics[t].centroid for t in pending]) if pending else None
+        search = self.search(centroids) if centroids is not None else None
         merged: dict[str, str] = {}
         while pending:
             topic = self.topics[pending.pop(0)]
-            other = self._converged_with(topic)
+            known = first.get(topic.topic_id)
+            lookup = search if search is not None and known is not None else None
+            other = self._converged_with(topic, lookup, known or 0)
             if other is None:
                 continue
             kept, absorbed = sorted((topic, other), key=_seniority)
@@ -422,10 +446,15 @@ class OnlineClusterer:
             pending.append(kept.topic_id)
         return merged
 
-    def _converged_with(self, topic: TopicState) -> TopicState | None:
-        """The most similar other topic whose centroid and entities agree with this one's."""
-        search = self.search(topic.centroid.reshape(1, -1))
-        for topic_id, _ in search.near(0, topic.centroid, self.config.merge_centroid_similarity):
+    def _converged_with(
+        self, topic: TopicState, search: IndexSearch | None = None, position: int = 0
+    ) -> TopicState | None:
+        """The most similar other topic whose centroid and entities agree with this one's
+        (`search` holds the lookup of the topic's centroid at `position`; None: search now)."""
+        if search is None:
+            search, position = self.search(topic.centroid.reshape(1, -1)), 0
+        floor = self.config.merge_centroid_similarity
+        for topic_id, _ in search.near(position, topic.centroid, floor):
             other = self.topics[topic_id]
             if other is not topic and self._entities_agree(topic, other):
                 return other
@@ -448,7 +477,7 @@ class OnlineClusterer:
         kept.terms.update(absorbed.terms)
         _capped(kept.entity_counts, self.config.max_topic_entities)
         for index, activity in absorbed.activity.items():
-            kept.bucket(index).add(activity)
+            kept.record(index, activity)
         kept.created_at = min(kept.created_at, absorbed.created_at)
         kept.last_active = max(kept.last_active, absorbed.last_active)
         if absorbed.representative_id and absorbed.representative_vector is not None:

@@ -10,7 +10,7 @@ import numpy as np
 
 from services.processor.pipeline.cluster import Member, OnlineClusterer, TopicState
 from services.processor.pipeline.config import PipelineConfig
-from services.processor.pipeline.dedupe import BatchSearch, NearDuplicateIndex
+from services.processor.pipeline.dedupe import NearDuplicateIndex
 from services.processor.pipeline.enrich import Enriched
 from services.processor.pipeline.entities import EntityStats
 from services.processor.pipeline.index import IndexSearch
@@ -66,13 +66,13 @@ class ClusterStage:
         ordered = sorted(items, key=_time)
         embedded = [item.vector for item in ordered if item.vector is not None]
         vectors = np.stack(embedded) if embedded else np.zeros((0, self.dimension), np.float32)
-        near, topics = self.near.batch(vectors), self.clusterer.search(vectors)
+        topics = self.clusterer.search(vectors)
         outcomes, position = [], 0
         for item in ordered:
             self.now = max(self.now or item.at, item.at)
             self.started = min(self.started or item.at, item.at)
             if item.vector is not None:
-                outcomes.append(self._place(item, position, near, topics))
+                outcomes.append(self._place(item, position, topics))
                 position += 1
             elif item.duplicate_of in (None, item.item_id):  # a redelivery: already placed
                 outcomes.append(_outcome(item, topic_id=self.clusterer.topic_of(item.item_id)))
@@ -81,23 +81,26 @@ class ClusterStage:
                 outcomes.append(self._duplicate(item, original, (known or {}).get(original)))
         return self._settle(outcomes)
 
-    def _place(
-        self, item: Enriched, position: int, near: BatchSearch, topics: IndexSearch
-    ) -> ItemOutcome:
-        """Attach a near-duplicate to its original's topic, or cluster an original."""
+    def _place(self, item: Enriched, position: int, topics: IndexSearch) -> ItemOutcome:
+        """Attach a near-duplicate to its original's topic, or cluster an original.
+
+        The topics near the item (from the batch's lookups) serve both: a near-duplicate's
+        original is among their recent members, and the item joins the best of them.
+        """
         placed = self.clusterer.topic_of(item.item_id)
         if placed is not None:  # a redelivery: already placed
             return _outcome(item, topic_id=placed)
+        assert item.vector is not None
+        near = self.clusterer.near(item.vector, topics, position)
         entities = self.stats.weights(item.entities)
-        original = near.original_of(position, item.at, entities)
+        original = self.near.original_of(item.vector, item.at, entities, (t for t, _ in near))
         if original is not None:
             return self._duplicate(item, original, None, item.vector)
         self.stats.observe(item.entities)
-        near.add(position, item.item_id, item.at, entities)
-        assert item.vector is not None
         evidence = Evidence(item.vector, entities, item.at)
         member = Member(item.item_id, item.title, evidence, item.score, item.comments)
-        topic_id = self.clusterer.assign(member, topics, position)
+        topic_id = self.clusterer.assign(member, near)
+        self.near.add(item.item_id, item.vector, item.at, entities, topic_id)
         return _outcome(item, topic_id=topic_id, vector=item.vector)
 
     def _duplicate(
@@ -113,6 +116,9 @@ class ClusterStage:
         expired = clusterer.expire(self.now) if self.now else []
         touched = {o.topic_id for o in outcomes if o.topic_id} & clusterer.topics.keys()
         merged = clusterer.merge_converged(touched)
+        for absorbed, kept in merged.items():
+            self.near.merge(absorbed, kept)
+        self.near.forget(expired)
         touched = {merged.get(t, t) for t in touched} | set(merged.values())
         self.labels.refresh(clusterer, touched)
         self.book.forget([*expired, *merged])

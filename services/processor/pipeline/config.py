@@ -112,15 +112,18 @@ class PipelineConfig:
 
     # topic index
     ann_min_topics: int = 4096
-    """Live topics from which nearest topics are found by an HNSW graph (usearch) instead of
-    one exact matrix product per item: below it exact search is cheaper; above, the graph
-    keeps a join at the same cost with 100,000 topics as with 1,000."""
+    """Live topics from which nearest topics are found by an inverted-file index (FAISS)
+    instead of one exact matrix product per item: below it exact search costs little; above,
+    the index keeps a join nearly as cheap with 100,000 topics as with 4,000."""
     ann_neighbours: int = 16
-    """Topics the graph proposes per item, each then scored exactly (plus the topics changed
+    """Topics the index proposes per item, each then scored exactly (plus the topics changed
     since they were indexed)."""
+    ann_probes: int = 16
+    """Inverted lists (of about 4 x sqrt(topics)) the index visits per item: more finds the
+    nearest topic more surely and costs more."""
     reindex_cosine: float = 0.98
     """A topic's centroid is re-indexed once it drifted below this cosine of its indexed
-    copy: the graph only needs to find the topic, the exact scoring uses the current one."""
+    copy: the index only needs to find the topic, the exact scoring uses the current one."""
 
     # keywords
     keyword_count: int = 8

@@ -1,39 +1,38 @@
-"""Nearest topic centroids: exact while topics are few, an HNSW graph (usearch) beyond."""
+"""Nearest topic centroids: exact while topics are few, an inverted-file index (FAISS) beyond."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
 
+import faiss
 import numpy as np
 import numpy.typing as npt
-from usearch.index import Index
 
 from services.processor.pipeline.embed import Vectors
 
 __all__ = ["IndexSearch", "TopicIndex"]
 
 Rows = npt.NDArray[np.int64]
+_TRAIN_PER_LIST = 39
+"""Training vectors per inverted list that FAISS's k-means asks for."""
+_REBUILD_GROWTH = 4
+"""The index is rebuilt (its lists trained anew) once the live topics grew this many times."""
 
-
-@dataclass(frozen=True, slots=True)
-class _Graph:
-    """HNSW parameters: usearch's defaults, one thread (the cluster stage owns one core)."""
-
-    connectivity: int = 16
-    expansion_add: int = 64
-    expansion_search: int = 64
+faiss.omp_set_num_threads(1)  # the cluster stage runs on one core
 
 
 class TopicIndex:
     """The current centroid of every live topic, one row each, searched by cosine.
 
     Below `ann_min_topics` live topics every search is exact (one matrix product). From
-    there on, an HNSW graph holds each centroid as it was when last indexed; a search takes
-    the graph's `neighbours` best rows and every row changed since it was indexed ("fresh"),
-    and scores them exactly against the current centroids, so a topic that moved is never
-    judged by its old place. A centroid is re-indexed once it drifted below `reindex_cosine`
-    of its indexed copy (at commit(), after each batch): a large topic's centroid hardly moves
-    with one more member, so most joins cost no graph update.
+    there on, an inverted-file index (FAISS IndexIVFFlat, inner product, about 4 x sqrt(n)
+    lists trained on the centroids, `ann_probes` lists visited per query) holds each centroid
+    as it was when last indexed; a search takes the index's `neighbours` best rows and every
+    row changed since it was indexed ("fresh"), and scores them exactly against the current
+    centroids, so a topic that moved is never judged by its old place. A centroid is
+    re-indexed once it drifted below `reindex_cosine` of its indexed copy (at commit(), after
+    each batch): a large topic's centroid hardly moves with one more member, so most joins
+    cost no index update. The lists are trained anew whenever the topics grew fourfold.
     """
 
     def __init__(
@@ -42,44 +41,47 @@ class TopicIndex:
         ann_min_topics: int = 4096,
         neighbours: int = 16,
         reindex_cosine: float = 0.98,
+        probes: int = 16,
     ) -> None:
         self.dimension = dimension
         self.ann_min_topics = ann_min_topics
         self.neighbours = neighbours
         self.reindex_cosine = reindex_cosine
+        self.probes = probes
         self.matrix: Vectors = np.zeros((64, dimension), dtype=np.float32)
         self.ids: list[str | None] = [None] * 64
         self.rows: dict[str, int] = {}
         self._free: list[int] = []
         self._end = 0
         """Rows below this have been used (live or free)."""
-        self._graph: Index | None = None
+        self._index: faiss.IndexIVFFlat | None = None
+        self._trained_for = 0
+        """Live topics when the lists were last trained."""
         self._indexed: Vectors = np.zeros((64, dimension), dtype=np.float32)
-        """Each row's centroid as the graph holds it."""
-        self._fresh: set[int] = set()
-        """Rows changed since the graph last took them (new, moved or reused)."""
+        """Each row's centroid as the index holds it (zero: not in the index)."""
+        self._fresh: dict[int, None] = {}
+        """Rows changed since the index last took them (new, moved or reused), in order."""
+        self._fresh_rows: Rows | None = None
 
     def __len__(self) -> int:
         return len(self.rows)
 
     @property
     def approximate(self) -> bool:
-        """True once the graph is in use (enough live topics)."""
-        return self._graph is not None
+        """True once the inverted-file index is in use (enough live topics)."""
+        return self._index is not None
 
     def put(self, topic_id: str, centroid: Vectors) -> int:
         """Set a topic's current centroid (adding the topic if new); return its row."""
         if centroid.shape[-1] != self.dimension and not self.rows:
-            self.__init__(  # type: ignore[misc]
-                centroid.shape[-1], self.ann_min_topics, self.neighbours, self.reindex_cosine
-            )
+            self._reshape(centroid.shape[-1])
         row = self.rows.get(topic_id)
         if row is None:
             row = self._free.pop() if self._free else self._grow()
             self.rows[topic_id] = row
             self.ids[row] = topic_id
         self.matrix[row] = centroid
-        self._fresh.add(row)
+        self._mark(row)
         return row
 
     def remove(self, topic_id: str) -> None:
@@ -87,56 +89,61 @@ class TopicIndex:
         row = self.rows.pop(topic_id)
         self.ids[row] = None
         self.matrix[row] = 0.0
-        self._indexed[row] = 0.0  # a reused row is indexed anew
-        self._fresh.discard(row)
-        if self._graph is not None and row in self._graph:
-            self._graph.remove(row)
+        if self._index is not None and self._indexed[row].any():
+            self._index.remove_ids(np.array([row], dtype=np.int64))  # type: ignore[arg-type]
+        self._indexed[row] = 0.0
+        if self._fresh.pop(row, 0) is None:
+            self._fresh_rows = None
         self._free.append(row)
 
     def search(self, vectors: Vectors) -> IndexSearch:
-        """A search for a batch of vectors (one row each), the graph asked once for all."""
-        if self._graph is None:
+        """A search for a batch of vectors (one row each), the index asked once for all."""
+        if self._index is None or len(vectors) == 0:
             return IndexSearch(self, None)
-        count = min(self.neighbours, len(self._graph))
-        if count == 0 or len(vectors) == 0:
-            return IndexSearch(self, np.zeros((len(vectors), 0), dtype=np.int64))
-        found = self._graph.search(np.ascontiguousarray(vectors), count, threads=1)
-        keys = np.asarray(found.keys, dtype=np.int64).reshape(len(vectors), -1)
-        return IndexSearch(self, keys)
+        query = np.ascontiguousarray(vectors, dtype=np.float32)
+        _, found = self._index.search(query, self.neighbours)
+        return IndexSearch(self, found.astype(np.int64, copy=False))
 
     def commit(self) -> None:
-        """After a batch: build the graph once topics are many; re-index rows that drifted."""
-        if self._graph is None:
+        """After a batch: build the index once topics are many (train it anew when they grew
+        fourfold); re-index the rows that drifted."""
+        if self._index is None or len(self.rows) >= _REBUILD_GROWTH * self._trained_for:
             if len(self.rows) >= self.ann_min_topics:
                 self._build()
             return
-        fresh = np.fromiter(self._fresh, dtype=np.int64, count=len(self._fresh))
-        live = fresh[[self.ids[row] is not None for row in fresh]] if len(fresh) else fresh
-        agreement = np.einsum("ij,ij->i", self.matrix[live], self._indexed[live])
-        moved = live[agreement < self.reindex_cosine]
-        for row in moved:
-            if row in self._graph:
-                self._graph.remove(int(row))
+        fresh = self.fresh_rows()
+        agreement = np.einsum("ij,ij->i", self.matrix[fresh], self._indexed[fresh])
+        moved = fresh[agreement < self.reindex_cosine]
+        indexed = moved[self._indexed[moved].any(axis=1)]
+        if len(indexed):
+            self._index.remove_ids(indexed)
         if len(moved):
-            self._graph.add(moved, self.matrix[moved], threads=1)
+            self._index.add_with_ids(self.matrix[moved], moved)
             self._indexed[moved] = self.matrix[moved]
         self._fresh.clear()
+        self._fresh_rows = None
 
     def _build(self) -> None:
-        live = np.fromiter(self.rows.values(), dtype=np.int64, count=len(self.rows))
-        graph = _Graph()
-        self._graph = Index(
-            ndim=self.dimension,
-            metric="ip",
-            dtype="f32",
-            connectivity=graph.connectivity,
-            expansion_add=graph.expansion_add,
-            expansion_search=graph.expansion_search,
-        )
-        if len(live):
-            self._graph.add(live, self.matrix[live], threads=1)
-            self._indexed[live] = self.matrix[live]
+        live = self.live_rows()
+        lists = max(1, round(4 * math.sqrt(len(live))))
+        quantizer = faiss.IndexFlatIP(self.dimension)
+        index = faiss.IndexIVFFlat(quantizer, self.dimension, lists, faiss.METRIC_INNER_PRODUCT)
+        rng = np.random.default_rng(len(live))
+        sample = live[rng.permutation(len(live))[: _TRAIN_PER_LIST * lists]]
+        index.train(np.ascontiguousarray(self.matrix[np.sort(sample)]))
+        index.set_direct_map_type(faiss.DirectMap.Hashtable)  # type: ignore[attr-defined]
+        index.nprobe = self.probes
+        index.add_with_ids(np.ascontiguousarray(self.matrix[live]), live)
+        self._indexed[:] = 0.0
+        self._indexed[live] = self.matrix[live]
+        self._index, self._trained_for = index, len(live)
         self._fresh.clear()
+        self._fresh_rows = None
+
+    def _mark(self, row: int) -> None:
+        if row not in self._fresh:
+            self._fresh[row] = None
+            self._fresh_rows = None
 
     def _grow(self) -> int:
         if self._end == len(self.ids):
@@ -147,38 +154,60 @@ class TopicIndex:
         self._end += 1
         return self._end - 1
 
+    def _reshape(self, dimension: int) -> None:
+        """Take another vector length (only while empty)."""
+        self.dimension = dimension
+        self.matrix = np.zeros((len(self.ids), dimension), dtype=np.float32)
+        self._indexed = np.zeros((len(self.ids), dimension), dtype=np.float32)
+
+    @property
+    def used(self) -> int:
+        """Rows in use or freed (those after it were never used)."""
+        return self._end
+
     def live_rows(self) -> Rows:
-        """Every row holding a topic."""
+        """Every row holding a topic, in the order the topics came."""
         return np.fromiter(self.rows.values(), dtype=np.int64, count=len(self.rows))
 
     def fresh_rows(self) -> Rows:
-        """Rows changed since the graph last took them."""
-        return np.fromiter(self._fresh, dtype=np.int64, count=len(self._fresh))
+        """Rows changed since the index last took them."""
+        if self._fresh_rows is None:
+            self._fresh_rows = np.fromiter(self._fresh, dtype=np.int64, count=len(self._fresh))
+        return self._fresh_rows
 
 
 class IndexSearch:
-    """Nearest-topic lookups for one batch: exact, or the graph's answers plus fresh rows."""
+    """Nearest-topic lookups for one batch: exact, or the index's answers plus fresh rows."""
 
-    def __init__(self, index: TopicIndex, graph_rows: npt.NDArray[np.int64] | None) -> None:
+    def __init__(self, index: TopicIndex, found: Rows | None) -> None:
         self.index = index
-        self.graph_rows = graph_rows
+        self.found = found
 
     def near(self, position: int, vector: Vectors, floor: float) -> list[tuple[str, float]]:
         """(topic id, cosine) of the topics whose current centroid is at least `floor` close to
         the batch's vector at `position`, closest first."""
         index = self.index
-        if self.graph_rows is None:
-            rows = index.live_rows()
+        if not index.rows:
+            return []
+        if self.found is None:  # exact: every row in use (free rows are zero, never near)
+            rows = np.arange(index.used, dtype=np.int64)
+            cosines = index.matrix[: index.used] @ vector
         else:
-            found = self.graph_rows[position] if len(self.graph_rows) else self.graph_rows
-            rows = np.union1d(found[found >= 0], index.fresh_rows())
+            found = self.found[position]
+            rows = np.concatenate([found[found >= 0], index.fresh_rows()])
+            cosines = index.matrix[rows] @ vector
         if not len(rows):
             return []
-        cosines = index.matrix[rows] @ vector
         keep = np.flatnonzero(cosines >= floor)
         order = keep[np.argsort(-cosines[keep], kind="stable")]
-        pairs = [(index.ids[int(rows[i])], float(cosines[i])) for i in order]
-        return [(topic_id, cosine) for topic_id, cosine in pairs if topic_id is not None]
+        seen: set[str] = set()
+        near = []
+        for i in order:
+            topic_id = index.ids[int(rows[i])]
+            if topic_id is not None and topic_id not in seen:
+                seen.add(topic_id)
+                near.append((topic_id, float(cosines[i])))
+        return near
 
 
 def _resized(matrix: Vectors, rows: int) -> Vectors:

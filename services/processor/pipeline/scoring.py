@@ -21,7 +21,7 @@ states, evaluated bucket by bucket:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,12 +32,15 @@ from streams.records import TrendState
 
 __all__ = [
     "Activity",
+    "TrendMemo",
     "TrendPoint",
     "activity_series",
+    "advance_trend",
     "bucket_counts",
     "global_z",
     "heat",
     "latest_trend",
+    "memo_of",
     "trend_timeline",
 ]
 
@@ -326,3 +329,123 @@ def global_z(count: int, global_rate: float, config: PipelineConfig) -> float:
     """Window count against the mean window count of all active topics (Poisson z)."""
     rate = max(global_rate, config.prior_rate)
     return (count - rate) / math.sqrt(rate)
+
+
+@dataclass(frozen=True, slots=True)
+class TrendMemo:
+    """Where a topic's state machine stood at the end of one closed bucket, to go on from.
+
+    Valid while the topic's counts up to `bucket` stay as they were, with the same first
+    bucket and lead of watched silence (see advance_trend).
+    """
+
+    bucket: int
+    first: int
+    lead: int
+    state: TrendState | None
+    peak: int
+
+
+def advance_trend(
+    counts: Callable[[int], int],
+    *,
+    first: int,
+    lead: int,
+    memo: TrendMemo,
+    now: int,
+    config: PipelineConfig,
+) -> tuple[TrendPoint, TrendMemo]:
+    """latest_trend at bucket `now`, continued from `memo` one bucket at a time (`counts`:
+    the items of a bucket index, from `first`; `lead` buckets of watched silence before it).
+
+    The same numbers as latest_trend(bucket_counts(...), config, lead), in plain arithmetic
+    over the few buckets each step needs: a topic rescored every batch costs microseconds,
+    whatever the length of its history. Returns the point and the memo at `now - 1`.
+    """
+    origin = first - lead
+    state, peak = memo.state, memo.peak
+    point: TrendPoint | None = None
+    kept = memo
+    for bucket in range(memo.bucket + 1, now + 1):
+        step = _step(counts, origin, bucket - origin, config)
+        new_state = _next_step_state(step, state, peak, config)
+        peak = _peak(new_state, state, peak, step.counts[0])
+        state = new_state
+        point = _point(step, 0, new_state, peak)
+        if bucket == now - 1:
+            kept = TrendMemo(bucket, first, lead, state, peak)
+    assert point is not None, "advance_trend needs now > memo.bucket"
+    return point, kept
+
+
+def memo_of(
+    counts: Sequence[int], first: int, lead: int, config: PipelineConfig, watched_before: int
+) -> TrendMemo | None:
+    """The memo at the last-but-one bucket of a history latest_trend was given (None when
+    the history has a single bucket)."""
+    if len(counts) < 2:
+        return None
+    _, _, decided = _decided(counts, config, watched_before)
+    state, peak = decided[-2]
+    return TrendMemo(first + len(counts) - 2, first, lead, state, peak)
+
+
+def _step(counts: Callable[[int], int], origin: int, t: int, config: PipelineConfig) -> _Windows:
+    """The decision numbers at position `t` of a history starting at bucket `origin` (the
+    lead of silence included), as one-element _Windows."""
+    width = config.window_buckets
+
+    def count(i: int) -> int:
+        return counts(origin + i) if i >= 0 else 0
+
+    def window(j: int, span: int = width) -> int:
+        return sum(count(i) for i in range(max(0, j - span + 1), j + 1))
+
+    total = window(t)
+    history = [
+        float(window(t - k * width))
+        for k in range(1, config.baseline_windows + 1)
+        if t - k * width >= width - 1
+    ]
+    known = len(history)
+    mean = sum(history) / known if known else config.prior_rate
+    spread = math.sqrt(max(sum(v * v for v in history) / known - mean**2, 0.0)) if known else 0.0
+    std = max(spread, math.sqrt(max(mean, config.prior_rate)))
+    previous = window(t - width) if t >= width else 0
+    before = window(t - 2 * width) if t >= 2 * width else 0
+    velocity = float(total - previous)
+    acceleration = velocity - (previous - before)
+    stabilised = 2 * (math.sqrt(total + 0.375) - math.sqrt(mean + 0.375))
+    z_score = min(stabilised / math.sqrt(1 + 1 / max(known, 1)), (total - mean) / std)
+    bursting = (
+        known >= config.min_baseline_windows
+        and total >= config.trending_min_count
+        and total >= config.trending_ratio * max(mean, config.prior_rate)
+        and z_score >= config.trending_z
+    )
+    fading = config.fading_windows * width
+    silent = config.dormant_windows * width
+
+    def one(value: float) -> npt.NDArray[np.float64]:
+        return np.array([value], dtype=np.float64)
+
+    return _Windows(
+        count=one(total),
+        mean=one(mean),
+        velocity=one(velocity),
+        acceleration=one(acceleration),
+        z_score=one(z_score),
+        counts=[total],
+        settled=[velocity <= 0],
+        bursting=[bursting],
+        rising=[velocity > 0 and total >= config.trending_min_count],
+        fading=[t >= fading - 1 and window(t, fading) == 0],
+        silent=[t >= silent - 1 and window(t, silent) == 0],
+        silent_until=[1],
+    )
+
+
+def _next_step_state(
+    step: _Windows, previous: TrendState | None, peak: int, config: PipelineConfig
+) -> TrendState:
+    return _next_state(step, 0, previous, peak, config)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -11,11 +12,15 @@ from services.processor.pipeline.cluster import OnlineClusterer, TopicState, buc
 from services.processor.pipeline.config import PipelineConfig
 from services.processor.pipeline.results import TrendSnapshot
 from services.processor.pipeline.scoring import (
+    TrendMemo,
+    TrendPoint,
     activity_series,
+    advance_trend,
     bucket_counts,
     global_z,
     heat,
     latest_trend,
+    memo_of,
 )
 from streams.records import TrendState
 
@@ -36,6 +41,10 @@ class TrendBook:
         """The last trend computed for each counted topic (previous states and scores)."""
         self.ranks: dict[str, int] = {}
         """The rank of each of the `ranked_topics` highest scores (1: highest)."""
+        self._memos: dict[str, TrendMemo] = {}
+        """Each topic's state machine at its last closed bucket (see scoring.advance_trend)."""
+        self._floor = -math.inf
+        """The lowest ranked score once `ranked_topics` are ranked (-inf before)."""
         self._evaluated: tuple[int, datetime | None] | None = None
         """(bucket of now, started) when every counted topic's trend was last computed."""
 
@@ -43,6 +52,7 @@ class TrendBook:
         """Drop topics that left (expired or merged)."""
         for topic_id in topic_ids:
             self.latest.pop(topic_id, None)
+            self._memos.pop(topic_id, None)
 
     def recompute(
         self,
@@ -86,6 +96,9 @@ class TrendBook:
     def rerank(self, trends: list[TrendSnapshot]) -> dict[str, int | None]:
         """Ranks of the recomputed trends and of the other topics whose rank moved (None:
         no longer among the `ranked_topics` highest)."""
+        listed = {trend.topic_id for trend in trends}
+        if self._ranks_hold(trends, listed):
+            return dict.fromkeys(listed)
         ids = list(self.latest)
         scores = np.fromiter((self.latest[t].score for t in ids), dtype=np.float64, count=len(ids))
         keep = min(self.config.ranked_topics, len(ids))
@@ -101,7 +114,16 @@ class TrendBook:
         moved.update({t: None for t in self.ranks.keys() - ranks.keys() if t in self.latest})
         moved.update({t: None for t in listed - ranks.keys()})
         self.ranks = ranks
+        full = len(ranks) == self.config.ranked_topics
+        self._floor = min(scores[i] for i in top) if full else -math.inf
         return moved
+
+    def _ranks_hold(self, trends: list[TrendSnapshot], listed: set[str]) -> bool:
+        """True when no recomputed trend can enter or move the ranked set: none of them is
+        ranked, all score below the lowest ranked score, and no ranked topic left."""
+        if listed & self.ranks.keys() or any(trend.score >= self._floor for trend in trends):
+            return False
+        return all(topic_id in self.latest for topic_id in self.ranks)
 
     def _global_rate(self, clusterer: OnlineClusterer, now_bucket: int) -> float:
         """Mean items per window per counted topic over the baseline span."""
@@ -110,6 +132,40 @@ class TrendBook:
         total = sum(activity[b] for b in range(now_bucket - span + 1, now_bucket + 1))
         counted = len(clusterer.counted_ids)
         return total / (counted * self.config.baseline_windows) if counted else 0.0
+
+    def _point(self, topic: TopicState, now_bucket: int, started: datetime | None) -> TrendPoint:
+        """The topic's trend at `now_bucket`: continued from its memo when the memo still
+        holds (its history unchanged up to there), else computed over the whole history."""
+        config = self.config
+        first = bucket_of(topic.created_at, config)
+        watched = first - bucket_of(started or topic.created_at, config)
+        lead = min(watched, config.window_buckets * (config.baseline_windows + 1))
+        memo = self._memos.get(topic.topic_id)
+        stale = topic.stale_from
+        topic.stale_from = None
+        if (
+            memo is not None
+            and (memo.first, memo.lead) == (first, lead)
+            and memo.bucket < now_bucket
+            and (stale is None or stale > memo.bucket)
+        ):
+            activity = topic.activity
+
+            def count(bucket: int) -> int:
+                found = activity.get(bucket)
+                return found.count if found is not None else 0
+
+            point, self._memos[topic.topic_id] = advance_trend(
+                count, first=first, lead=lead, memo=memo, now=now_bucket, config=config
+            )
+            return point
+        counts = bucket_counts(topic.activity, first, now_bucket)
+        memo = memo_of(counts, first, lead, config, watched)
+        if memo is None:
+            self._memos.pop(topic.topic_id, None)
+        else:
+            self._memos[topic.topic_id] = memo
+        return latest_trend(counts, config, watched)
 
     def _trend(
         self,
@@ -121,9 +177,7 @@ class TrendBook:
     ) -> TrendSnapshot:
         config = self.config
         first = bucket_of(topic.created_at, config)
-        counts = bucket_counts(topic.activity, first, now_bucket)
-        watched = first - bucket_of(started or topic.created_at, config)
-        point = latest_trend(counts, config, watched)
+        point = self._point(topic, now_bucket, started)
         window_start = max(first, now_bucket - config.window_buckets + 1)
         window = activity_series(topic.activity, window_start, now_bucket)
         previous = self.latest.get(topic.topic_id)

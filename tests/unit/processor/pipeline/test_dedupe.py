@@ -93,32 +93,21 @@ def test_entity_agreement_is_measured_on_the_smaller_set() -> None:
     assert entity_agreement({}, {"b": 2.0}) == 1.0
 
 
-def _one_by_one(index: NearDuplicateIndex, vectors: np.ndarray) -> list[str | None]:
-    found = []
-    for number, vector in enumerate(vectors):
-        found.append(index.original_of(vector, T0, {}))
-        if found[-1] is None:
-            index.add(f"b:{number}", vector, T0, {})
-    return found
+def test_a_search_limited_to_topics_sees_only_their_entries() -> None:
+    index = _index()
+    index.add("hn:1", _unit(1, 0, 0), T0, {}, topic="outage")
+    index.add("hn:2", _unit(0, 1, 0), T0, {}, topic="launch")
+    assert index.original_of(_unit(1, 0.05, 0), T0, {}, topics=["outage"]) == "hn:1"
+    assert index.original_of(_unit(1, 0.05, 0), T0, {}, topics=["launch"]) is None
+    index.merge("outage", "launch")
+    assert index.original_of(_unit(1, 0.05, 0), T0, {}, topics=["launch"]) == "hn:1"
+    index.forget(["launch"])
+    assert index.original_of(_unit(1, 0.05, 0), T0, {}, topics=["launch"]) is None
 
 
-def _batched(index: NearDuplicateIndex, vectors: np.ndarray) -> list[str | None]:
-    search, found = index.batch(vectors), []
-    for number in range(len(vectors)):
-        found.append(search.original_of(number, T0, {}))
-        if found[-1] is None:
-            search.add(number, f"b:{number}", T0, {})
-    return found
-
-
-def test_a_batch_search_decides_as_item_by_item_searches() -> None:
-    rng = np.random.default_rng(7)
-    base = rng.normal(size=(6, 3))
-    for capacity in (4, 8, 64):
-        first, second = _index(capacity), _index(capacity)
-        for number, vector in enumerate(base):
-            first.add(f"s:{number}", _unit(*vector), T0, {})
-            second.add(f"s:{number}", _unit(*vector), T0, {})
-        noisy = base[rng.integers(0, 6, size=20)] + rng.normal(scale=0.05, size=(20, 3))
-        vectors = np.stack([_unit(*vector) for vector in noisy])
-        assert _batched(second, vectors) == _one_by_one(first, vectors)
+def test_an_entry_that_makes_room_leaves_its_topic() -> None:
+    index = _index(capacity=1)
+    index.add("hn:1", _unit(1, 0, 0), T0, {}, topic="outage")
+    index.add("hn:2", _unit(0, 1, 0), T0, {}, topic="launch")
+    assert index.original_of(_unit(1, 0, 0), T0, {}, topics=["outage"]) is None
+    assert index.original_of(_unit(0, 1, 0), T0, {}, topics=["launch"]) == "hn:2"

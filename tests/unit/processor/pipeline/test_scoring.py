@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.processor.pipeline.config import PipelineConfig
 from services.processor.pipeline.scoring import (
     Activity,
     activity_series,
+    advance_trend,
     global_z,
     heat,
     latest_trend,
+    memo_of,
     trend_timeline,
 )
 from streams.records import TrendState
@@ -125,3 +129,31 @@ def test_global_z_compares_with_the_typical_topic() -> None:
 def test_the_latest_trend_is_the_timeline_s_last_point(seed: int) -> None:
     counts = _poisson(2.0, 4 * DAY, seed) + _spread(20, WINDOW)
     assert latest_trend(counts, CONFIG, 30) == trend_timeline(counts, CONFIG, 30)[-1]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    counts=st.lists(st.integers(0, 30), min_size=2, max_size=160),
+    watched=st.integers(0, 80),
+    data=st.data(),
+)
+def test_a_trend_continued_from_its_memo_is_that_of_the_whole_history(
+    counts: list[int], watched: int, data: st.DataObject
+) -> None:
+    first = 1000
+    lead = min(watched, CONFIG.window_buckets * (CONFIG.baseline_windows + 1))
+    cut = data.draw(st.integers(2, len(counts)))
+    memo = memo_of(counts[:cut], first, lead, CONFIG, watched)
+    assert memo is not None
+    point, _ = advance_trend(
+        lambda bucket: counts[bucket - first] if 0 <= bucket - first < len(counts) else 0,
+        first=first,
+        lead=lead,
+        memo=memo,
+        now=first + len(counts) - 1,
+        config=CONFIG,
+    )
+    whole = latest_trend(counts, CONFIG, watched)
+    assert (point.state, point.count, point.peak) == (whole.state, whole.count, whole.peak)
+    for name in ("baseline", "velocity", "acceleration", "z_score"):
+        assert getattr(point, name) == pytest.approx(getattr(whole, name), abs=1e-9), name
