@@ -11,7 +11,9 @@ def parser(
     description: str | None, sizes: dict[str, int], tiny: dict[str, int]
 ) -> argparse.ArgumentParser:
     """Options: one --<size> per size (its default, or its tiny value with --tiny)."""
-    parse = argparse.ArgumentParser(description=description)
+    parse = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     for name, default in sizes.items():
         parse.add_argument(
             f"--{name.replace('_', '-')}",

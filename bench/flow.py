@@ -8,9 +8,10 @@ import time
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
-from bench.items import bench_items, encoded
+from bench.items import bench_items, editions, encoded
 from bench.workers import PeakRss
 from streams.config import Settings
+from streams.records import RawItem
 from streams.topics import ITEMS_RAW
 from tests.support.workers import Worker
 
@@ -49,16 +50,26 @@ async def wait_processed(settings: Settings, total: int, stall: float = 120.0) -
 class Flow:
     """Rounds of fresh items through the workers of one run; counts what was already sent."""
 
-    def __init__(self, settings: Settings, workers: list[Worker]) -> None:
+    def __init__(self, settings: Settings, workers: list[Worker], label: str = "r") -> None:
         self.settings = settings
         self.workers = workers
+        self.label = label
+        """Prefix of the rounds' item ids: flows of one database need different ones."""
         self.sent = 0
         self.rounds = 0
+        self.editions = 0
+        """Weeks of item time sent so far: the next round starts after them."""
+
+    def items(self, count: int) -> list[RawItem]:
+        """The next round's items: new ids and text, and the weeks after the last round's."""
+        self.rounds += 1
+        items = bench_items(count, f"{self.label}{self.rounds}", self.editions)
+        self.editions += editions(count)
+        return items
 
     async def round(self, count: int) -> tuple[float, list[float]]:
         """Items per second, first send to last row processed; each worker's peak RSS."""
-        self.rounds += 1
-        messages = encoded(bench_items(count, f"r{self.rounds}"))
+        messages = encoded(self.items(count))
         samplers = [PeakRss(worker.process.pid) for worker in self.workers]
         for sampler in samplers:
             sampler.__enter__()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import timedelta
 from pathlib import Path
@@ -37,21 +38,37 @@ def stored_values(
     )
 
 
-def corpus() -> list[RawItem]:
-    """The corpus items (447 of one week: stories, bursts, noise) in time order."""
+@functools.cache
+def _corpus() -> tuple[RawItem, ...]:
     rows = [json.loads(line) for line in CORPUS.read_text().splitlines() if line.strip()]
     items = [RawItem.parse({k: v for k, v in row.items() if k in _FIELDS}) for row in rows]
-    return sorted(items, key=lambda item: item.published_at or item.collected_at)
+    return tuple(sorted(items, key=lambda item: item.published_at or item.collected_at))
 
 
-def bench_items(count: int, run: str) -> list[RawItem]:
+def corpus() -> list[RawItem]:
+    """The corpus items (447 of one week: stories, bursts, noise) in time order."""
+    return list(_corpus())
+
+
+def editions(count: int) -> int:
+    """Copies of the corpus (weeks of item time) that `count` bench items span."""
+    return -(-count // len(corpus()))
+
+
+def bench_items(count: int, run: str, first_edition: int = 0) -> list[RawItem]:
     """`count` items: copy k of the corpus is shifted k weeks later and marked "edition k" and
     with the run, so no two items of any runs share a source id or content (each one is
-    stored, embedded, clustered; none is an exact duplicate of an earlier round's)."""
+    stored, embedded, clustered; none is an exact duplicate of an earlier round's).
+
+    Rounds of one stream start at the edition after the previous round's (`first_edition`):
+    a round replaying week 0 again would be near-duplicates of the first round's items
+    (placed as duplicates, not clustered) at times the pipeline's clock has passed.
+    """
     base = corpus()
     items = []
     for index in range(count):
         edition, original = divmod(index, len(base))
+        edition += first_edition
         item = base[original]
         shift = timedelta(weeks=edition)
         items.append(

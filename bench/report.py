@@ -78,14 +78,24 @@ class Report:
         return value
 
     def target(
-        self, name: str, ratio: str, at_least: float | None = None, below: float | None = None
+        self,
+        name: str,
+        ratio: str,
+        at_least: float | None = None,
+        below: float | None = None,
+        at_most: float | None = None,
     ) -> None:
         """Whether a ratio (or figure) meets its target."""
         value = self.ratios.get(ratio, self.median(ratio))
         met = value is not None and (
-            (at_least is None or value >= at_least) and (below is None or value < below)
+            (at_least is None or value >= at_least)
+            and (below is None or value < below)
+            and (at_most is None or value <= at_most)
         )
-        goal = f">= {at_least}" if at_least is not None else f"< {below}"
+        if at_least is not None:
+            goal = f">= {at_least}"
+        else:
+            goal = f"< {below}" if below is not None else f"<= {at_most}"
         self.targets[name] = {"of": ratio, "value": value, "goal": goal, "met": met}
 
     def as_json(self) -> dict[str, Any]:

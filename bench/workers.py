@@ -13,6 +13,7 @@ from pathlib import Path
 import psutil
 
 from streams.config import ServiceName, Settings
+from streams.topics import ITEMS_ENRICHED, ITEMS_RAW
 from tests.support.workers import Worker, free_port, settings_env
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,6 +55,34 @@ def running(workers: list[Worker], timeout: float = 180.0) -> Iterator[list[Work
         for worker in workers:
             with suppress(subprocess.TimeoutExpired):
                 worker.stop()
+
+
+def assignment(worker: Worker) -> list[str]:
+    """The partitions a worker holds now (`topic:partition`), [] while it does not answer."""
+    response = worker.health()
+    if response is None or response.status_code != 200:
+        return []
+    held: list[str] = response.json().get("assignment", [])
+    return held
+
+
+def wait_settled(
+    workers: list[Worker], settings: Settings, *, cluster: bool = True, timeout: float = 90.0
+) -> None:
+    """Wait until the group rebalanced: every worker holds items.raw partitions, all of them
+    are held, and (with `cluster`) exactly one worker holds items.enriched."""
+    raw = ITEMS_RAW.full_name(settings)
+    enriched = f"{ITEMS_ENRICHED.full_name(settings)}:0"
+    partitions = {f"{raw}:{n}" for n in range(settings.topic_partitions)}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        held = [set(assignment(worker)) for worker in workers]
+        spread = all(any(p.startswith(f"{raw}:") for p in h) for h in held)
+        owners = sum(enriched in h for h in held)
+        if spread and partitions <= set().union(*held) and (not cluster or owners == 1):
+            return
+        time.sleep(0.3)
+    raise TimeoutError(f"the group never settled: {[assignment(w) for w in workers]}")
 
 
 def rss_mb(pid: int) -> float:
