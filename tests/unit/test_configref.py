@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from importlib.metadata import EntryPoint
 from pathlib import Path
 
 import pytest
 
-from streams import configref
-from streams.config import Settings
+from streams import config, configref
+from streams.config import SECTIONS, PluginSection, Settings
 
 
 def test_the_reference_is_up_to_date() -> None:
@@ -46,3 +47,31 @@ def test_check_names_the_command_when_out_of_date(
     assert configref.COMMAND in capsys.readouterr().err
     assert configref.main(["--path", str(path)]) == 0
     assert configref.main(["--check", "--path", str(path)]) == 0
+
+
+def test_the_reference_follows_the_sections() -> None:
+    lines = configref.render().splitlines()
+    headings = [line for line in lines if line.startswith("#")]
+    groups = list(dict.fromkeys(section.group for section in SECTIONS))
+    assert [h.removeprefix("## ") for h in headings if h.startswith("## ")][:-1] == groups
+    plugins = lines.index("## plugins")
+    for section in SECTIONS:
+        start = lines.index(f"### {section.title}") if section.title != section.group else None
+        start = start if start is not None else lines.index(f"## {section.group}")
+        rows = [line for line in lines[start:] if line.startswith(("| `", "#"))][1:]
+        own = [row.split("|")[1].strip().strip("`") for row in rows[: len(section.model_fields)]]
+        assert own == [name.upper() for name in section.model_fields], section.title
+        if issubclass(section, PluginSection):
+            assert start > plugins
+
+
+def test_installed_plugin_sections_can_be_listed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    point = EntryPoint("weather", "tests.unit.test_config:WeatherSettings", "trend_stream.settings")
+    monkeypatch.setattr(config, "entry_points", lambda group: [point])
+    path = tmp_path / "configuration.md"
+    assert configref.main(["--plugins", "--path", str(path)]) == 0
+    text = path.read_text()
+    assert text.index("## plugins") < text.index("### weather") < text.index("`WEATHER_CITY`")
+    assert "`WEATHER_CITY`" not in configref.render()
