@@ -39,6 +39,7 @@ __all__ = [
     "ControlCommand",
     "JobRequest",
     "MaintenanceRequest",
+    "PluginHealthReport",
     "ProcessRequest",
     "ProcessingReport",
     "RawItem",
@@ -608,3 +609,28 @@ class Alert(StreamRecord, namespace="trend_stream.alert"):
     def key(self) -> str:
         """The message key: alerts about one subject stay in order."""
         return f"{self.source}:{self.subject}"
+
+
+class PluginHealthReport(StreamRecord, namespace="trend_stream.PluginHealthReport"):
+    """The maintenance service's verdict on one plugin over its runs of the last `window_hours`,
+    keyed by plugin on plugin.health (compacted: the latest verdict per plugin).
+
+    `disabled`: the collector's groups skip the plugin (it stays disabled until a verdict says
+    otherwise); `reason` says why a plugin is flagged.
+    """
+
+    plugin: str
+    window_hours: int
+    runs: int = 0
+    successes: int = 0
+    success_rate: Optional[float] = None
+    mean_duration_ms: Optional[float] = None
+    last_success_at: Optional[datetime] = None
+    flagged: bool = False
+    disabled: bool = False
+    reason: Optional[str] = None
+    checked_at: Optional[datetime] = None
+    schema_version: int = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        self.checked_at = self.checked_at or utcnow()

@@ -20,6 +20,7 @@ from streams.records import (
     ControlCommand,
     EnrichedItem,
     MaintenanceRequest,
+    PluginHealthReport,
     ProcessingReport,
     ProcessRequest,
     RawItem,
@@ -45,6 +46,7 @@ __all__ = [
     "MAINTENANCE_REQUESTS",
     "MAINTENANCE_RESULTS",
     "MAIN_TOPICS",
+    "PLUGIN_HEALTH",
     "PROCESSING_REPORTS",
     "PROCESS_REQUESTS",
     "PROCESS_RESULTS",
@@ -202,6 +204,16 @@ ALERTS = TopicSpec(
     dead_lettered=True,
 )
 
+PLUGIN_HEALTH = TopicSpec(
+    "plugin.health",
+    PluginHealthReport,
+    "The maintenance service's latest verdict on each plugin, keyed by plugin name; the "
+    "collector reads it to the end to know which plugins its groups skip.",
+    partitions=1,
+    retention_ms=-1,  # compaction alone: a plugin's verdict stays until the next one replaces it
+    compacted=True,
+)
+
 
 def retry_topic(spec: TopicSpec, level: int) -> TopicSpec:
     """Where messages of `spec` wait before their `level`-th retry (1..RETRY_LEVELS)."""
@@ -252,6 +264,7 @@ MAIN_TOPICS: tuple[TopicSpec, ...] = (
     MAINTENANCE_REQUESTS,
     MAINTENANCE_RESULTS,
     ALERTS,
+    PLUGIN_HEALTH,
 )
 DEAD_LETTER_TOPICS: tuple[TopicSpec, ...] = tuple(
     dead_letter_topic(spec) for spec in MAIN_TOPICS if spec.retried or spec.dead_lettered

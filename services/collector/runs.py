@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 
 import asyncpg
 
+from services.collector.plugin_health import PluginHealthView
+from streams.config import get_settings
 from streams.metrics import record_plugin_run
 from streams.records import RequestStatus
 
@@ -31,18 +33,15 @@ def _time(timings: dict[str, float], key: str) -> datetime | None:
 class PluginRunLog:
     """Writes one row per (request, plugin); a redelivered run overwrites its row."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, health: PluginHealthView | None = None) -> None:
         self.pool = pool
+        self.health = health or PluginHealthView(get_settings())
+        """Where the maintenance service's verdicts are read (plugin.health)."""
 
     async def disabled(self) -> set[str]:
-        """Plugins the maintenance plugin-health job disabled (groups skip them); a database
-        failure is logged and disables nothing."""
-        try:
-            rows = await self.pool.fetch("SELECT plugin FROM plugin_health WHERE disabled")
-        except (OSError, asyncpg.PostgresError):
-            log.warning("disabled plugins unknown (database error); none skipped", exc_info=True)
-            return set()
-        return {row["plugin"] for row in rows}
+        """Plugins the maintenance plugin-health job disabled (groups skip them), from the
+        plugin.health topic; a broker that does not answer is logged and disables nothing."""
+        return await self.health.disabled()
 
     async def record(self, status: RequestStatus) -> None:
         """Record a final status; a database failure is logged, never raised."""

@@ -3,17 +3,30 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import asyncpg
+from aiokafka import AIOKafkaProducer
 
 from services.maintenance.alerts import AlertSink
 from streams.config import Settings
-from streams.records import Alert, AlertSeverity
+from streams.records import Alert, AlertSeverity, PluginHealthReport
+from streams.topics import PLUGIN_HEALTH
 
-__all__ = ["PluginHealth", "current_health", "disabled_plugins", "judge", "plugin_health"]
+__all__ = [
+    "PluginHealth",
+    "ReportSink",
+    "current_health",
+    "disabled_plugins",
+    "judge",
+    "plugin_health",
+    "publish_reports",
+    "saved_reports",
+]
 
 log = logging.getLogger(__name__)
 _RUNS = """
@@ -38,6 +51,13 @@ ON CONFLICT (plugin) DO UPDATE SET
     reason = EXCLUDED.reason
 RETURNING (SELECT flagged FROM plugin_health WHERE plugin = $1) AS was_flagged
 """
+_SAVED = """
+SELECT plugin, checked_at, window_hours, runs, successes, success_rate, mean_duration_ms,
+       last_success_at, flagged, disabled, reason
+FROM plugin_health ORDER BY plugin
+"""
+ReportSink = Callable[[Sequence[PluginHealthReport]], Awaitable[None]]
+"""Where the saved verdicts go for the other services (plugin.health)."""
 
 
 @dataclass(frozen=True)
@@ -82,9 +102,11 @@ def judge(stats: PluginHealth, settings: Settings) -> PluginHealth:
 
 
 async def plugin_health(
-    settings: Settings, pool: asyncpg.Pool, alerts: AlertSink
+    settings: Settings, pool: asyncpg.Pool, alerts: AlertSink, publish: ReportSink | None = None
 ) -> list[PluginHealth]:
-    """Judge every plugin that ran in the window, save the verdicts, alert newly flagged ones."""
+    """Judge every plugin that ran in the window, save the verdicts, alert newly flagged ones,
+    then publish every saved verdict on plugin.health (`publish`, default: to Kafka), the one
+    way the collector learns which plugins its groups skip."""
     window = settings.plugin_health_window_h
     rows = await pool.fetch(_RUNS, window)
     judged = [judge(_stats(row), settings) for row in rows]
@@ -105,7 +127,26 @@ async def plugin_health(
         if stats.flagged and not was_flagged:
             log.warning("plugin flagged plugin=%s reason=%s", stats.plugin, stats.reason)
             await alerts(_alert(stats))
+    reports = await saved_reports(pool)
+    await (publish or partial(publish_reports, settings))(reports)
     return judged
+
+
+async def saved_reports(pool: asyncpg.Pool) -> list[PluginHealthReport]:
+    """Every plugin's saved verdict (a plugin stays disabled until a verdict says otherwise)."""
+    return [PluginHealthReport(**dict(row)) for row in await pool.fetch(_SAVED)]
+
+
+async def publish_reports(settings: Settings, reports: Sequence[PluginHealthReport]) -> None:
+    """Put each verdict on plugin.health, keyed by plugin, and wait for every replica."""
+    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_list, acks="all")
+    await producer.start()
+    try:
+        topic = PLUGIN_HEALTH.full_name(settings)
+        for report in reports:
+            await producer.send_and_wait(topic, report.dumps(), key=report.plugin.encode())
+    finally:
+        await producer.stop()
 
 
 async def current_health(settings: Settings, pool: asyncpg.Pool) -> list[PluginHealth]:

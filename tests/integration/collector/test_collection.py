@@ -11,8 +11,14 @@ import pytest
 from aiokafka.partitioner import DefaultPartitioner
 
 from streams.config import Settings
-from streams.records import RawItem, RequestState, RequestStatus
-from streams.topics import COLLECT_REQUESTS, COLLECT_RESULTS, ITEMS_RAW
+from streams.records import PluginHealthReport, RawItem, RequestState, RequestStatus
+from streams.topics import (
+    COLLECT_REQUESTS,
+    COLLECT_RESULTS,
+    ITEMS_RAW,
+    PLUGIN_HEALTH,
+    ensure_topics,
+)
 from tests.factories import make_request
 from tests.support.http import FixtureServer, Reply
 from tests.support.kafka import produce, read_all, read_until, wait_final
@@ -191,14 +197,9 @@ async def test_then_process_succeeds_once_the_processor_stored_the_items(
 async def test_a_group_skips_the_plugins_plugin_health_disabled(
     source_settings: Settings, start_workers: StartWorkers
 ) -> None:
-    conn = await asyncpg.connect(source_settings.database_url.get_secret_value())
-    try:
-        await conn.execute(
-            "INSERT INTO plugin_health (plugin, window_hours, flagged, disabled) "
-            "VALUES ('reddit', 24, true, true)"
-        )
-    finally:
-        await conn.close()
+    verdict = PluginHealthReport(plugin="reddit", window_hours=24, flagged=True, disabled=True)
+    await ensure_topics(source_settings, (PLUGIN_HEALTH,))  # as the maintenance worker has
+    await produce(source_settings, PLUGIN_HEALTH, verdict.dumps(), b"reddit")
     start_workers("collector", source_settings)
     parent = await _request(source_settings, plugin="all", options={}, dry_run=True)
     children = {f"{parent}.{name}" for name in PLUGINS - {"reddit"}}

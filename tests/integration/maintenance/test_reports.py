@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
@@ -9,8 +10,10 @@ import asyncpg
 from services.maintenance.analytics import daily_analytics, read_analytics
 from services.maintenance.plugin_health import disabled_plugins, plugin_health
 from streams.config import Settings
-from streams.records import utcnow
+from streams.records import PluginHealthReport, utcnow
+from streams.topics import PLUGIN_HEALTH, ensure_topics
 from tests.integration.maintenance.conftest import Alerts
+from tests.support.kafka import read_all
 
 
 async def _runs(pool: asyncpg.Pool, plugin: str, statuses: list[str], age_h: float = 1) -> None:
@@ -45,6 +48,31 @@ async def test_a_failing_plugin_is_flagged_once_and_disabled(
 
     await plugin_health(settings, pool, alerts)
     assert len(alerts) == 1, "a plugin still flagged is not alerted again"
+
+
+async def test_every_saved_verdict_is_published_on_plugin_health(
+    test_settings: Settings, pool: asyncpg.Pool, alerts: Alerts
+) -> None:
+    settings = test_settings.model_copy(update={"plugin_auto_disable": True})
+    await ensure_topics(settings, (PLUGIN_HEALTH,))
+    await _runs(pool, "reddit", ["FAILURE", "FAILURE", "FAILURE", "SUCCESS"])
+    await plugin_health(settings, pool, alerts)
+    await pool.execute("DELETE FROM plugin_runs WHERE plugin = 'reddit'")  # no run in the window
+    await _runs(pool, "hackernews", ["SUCCESS", "SUCCESS"])
+    published: list[PluginHealthReport] = []
+
+    async def keep(reports: Sequence[PluginHealthReport]) -> None:
+        published.extend(reports)
+
+    await plugin_health(settings, pool, alerts, keep)
+    assert [(r.plugin, r.disabled) for r in published] == [("hackernews", False), ("reddit", True)]
+    on_topic = [
+        PluginHealthReport.parse(value) for value in await read_all(settings, PLUGIN_HEALTH)
+    ]
+    assert [(r.plugin, r.flagged, r.disabled, r.runs) for r in on_topic] == [
+        ("reddit", True, True, 4)
+    ]
+    assert on_topic[0].reason == published[1].reason and on_topic[0].success_rate == 0.25
 
 
 async def test_daily_figures_are_stored_and_read_back(pool: asyncpg.Pool) -> None:
