@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
+import weakref
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -33,21 +36,22 @@ from streams.topics import (
 )
 
 __all__ = [
-    "PRIORITY_LANE_FROM",
     "RequestFailedError",
     "RequestHandle",
     "RequestTimeoutError",
+    "close",
     "request_collection",
     "request_maintenance",
     "request_processing",
+    "request_topic",
+    "revoke",
     "send",
     "submit",
 ]
 
 log = logging.getLogger(__name__)
-PRIORITY_LANE_FROM = 5
-"""Requests of this priority or more go to collect.requests.priority."""
 POLL_INTERVAL_S = 0.05
+_JOB_TOPICS = {"processor": PROCESS_REQUESTS, "maintenance": MAINTENANCE_REQUESTS}
 
 
 class RequestTimeoutError(TrendStreamError):
@@ -62,28 +66,75 @@ class RequestFailedError(TrendStreamError):
         self.status = status
 
 
+@dataclass
+class _Producers:
+    """The producers started in one event loop, by (bootstrap servers, largest message)."""
+
+    started: dict[tuple[str, int], AIOKafkaProducer] = field(default_factory=dict)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+_producers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Producers] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def _producer(settings: Settings) -> AIOKafkaProducer:
+    """The process' producer for these servers, started on first use and kept until `close`."""
+    producers = _producers.setdefault(asyncio.get_running_loop(), _Producers())
+    key = (settings.kafka_bootstrap_servers, settings.dead_letter_max_bytes)
+    async with producers.lock:
+        producer = producers.started.get(key)
+        if producer is None:
+            producer = AIOKafkaProducer(
+                bootstrap_servers=settings.bootstrap_list,
+                acks="all",
+                max_request_size=settings.dead_letter_max_bytes,
+            )
+            try:
+                await producer.start()
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await producer.stop()
+                raise
+            producers.started[key] = producer
+    return producer
+
+
 async def send(settings: Settings, spec: TopicSpec, key: str, value: bytes) -> None:
-    """Produce one message and wait for the broker's acknowledgement (every replica)."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.bootstrap_list,
-        acks="all",
-        max_request_size=settings.dead_letter_max_bytes,
-    )
-    await producer.start()
-    try:
-        await producer.send_and_wait(spec.full_name(settings), value, key=key.encode())
-    finally:
-        await producer.stop()
+    """Produce one message and wait for the broker's acknowledgement (every replica).
+
+    Every send of a process goes through one long-lived producer (per event loop and
+    servers), started by the first send and stopped by `close()`.
+    """
+    producer = await _producer(settings)
+    await producer.send_and_wait(spec.full_name(settings), value, key=key.encode())
+
+
+async def close() -> None:
+    """Stop the producer this event loop's sends started: a worker when it stops, trendctl
+    when its command ends, a program once it is done sending (a later send starts another)."""
+    producers = _producers.pop(asyncio.get_running_loop(), None)
+    if producers is None:
+        return
+    async with producers.lock:
+        for producer in producers.started.values():
+            await producer.stop()
+
+
+def request_topic(request: CollectRequest | JobRequest) -> TopicSpec:
+    """Where a request goes: a collect request to its lane's topic, a job to its service's."""
+    if isinstance(request, CollectRequest):
+        return COLLECT_REQUESTS_PRIORITY if request.lane == "priority" else COLLECT_REQUESTS
+    return _JOB_TOPICS[request.service]
 
 
 async def submit(
-    settings: Settings,
-    states: RequestStates,
-    request: CollectRequest | JobRequest,
-    spec: TopicSpec,
+    settings: Settings, states: RequestStates, request: CollectRequest | JobRequest
 ) -> None:
-    """Record the request PENDING, then produce it; if it cannot be sent, PENDING is replaced
-    at once by a FAILURE saying why, so no request stays PENDING that no worker will ever see.
+    """Record the request PENDING, then produce it to its topic (`request_topic`); if it cannot
+    be sent, PENDING is replaced at once by a FAILURE saying why, so no request stays PENDING
+    that no worker will ever see.
 
     PENDING is stored before the send (never after), so it cannot overwrite a state a worker
     reported already. Raises what the send raised.
@@ -91,6 +142,7 @@ async def submit(
     name = request.plugin if isinstance(request, CollectRequest) else request.job
     pending = RequestStatus(request_id=request.request_id, state=RequestState.PENDING, plugin=name)
     await states.save(pending)
+    spec = request_topic(request)
     try:
         await send(settings, spec, request.request_id, request.dumps())
     except BaseException as exc:
@@ -106,6 +158,16 @@ async def submit(
         except Exception:
             log.exception("request not sent, and its FAILURE not stored")
         raise
+
+
+async def revoke(
+    settings: Settings, states: RequestStates, request_id: str, issued_by: str
+) -> None:
+    """Revoke a request: stored in Redis at once (so it holds while no worker runs, and across
+    restarts), then announced on `control` for the record and the workers."""
+    await states.revoke(request_id)
+    command = ControlCommand(command="revoke", request_id=request_id, issued_by=issued_by)
+    await send(settings, CONTROL, request_id, command.dumps())
 
 
 class RequestHandle:
@@ -155,9 +217,7 @@ class RequestHandle:
         The revocation is stored in Redis at once (so it holds even while no worker runs, and
         across restarts) and announced on `control` for the record and the workers.
         """
-        await self._states.revoke(self.request_id)
-        command = ControlCommand(command="revoke", request_id=self.request_id, issued_by=issued_by)
-        await send(self.settings, CONTROL, self.request_id, command.dumps())
+        await revoke(self.settings, self._states, self.request_id, issued_by)
 
     async def close(self) -> None:
         """Release the Redis connection."""
@@ -198,8 +258,7 @@ async def request_collection(
         request_id=request_id or "",
     )
     request.check()
-    spec = COLLECT_REQUESTS_PRIORITY if priority >= PRIORITY_LANE_FROM else COLLECT_REQUESTS
-    await send(settings, spec, request.request_id, request.dumps())
+    await send(settings, request_topic(request), request.request_id, request.dumps())
     return RequestHandle(request.request_id, settings, timeout)
 
 
@@ -212,11 +271,11 @@ async def request_processing(
     timeout: float = 300.0,
     settings: Settings | None = None,
 ) -> RequestHandle:
-    """Produce a ProcessRequest (sweep, reprocess_trends, ...) and return its handle."""
+    """Produce a ProcessRequest (a processor job of the catalog) and return its handle."""
     request = ProcessRequest(
         job=job, options=dict(options or {}), requested_by=requested_by, request_id=request_id or ""
     )
-    return await _request_job(request, PROCESS_REQUESTS, timeout, settings)
+    return await _request_job(request, timeout, settings)
 
 
 async def request_maintenance(
@@ -228,17 +287,17 @@ async def request_maintenance(
     timeout: float = 600.0,
     settings: Settings | None = None,
 ) -> RequestHandle:
-    """Produce a MaintenanceRequest (health, cleanup, plugin_health, analytics, backup, lag)."""
+    """Produce a MaintenanceRequest (a maintenance job of the catalog) and return its handle."""
     request = MaintenanceRequest(
         job=job, options=dict(options or {}), requested_by=requested_by, request_id=request_id or ""
     )
-    return await _request_job(request, MAINTENANCE_REQUESTS, timeout, settings)
+    return await _request_job(request, timeout, settings)
 
 
 async def _request_job(
-    request: JobRequest, spec: TopicSpec, timeout: float, settings: Settings | None
+    request: JobRequest, timeout: float, settings: Settings | None
 ) -> RequestHandle:
     settings = settings or get_settings()
     request.check()
-    await send(settings, spec, request.request_id, request.dumps())
+    await send(settings, request_topic(request), request.request_id, request.dumps())
     return RequestHandle(request.request_id, settings, timeout)

@@ -17,33 +17,22 @@ from croniter import croniter
 from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 
+from streams import catalog
 from streams.config import ServiceName, Settings
 from streams.db.pool import create_pool
 from streams.lag import LagStatus
 from streams.offsets import GroupOffsets, KafkaOffsets, service_groups
-from streams.records import (
-    CONTROL_COMMANDS,
-    MAINTENANCE_JOBS,
-    PROCESS_JOBS,
-    RequestState,
-    RequestStatus,
-    utcnow,
-)
+from streams.records import CONTROL_COMMANDS, RequestState, RequestStatus, utcnow
 from streams.state import RequestStates, redis_client
 
 __all__ = [
     "ACTIVE_STATES",
-    "BUILTIN_PLUGINS",
-    "PLUGIN_ENTRY_POINTS",
-    "PLUGIN_GROUPS",
-    "SCHEDULES",
     "GroupLagView",
     "PartitionLagView",
     "PluginInfo",
     "Registered",
     "RequestInfo",
     "ScheduleInfo",
-    "ScheduleSpec",
     "TrendInfo",
     "WorkerInfo",
     "WorkerStats",
@@ -62,10 +51,6 @@ __all__ = [
 
 ACTIVE_STATES = frozenset({RequestState.RECEIVED, RequestState.STARTED, RequestState.RETRY})
 """The states of a request a worker holds (Celery's active and reserved)."""
-BUILTIN_PLUGINS = ("hackernews", "reddit", "rss", "mastodon", "file")
-"""The collector's built-in plugins (services/collector/plugins/registry.py BUILTINS)."""
-PLUGIN_GROUPS = ("all", "high_frequency")
-PLUGIN_ENTRY_POINTS = "trend_stream.plugins"
 WEB_TIMEOUT_S = 3.0
 
 
@@ -340,36 +325,6 @@ class _Pool:
 
 
 @dataclass(frozen=True)
-class ScheduleSpec:
-    """A leader schedule of a service: its job and the setting holding its cron."""
-
-    service: str
-    job: str
-    setting: str
-    """The Settings field of the cron, e.g. `schedule_all` (SCHEDULE_ALL)."""
-    runs: str
-    """What a slot triggers: a collect group or a job."""
-
-
-SCHEDULES = (
-    ScheduleSpec("collector", "collect_all", "schedule_all", "collect all"),
-    ScheduleSpec(
-        "collector", "collect_high_frequency", "schedule_high_frequency", "collect high_frequency"
-    ),
-    ScheduleSpec("processor", "sweep", "schedule_sweep", "process sweep"),
-    ScheduleSpec("processor", "reprocess_trends", "schedule_reprocess", "process reprocess_trends"),
-    ScheduleSpec("maintenance", "health", "schedule_health", "maintenance health"),
-    ScheduleSpec("maintenance", "cleanup", "schedule_cleanup", "maintenance cleanup"),
-    ScheduleSpec(
-        "maintenance", "plugin_health", "schedule_plugin_health", "maintenance plugin_health"
-    ),
-    ScheduleSpec("maintenance", "analytics", "schedule_analytics", "maintenance analytics"),
-    ScheduleSpec("maintenance", "backup", "schedule_backup", "maintenance backup"),
-)
-"""Every schedule of the services (their timers.py), in the order of the README."""
-
-
-@dataclass(frozen=True)
 class ScheduleInfo:
     """A schedule, its next slot and its last run (from `schedule_runs`)."""
 
@@ -395,8 +350,9 @@ class ScheduleInfo:
 async def scheduled(
     settings: Settings, now: datetime | None = None, pool: asyncpg.Pool | None = None
 ) -> list[ScheduleInfo]:
-    """Every schedule with its cron, next run and last run (Celery Beat's schedule)."""
-    names = [settings.namespace + spec.job for spec in SCHEDULES]
+    """Every schedule of the catalog with its cron, next run and last run (Celery Beat's)."""
+    entries = catalog.schedules()
+    names = [settings.namespace + entry.name for entry in entries]
     async with _Pool(settings, pool) as db:
         rows = await db.fetch(
             "SELECT DISTINCT ON (job) job, scheduled_for, status, worker, detail "
@@ -406,22 +362,22 @@ async def scheduled(
     last = {row["job"]: row for row in rows}
     when = now or utcnow()
     return [
-        _schedule(settings, spec, when, last.get(settings.namespace + spec.job))
-        for spec in SCHEDULES
+        _schedule(settings, entry, when, last.get(settings.namespace + entry.name))
+        for entry in entries
     ]
 
 
 def _schedule(
-    settings: Settings, spec: ScheduleSpec, now: datetime, last: asyncpg.Record | None
+    settings: Settings, entry: catalog.Scheduled, now: datetime, last: asyncpg.Record | None
 ) -> ScheduleInfo:
-    cron: str = getattr(settings, spec.setting)
+    cron = entry.cron.cron(settings)
     tz = ZoneInfo(settings.schedule_timezone)
     following = croniter(cron, now.astimezone(tz)).get_next(datetime) if cron else None
     detail = _json_object(last["detail"]) if last is not None else {}
     return ScheduleInfo(
-        service=spec.service,
-        job=settings.namespace + spec.job,
-        runs=spec.runs,
+        service=entry.service,
+        job=settings.namespace + entry.name,
+        runs=entry.runs,
         cron=cron,
         timezone=settings.schedule_timezone,
         next_run=following.isoformat() if following else None,
@@ -477,8 +433,8 @@ def registered(settings: Settings) -> Registered:
 
     Entry points are read from the installed packages' metadata; no plugin is imported.
     """
-    origins = dict.fromkeys(BUILTIN_PLUGINS, "builtin")
-    for entry in entry_points(group=PLUGIN_ENTRY_POINTS):
+    origins = {plugin.name: "builtin" for plugin in catalog.BUILTIN_PLUGINS}
+    for entry in entry_points(group=catalog.PLUGIN_ENTRY_POINTS):
         origins[entry.name] = entry.value
     enabled, disabled = set(settings.plugins_enabled), set(settings.plugins_disabled)
     plugins = tuple(
@@ -487,9 +443,9 @@ def registered(settings: Settings) -> Registered:
     )
     return Registered(
         plugins,
-        PLUGIN_GROUPS,
-        tuple(sorted(PROCESS_JOBS)),
-        tuple(sorted(MAINTENANCE_JOBS)),
+        catalog.group_names(),
+        tuple(sorted(catalog.job_names("processor"))),
+        tuple(sorted(catalog.job_names("maintenance"))),
         tuple(sorted(CONTROL_COMMANDS)),
     )
 

@@ -13,7 +13,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_late
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
-from streams.records import PROCESS_JOBS, RequestStatus
+from streams.records import ProcessRequest, RequestStatus
 
 __all__ = [
     "CONTENT_TYPE",
@@ -98,7 +98,7 @@ def record_plugin_run(plugin: str, state: str) -> None:
 
 def request_kind(status: RequestStatus, service: str) -> str:
     """collect, process or other: a processing job by its name, else by the publishing service."""
-    if status.plugin in PROCESS_JOBS:
+    if status.plugin in ProcessRequest.jobs:
         return "process"
     return _KINDS.get(service, "other")
 

@@ -7,7 +7,19 @@ import re
 import uuid
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any, ClassVar, Dict, List, Optional, Type, TypeVar, Union, get_args, get_origin
+from typing import (
+    Any,
+    ClassVar,
+    Dict,
+    List,
+    Literal,
+    Optional,
+    Type,
+    TypeVar,
+    Union,
+    get_args,
+    get_origin,
+)
 
 import faust
 from pydantic import (
@@ -21,15 +33,16 @@ from pydantic import (
     create_model,
 )
 
+from streams import catalog
+from streams.catalog import JobService
 from streams.exceptions import RecordValidationError
 
 __all__ = [
     "COLLECT_OPTIONS",
-    "MAINTENANCE_JOBS",
     "MAX_JSON_DEPTH",
     "MAX_NAME_LENGTH",
     "MAX_SAMPLE_SIZE",
-    "PROCESS_JOBS",
+    "PRIORITY_LANE_FROM",
     "REQUEST_ID_MAX_LENGTH",
     "REQUEST_ID_RULE",
     "SCHEMA_VERSION",
@@ -38,6 +51,7 @@ __all__ = [
     "CollectRequest",
     "ControlCommand",
     "JobRequest",
+    "Lane",
     "MaintenanceRequest",
     "PluginHealthReport",
     "ProcessRequest",
@@ -78,6 +92,10 @@ COLLECT_OPTIONS = frozenset({"limit", "since", "sample_size", "plugins"})
 """Options of a collect request that the collector reads for every plugin (`plugins`: per-plugin
 options of a group)."""
 _DATETIME = TypeAdapter(datetime)
+Lane = Literal["bulk", "priority"]
+"""A collect request's topic: collect.requests (bulk) or collect.requests.priority."""
+PRIORITY_LANE_FROM = 5
+"""Collect requests of this priority or more take the priority lane."""
 
 
 def is_request_id(value: object) -> bool:
@@ -353,6 +371,11 @@ class CollectRequest(StreamRecord, namespace="trend_stream.CollectRequest"):
     def __post_init__(self) -> None:
         _fill_request_defaults(self)
 
+    @property
+    def lane(self) -> Lane:
+        """`priority` from PRIORITY_LANE_FROM on, else `bulk`: the one rule of every sender."""
+        return "priority" if self.priority >= PRIORITY_LANE_FROM else "bulk"
+
     def check(self) -> None:
         """Reject a bad request id, an empty plugin name, a priority outside 0..9, a naive
         deadline and malformed options every plugin reads (`limit`, `since`, `sample_size`,
@@ -529,19 +552,21 @@ class EnrichedItem(StreamRecord, namespace="trend_stream.EnrichedItem"):
     request_id: Optional[str] = None
     new: bool = True
     """Whether the enrich stage stored the item for the first time (False on redelivery)."""
+    names: List[str] = None  # type: ignore[assignment]
+    """The entities written as proper names (a subset of `entities`); empty in messages of
+    earlier versions, whose items then never contradict a topic by their names."""
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
         self.entities = self.entities if self.entities is not None else []
-
-
-PROCESS_JOBS = frozenset({"sweep", "reprocess_trends", "generate_embeddings", "test_pipeline"})
-MAINTENANCE_JOBS = frozenset({"health", "cleanup", "plugin_health", "analytics", "backup", "lag"})
+        self.names = self.names if self.names is not None else []
 
 
 class JobRequest(StreamRecord, abstract=True):
-    """A job on request, named by `job`; each subclass names the jobs it accepts in `jobs`."""
+    """A job on request, named by `job`; each subclass is the request of one service, whose
+    jobs (streams.catalog) it accepts."""
 
+    service: ClassVar[JobService]
     jobs: ClassVar[frozenset[str]] = frozenset()
 
     job: str
@@ -568,15 +593,17 @@ class JobRequest(StreamRecord, abstract=True):
 
 
 class ProcessRequest(JobRequest, namespace="trend_stream.ProcessRequest"):
-    """A processing job on request: sweep, reprocess_trends, generate_embeddings, test_pipeline."""
+    """A processing job on request (the processor's jobs of the catalog)."""
 
-    jobs: ClassVar[frozenset[str]] = PROCESS_JOBS
+    service: ClassVar[JobService] = "processor"
+    jobs: ClassVar[frozenset[str]] = catalog.job_names("processor")
 
 
 class MaintenanceRequest(JobRequest, namespace="trend_stream.MaintenanceRequest"):
-    """A maintenance job on request: health, cleanup, plugin_health, analytics, backup, lag."""
+    """A maintenance job on request (the maintenance worker's jobs of the catalog)."""
 
-    jobs: ClassVar[frozenset[str]] = MAINTENANCE_JOBS
+    service: ClassVar[JobService] = "maintenance"
+    jobs: ClassVar[frozenset[str]] = catalog.job_names("maintenance")
 
 
 class AlertSeverity(enum.StrEnum):

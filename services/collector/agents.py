@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable
 from typing import Any
 
 from services.collector.app import app
 from services.collector.groups import GroupTracker
 from services.collector.plugins import default_registry
 from services.collector.processing import ProcessingTracker
-from services.collector.runner import CollectorDeps, Lane, RequestRunner
+from services.collector.runner import CollectorDeps, RequestRunner
 from services.collector.runs import PluginRunLog
 from services.collector.seen import SeenItems
 from services.collector.topics import (
@@ -21,19 +22,14 @@ from services.collector.topics import (
     requests_topic,
     results_topic,
 )
-from streams import retry_consumer
-from streams.decoding import consume_records, fallback_request_id
+from streams import client, retry_consumer
+from streams.decoding import consume_records
 from streams.delivery import Delivery
+from streams.jobs import close_on_shutdown, status_publisher
 from streams.logs import event_context
-from streams.records import (
-    CollectRequest,
-    ControlCommand,
-    ProcessingReport,
-    RawItem,
-    RequestStatus,
-)
+from streams.records import CollectRequest, ControlCommand, Lane, ProcessingReport, RawItem
 from streams.resources import WorkerResources
-from streams.retry import Guard, Handler, Rejected, RetryPolicy, Route
+from streams.retry import Guard, Handler, RetryPolicy, Route
 from streams.topics import (
     COLLECT_REQUESTS,
     COLLECT_REQUESTS_PRIORITY,
@@ -47,6 +43,7 @@ __all__ = [
     "control",
     "get_runner",
     "guard",
+    "processing",
     "processing_reports",
     "publish_request",
     "resources",
@@ -54,6 +51,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 resources = WorkerResources(app.settings)
+processing = ProcessingTracker(resources.redis, app.settings)
 _collect_policy = RetryPolicy.for_kind(app.settings, app.settings.collect_max_retries)
 _once = RetryPolicy(max_retries=0)
 guard = Guard(
@@ -69,17 +67,13 @@ _runner: RequestRunner | None = None
 _runner_lock = asyncio.Lock()
 
 
-async def _publish_status(status: RequestStatus) -> None:
-    await results_topic.send(key=status.request_id, value=status)
-    await resources.states.save(status)
-
-
-async def _publish_item(item: RawItem) -> None:
-    await items_topic.send(key=item.key, value=item)
+async def _publish_item(item: RawItem) -> Awaitable[object]:
+    """Send an item to items.raw; what it returns completes with the broker's acknowledgement."""
+    return await items_topic.send(key=item.key, value=item)
 
 
 async def publish_request(request: CollectRequest, lane: Lane) -> None:
-    """Produce a request to its lane's topic (group children, scheduled runs, POST /collect)."""
+    """Produce a request to a lane's topic (a group's children, scheduled runs)."""
     topic = priority_topic if lane == "priority" else requests_topic
     await topic.send(key=request.request_id, value=request.dumps())
 
@@ -94,15 +88,15 @@ async def get_runner() -> RequestRunner:
                 CollectorDeps(
                     default_registry(settings),
                     settings,
-                    _publish_status,
+                    status_publisher(results_topic, resources.states),
                     _publish_item,
                     publish_request,
                     redis=redis,
-                    states=resources.states,
+                    revocations=resources.states,
                     seen=SeenItems(redis, settings),
                     groups=GroupTracker(redis, settings),
                     runs=PluginRunLog(await resources.pool()),
-                    processing=ProcessingTracker(redis, settings),
+                    processing=processing,
                     policy=_collect_policy,
                 )
             )
@@ -111,18 +105,7 @@ async def get_runner() -> RequestRunner:
 
 def _handler(lane: Lane) -> Handler:
     async def handle(deliveries: list[Delivery]) -> None:
-        runner = await get_runner()
-        for delivery in deliveries:
-            status = await runner.handle(
-                delivery.value,
-                fallback_request_id(delivery),
-                lane,
-                delivery.key_text,
-                delivery.attempt,
-            )
-            rejected = Rejected.of_status(status)
-            if rejected is not None:
-                raise rejected
+        await (await get_runner()).handle_deliveries(deliveries, lane)
 
     return handle
 
@@ -153,8 +136,7 @@ async def _revoke(command: ControlCommand) -> None:
 
 async def _reported(report: ProcessingReport) -> None:
     runner = await get_runner()
-    assert runner.deps.processing is not None
-    pending = await runner.deps.processing.reported(report)
+    pending = await processing.reported(report)
     if pending is not None:
         await runner.complete(pending)
 
@@ -180,8 +162,4 @@ retry_consumer.install(
     },
 )
 
-
-@app.on_before_shutdown.connect  # type: ignore[arg-type]
-async def _close_resources(sender: Any, **kwargs: Any) -> None:
-    await resources.close()
-    await guard.close()
+close_on_shutdown(app, resources.close, guard.close, client.close)

@@ -2,25 +2,43 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import TypeAdapter, ValidationError
 
-from services.collector.exceptions import RequestRevokedError
 from services.collector.plugins import Plugin, PluginContext, PluginError
 from services.collector.plugins.options import limit_option
-from services.collector.seen import SeenItems
 from streams.records import CollectRequest, RawItem
 
-__all__ = ["Collection", "ItemSink"]
+__all__ = ["CONFIRM_EVERY", "Collection", "Confirmed", "ItemSink", "Seen"]
 
-ItemSink = Callable[[RawItem], Awaitable[None]]
-REVOCATION_CHECK_EVERY = 20
+ItemSink = Callable[[RawItem], Awaitable[Awaitable[object]]]
+"""Sends an item; returns once the producer holds it, with what the broker's acknowledgement
+completes (Faust's `topic.send`)."""
+Confirmed = Callable[[list[RawItem]], Awaitable[None]]
+"""Told the items the broker acknowledged."""
+CONFIRM_EVERY = 100
+"""Items sent before the run waits for the broker's acknowledgements."""
 _DATETIME = TypeAdapter(datetime)
+
+
+class Seen(Protocol):
+    """Items published recently (Redis: SeenItems), not to be published again."""
+
+    @property
+    def enabled(self) -> bool:
+        """False when nothing is remembered (every item is published)."""
+
+    async def seen(self, item: RawItem) -> bool:
+        """True when the item was published recently."""
+
+    async def mark(self, item: RawItem) -> None:
+        """Remember a published item."""
 
 
 def _since(options: Mapping[str, Any]) -> datetime | None:
@@ -38,18 +56,27 @@ def _since(options: Mapping[str, Any]) -> datetime | None:
 
 @dataclass
 class Collection:
-    """Counts and samples of one run; `run` drives the plugin and fills them."""
+    """Counts and samples of one run; `run` drives the plugin and fills them.
+
+    An item counts as published (marked seen, told to `confirmed`) only once the broker
+    acknowledged it: an item lost with the worker is neither seen nor counted, and a re-run
+    publishes it again.
+    """
 
     plugin: Plugin
     request: CollectRequest
     publish: ItemSink
-    seen: SeenItems | None = None
-    is_revoked: Callable[[], Awaitable[bool]] | None = None
+    seen: Seen
+    confirmed: Confirmed
     sample_size: int = 5
     counts: dict[str, int] = field(
         default_factory=lambda: dict.fromkeys(("collected", "published", "seen", "too_old"), 0)
     )
     sample: list[dict[str, Any]] = field(default_factory=list)
+    _sent: list[tuple[RawItem, Awaitable[object]]] = field(
+        default_factory=list, init=False, repr=False
+    )
+    _sent_keys: set[str] = field(default_factory=set, init=False, repr=False)
 
     async def run(self, ctx: PluginContext) -> dict[str, Any]:
         """Collect until the plugin ends or `limit` items were kept; return the run's result."""
@@ -63,9 +90,9 @@ class Collection:
                     self.counts["too_old"] += 1
                     continue
                 await self._keep(item, size)
-                await self._check_revoked()
                 if limit is not None and self.counts["collected"] >= limit:
                     break
+        await self._confirm()
         return self._result()
 
     async def _keep(self, item: RawItem, sample_size: int) -> None:
@@ -73,18 +100,31 @@ class Collection:
         if self.request.dry_run:
             if len(self.sample) < sample_size:
                 self.sample.append(item.asdict())
-        elif self.seen is not None and await self.seen.seen(item):
+        elif await self._seen(item):
             self.counts["seen"] += 1
         else:
-            await self.publish(item)
+            self._sent.append((item, await self.publish(item)))
+            self._sent_keys.add(item.key)
             self.counts["published"] += 1
-            if self.seen is not None:
-                await self.seen.mark(item)
+            if len(self._sent) >= CONFIRM_EVERY:
+                await self._confirm()
 
-    async def _check_revoked(self) -> None:
-        due = self.counts["collected"] % REVOCATION_CHECK_EVERY == 0
-        if self.is_revoked and due and await self.is_revoked():
-            raise RequestRevokedError(f"request {self.request.request_id} was revoked")
+    async def _seen(self, item: RawItem) -> bool:
+        if self.seen.enabled and item.key in self._sent_keys:
+            return True  # sent earlier in this run, its acknowledgement still awaited
+        return await self.seen.seen(item)
+
+    async def _confirm(self) -> None:
+        """Wait for the broker to acknowledge the items sent, then mark them seen and tell
+        `confirmed` (never before: an item the broker may not have is not published yet)."""
+        sent, self._sent = self._sent, []
+        if not sent:
+            return
+        await asyncio.gather(*(acknowledged for _, acknowledged in sent))
+        items = [item for item, _ in sent]
+        for item in items:
+            await self.seen.mark(item)
+        await self.confirmed(items)
 
     def _result(self) -> dict[str, Any]:
         result: dict[str, Any] = {

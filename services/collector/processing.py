@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
 
 from streams.config import Settings
-from streams.records import ProcessingReport, RawItem
+from streams.records import ProcessingReport
 
 __all__ = ["Pending", "ProcessingTracker"]
-
-ItemSink = Callable[[RawItem], Awaitable[None]]
 
 # Every script works on the four keys of one request: the hash (armed, expected, context,
 # counters, closed, done) and the sets of item keys published, reported and reported new.
@@ -174,19 +171,11 @@ class ProcessingTracker:
         await self._begin(keys=self._keys(request_id))
 
     async def published(self, request_id: str, *keys: str) -> None:
-        """Items this request published (recorded before they are sent)."""
+        """Items this request published, recorded once the broker acknowledged them: a worker
+        killed before cannot leave the request waiting for an item no broker has (the re-run,
+        which has not seen it, publishes it again)."""
         if keys:
             await self._published(keys=self._keys(request_id), args=[self.ttl, *keys])
-
-    def tracking(self, request_id: str, sink: ItemSink) -> ItemSink:
-        """`sink`, recording each item as the request's before sending it (a crash in between
-        leaves an item to wait for that the re-run, which has not seen it, publishes)."""
-
-        async def publish(item: RawItem) -> None:
-            await self.published(request_id, item.key)
-            await sink(item)
-
-        return publish
 
     async def expect(self, request_id: str, items: int, context: dict[str, Any]) -> Pending | None:
         """The run published `items` items: wait for every item the request published (at least

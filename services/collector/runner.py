@@ -1,4 +1,4 @@
-"""Runs one collect request and reports each state it reaches as a RequestStatus."""
+"""Runs one collect request (a plugin's collection or a group's fan-out) through the lifecycle."""
 
 from __future__ import annotations
 
@@ -6,34 +6,41 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from functools import partial
+from typing import Any, Protocol, get_args
 
 from redis.asyncio import Redis
 
-from services.collector.collection import Collection, ItemSink
-from services.collector.exceptions import CollectorError, RequestRevokedError
-from services.collector.groups import GroupTracker, children_of
+from services.collector.collection import Collection, ItemSink, Seen
+from services.collector.exceptions import CollectorError
+from services.collector.groups import GroupOutcome, children_of
 from services.collector.http import SourceHttp
 from services.collector.plugins import Plugin, PluginContext, PluginError, PluginRegistry
-from services.collector.processing import Pending, ProcessingTracker
+from services.collector.processing import Pending
 from services.collector.ratelimit import RedisRateLimiter
-from services.collector.runs import PluginRunLog
-from services.collector.seen import SeenItems
 from streams.config import Settings
 from streams.decoding import parse_request
-from streams.delivery import Failure
+from streams.delivery import Delivery
 from streams.exceptions import RecordValidationError, UnknownPluginError
-from streams.limits import RevokedError, TimeLimits, run_limited
-from streams.records import CollectRequest, RequestState, RequestStatus
-from streams.reporting import RetryNote, StatusReporter, StatusSink, worker_name
-from streams.retry import Decision, RetryPolicy, is_outage
-from streams.state import RequestStates
+from streams.jobs import Outcome, RequestLifecycle, Revocations, Task
+from streams.limits import TimeLimits
+from streams.records import CollectRequest, Lane, RawItem, RequestState, RequestStatus
+from streams.reporting import StatusReporter, StatusSink
+from streams.retry import RetryPolicy
 
-__all__ = ["CollectorDeps", "Lane", "RequestRunner", "parse_trigger"]
+__all__ = [
+    "CollectorDeps",
+    "Groups",
+    "Processing",
+    "RequestRunner",
+    "RequestSink",
+    "RunLog",
+    "parse_trigger",
+]
 
 log = logging.getLogger(__name__)
-Lane = Literal["bulk", "priority"]
 RequestSink = Callable[[CollectRequest, Lane], Awaitable[None]]
+"""Produces a request to a lane's topic (a group's children)."""
 EXPECTED_FAILURES = (PluginError, UnknownPluginError, RecordValidationError, CollectorError)
 
 
@@ -45,31 +52,89 @@ def parse_trigger(payload: bytes | None, max_bytes: int, key: str | None = None)
     return parse_request(CollectRequest, payload, max_bytes, key)
 
 
-@dataclass
+class Groups(Protocol):
+    """Open groups and their children's outcomes (Redis: GroupTracker)."""
+
+    async def open(
+        self, parent: CollectRequest, members: list[str], timings: dict[str, float]
+    ) -> None:
+        """Remember which children a parent waits for."""
+
+    async def child_done(self, status: RequestStatus) -> GroupOutcome | None:
+        """Record a child's final status; the parent's outcome when it was the last."""
+
+
+class RunLog(Protocol):
+    """Plugin runs and the plugins groups skip (PostgreSQL: PluginRunLog)."""
+
+    async def disabled(self) -> set[str]:
+        """Plugins the groups skip."""
+
+    async def record(self, status: RequestStatus) -> None:
+        """Record a plugin run's final status."""
+
+
+class Processing(Protocol):
+    """What `then_process` requests published and the processor reported (ProcessingTracker)."""
+
+    async def begin(self, request_id: str) -> None:
+        """A run of the request starts."""
+
+    async def published(self, request_id: str, *keys: str) -> None:
+        """Items of the request the broker acknowledged."""
+
+    async def expect(self, request_id: str, items: int, context: dict[str, Any]) -> Pending | None:
+        """The run published `items` items; Pending if they were all processed already."""
+
+    async def finished(self, request_id: str) -> None:
+        """The request's SUCCESS is published."""
+
+
+@dataclass(frozen=True)
 class CollectorDeps:
-    """Where a runner publishes, and the shared state it uses (None: not wired, as in tests)."""
+    """Where a runner publishes and the shared state it uses: all required (the unit tests give
+    in-memory fakes, tests/support/fakes.py)."""
 
     registry: PluginRegistry
     settings: Settings
     statuses: StatusSink
     items: ItemSink
     requests: RequestSink
-    redis: Redis | None = None
-    states: RequestStates | None = None
-    seen: SeenItems | None = None
-    groups: GroupTracker | None = None
-    runs: PluginRunLog | None = None
-    processing: ProcessingTracker | None = None
-    policy: RetryPolicy | None = None
-    """Retries of a failed request; None: a failure is final at once."""
+    redis: Redis
+    """The plugins' shared state (PluginContext.redis) and rate limits."""
+    revocations: Revocations
+    seen: Seen
+    groups: Groups
+    runs: RunLog
+    processing: Processing
+    policy: RetryPolicy
+    """Retries of a failed request (max_retries 0: a failure is final at once)."""
+
+
+async def _untracked(items: list[RawItem]) -> None:
+    """Items of a request nobody waits for: nothing to record."""
 
 
 class RequestRunner:
-    """Parses a trigger, runs its plugin (or fans a group out) and reports every state."""
+    """Checks a trigger, then runs its plugin or fans its group out; the request lifecycle
+    (streams.jobs) reports every state, retries, limits and revokes."""
 
     def __init__(self, deps: CollectorDeps) -> None:
         self.deps = deps
-        self.worker = worker_name()
+        self._lifecycles = {
+            lane: RequestLifecycle(
+                CollectRequest,
+                partial(self._prepare, lane),
+                deps.statuses,
+                deps.revocations,
+                max_bytes=deps.settings.max_request_bytes,
+                policy=deps.policy,
+                revoke_check_s=deps.settings.revoke_check_s,
+                settled=self._settled,
+                expected=EXPECTED_FAILURES,
+            )
+            for lane in get_args(Lane)
+        }
 
     @property
     def registry(self) -> PluginRegistry:
@@ -84,63 +149,85 @@ class RequestRunner:
         key: str | None = None,
         attempt: int = 0,
     ) -> RequestStatus:
-        """Answer one message of a request topic; never raises for a bad message.
+        """Answer one message of a lane's topic; never raises for a bad message.
 
         A trigger without a request_id takes the message key; a bad one is answered under
         `fallback_id`. `attempt`: failures behind this message (it is a retry when > 0).
         Raises only when a server is unreachable (the message is to be retried in place).
         """
-        try:
-            request = parse_trigger(payload, self.deps.settings.max_request_bytes, key)
-        except RecordValidationError as exc:
-            report = StatusReporter(self.deps.statuses, fallback_id, "", worker=self.worker)
-            return await report(RequestState.FAILURE, error=exc, retry=RetryNote(attempt + 1))
-        return await self.run(request, lane, attempt)
+        return await self._lifecycles[lane].handle(payload, fallback_id, key, attempt)
+
+    async def handle_deliveries(self, deliveries: list[Delivery], lane: Lane) -> None:
+        """A guard handler for a lane: run each request; a RETRY or FAILURE routes its message."""
+        await self._lifecycles[lane].handle_deliveries(deliveries)
 
     async def run(
         self, request: CollectRequest, lane: Lane = "bulk", attempt: int = 0
     ) -> RequestStatus:
         """Run a request to its final state, or to RETRY (a group: to STARTED)."""
-        report = self._reporter(request)
-        await report(RequestState.RECEIVED, retry=RetryNote(attempt) if attempt else None)
-        try:
-            await self._ensure_not_revoked(request)
-            self.registry.check(request, self.deps.settings)
-            if self.registry.is_group(request.plugin):
-                return await self._fan_out(request, lane, report)
-            status = await self._run_plugin(self.registry.get(request.plugin), request, report)
-        except RevokedError as exc:
-            status = await report(RequestState.REVOKED, error=exc)
-        except Exception as exc:
-            if is_outage(exc):
-                raise
-            status = await self._failed(report, exc, attempt + 1)
-        await self._after(status)
-        return status
+        return await self._lifecycles[lane].run(request, attempt)
 
-    async def _ensure_not_revoked(self, request: CollectRequest) -> None:
-        states = self.deps.states
-        if states is not None and await states.is_revoked(request.request_id):
-            raise RequestRevokedError(f"request {request.request_id} was revoked before it ran")
+    async def complete(self, pending: Pending) -> RequestStatus:
+        """Publish the SUCCESS of a `then_process` request whose items are all processed."""
+        context = pending.context
+        lifecycle = self._lifecycles["bulk"]
+        report = lifecycle.reporter(
+            pending.request_id,
+            context["plugin"],
+            parent_id=context["parent_id"],
+            timings=context["timings"],
+        )
+        return await lifecycle.succeed(
+            report, {**context["result"], "processing": pending.processing}
+        )
 
-    async def _run_plugin(
+    def limits(self, plugin: str) -> TimeLimits:
+        """The soft and hard time limits of a plugin's runs (per-plugin settings first)."""
+        settings = self.deps.settings
+        soft = settings.plugin_soft_time_limits.get(plugin, settings.collect_soft_time_limit_s)
+        hard = settings.plugin_hard_time_limits.get(plugin, settings.collect_hard_time_limit_s)
+        return TimeLimits(soft, max(soft, hard))
+
+    async def _prepare(self, lane: Lane, request: CollectRequest) -> Task:
+        """Refuse what these plugins cannot run; else the plugin's run or the group's fan-out."""
+        self.registry.check(request, self.deps.settings)
+        if self.registry.is_group(request.plugin):
+            return Task(partial(self._fan_out, request, lane), announce=False)
+        plugin = self.registry.get(request.plugin)
+        return Task(partial(self._collect, plugin, request), self.limits(plugin.name))
+
+    async def _collect(
         self, plugin: Plugin, request: CollectRequest, report: StatusReporter
-    ) -> RequestStatus:
-        await report(RequestState.STARTED)
-        tracked = request.then_process and not request.dry_run and self.deps.processing is not None
+    ) -> Outcome:
+        deps = self.deps
+        tracked = request.then_process and not request.dry_run
         if tracked:
-            assert self.deps.processing is not None
-            await self.deps.processing.begin(request.request_id)
-        result = await self._collect(plugin, request)
+            await deps.processing.begin(request.request_id)
+        http = self._http(plugin)
+        ctx = PluginContext(request.request_id, deps.settings, request.dry_run, http, deps.redis)
+        confirmed = partial(self._published, request.request_id) if tracked else _untracked
+        collection = Collection(
+            plugin, request, deps.items, deps.seen, confirmed, deps.settings.dry_run_sample_size
+        )
+        started = time.monotonic()
+        try:
+            result = await collection.run(ctx)
+        finally:
+            if http is not None:
+                await http.aclose()
+        result["duration_s"] = round(time.monotonic() - started, 3)
         if tracked:
             return await self._await_processing(request, report, result)
-        return await report(RequestState.SUCCESS, result=result)
+        return Outcome(result)
+
+    async def _published(self, request_id: str, items: list[RawItem]) -> None:
+        """Items of a `then_process` request that the broker acknowledged."""
+        await self.deps.processing.published(request_id, *(item.key for item in items))
 
     async def _await_processing(
         self, request: CollectRequest, report: StatusReporter, result: dict[str, Any]
-    ) -> RequestStatus:
+    ) -> Outcome:
         """Stay STARTED until the processor reported every published item (`then_process`)."""
-        assert self.deps.processing is not None
         context = {
             "result": result,
             "timings": report.timings,
@@ -151,128 +238,45 @@ class RequestRunner:
             request.request_id, result["items_published"], context
         )
         if pending is None:
-            waiting = {**result, "processing": "waiting for the processor"}
-            return await report(RequestState.STARTED, result=waiting)
-        status = await report(
-            RequestState.SUCCESS, result={**result, "processing": pending.processing}
-        )
-        await self.deps.processing.finished(request.request_id)
-        return status
-
-    async def complete(self, pending: Pending) -> RequestStatus:
-        """Publish the SUCCESS of a `then_process` request whose items are all processed."""
-        context = pending.context
-        report = StatusReporter(
-            self.deps.statuses,
-            pending.request_id,
-            context["plugin"],
-            parent_id=context["parent_id"],
-            timings=context["timings"],
-            worker=self.worker,
-        )
-        result = {**context["result"], "processing": pending.processing}
-        status = await report(RequestState.SUCCESS, result=result)
-        if self.deps.processing is not None:
-            await self.deps.processing.finished(pending.request_id)
-        await self._after(status)
-        return status
-
-    def _reporter(self, request: CollectRequest) -> StatusReporter:
-        return StatusReporter(
-            self.deps.statuses,
-            request.request_id,
-            request.plugin,
-            parent_id=request.parent_id,
-            worker=self.worker,
-        )
-
-    async def _collect(self, plugin: Plugin, request: CollectRequest) -> dict[str, Any]:
-        deps = self.deps
-        http = self._http(plugin)
-        ctx = PluginContext(request.request_id, deps.settings, request.dry_run, http, deps.redis)
-        states = deps.states
-        publish = deps.items
-        if request.then_process and not request.dry_run and deps.processing is not None:
-            publish = deps.processing.tracking(request.request_id, publish)
-        collection = Collection(
-            plugin,
-            request,
-            publish,
-            deps.seen,
-            (lambda: states.is_revoked(request.request_id)) if states else None,
-            deps.settings.dry_run_sample_size,
-        )
-        started = time.monotonic()
-        revoked = (lambda: states.is_revoked(request.request_id)) if states else None
-        try:
-            result = await run_limited(
-                collection.run(ctx), self.limits(plugin.name), revoked, deps.settings.revoke_check_s
-            )
-        finally:
-            if http is not None:
-                await http.aclose()
-        result["duration_s"] = round(time.monotonic() - started, 3)
-        return result
-
-    def limits(self, plugin: str) -> TimeLimits:
-        """The soft and hard time limits of a plugin's runs (per-plugin settings first)."""
-        settings = self.deps.settings
-        soft = settings.plugin_soft_time_limits.get(plugin, settings.collect_soft_time_limit_s)
-        hard = settings.plugin_hard_time_limits.get(plugin, settings.collect_hard_time_limit_s)
-        return TimeLimits(soft, max(soft, hard))
+            return Outcome({**result, "processing": "waiting for the processor"}, waiting=True)
+        return Outcome({**result, "processing": pending.processing})
 
     def _http(self, plugin: Plugin) -> SourceHttp | None:
         if not plugin.uses_http:
             return None
-        settings, redis = self.deps.settings, self.deps.redis
+        settings = self.deps.settings
         per_minute = settings.plugin_rate_limits.get(plugin.name)
         limiter = None
-        if redis is not None and per_minute:
-            limiter = RedisRateLimiter(redis, plugin.name, per_minute, settings.namespace)
+        if per_minute:
+            limiter = RedisRateLimiter(self.deps.redis, plugin.name, per_minute, settings.namespace)
         return SourceHttp(plugin.name, settings, limiter)
 
-    async def _fan_out(
-        self, parent: CollectRequest, lane: Lane, report: StatusReporter
-    ) -> RequestStatus:
+    async def _fan_out(self, parent: CollectRequest, lane: Lane, report: StatusReporter) -> Outcome:
         listed = self.registry.members(parent.plugin)
-        disabled = await self.deps.runs.disabled() if self.deps.runs else set()
+        disabled = await self.deps.runs.disabled()
         members = [name for name in listed if name not in disabled]
         if not members:
             raise UnknownPluginError(f"group {parent.plugin!r} has no enabled plugin")
-        if self.deps.groups is None:
-            raise CollectorError("group requests need Redis, and this runner has none")
         await self.deps.groups.open(parent, members, report.timings)
         children = children_of(parent, members)
         for child in children:
             await self.deps.requests(child, lane)
         skipped = sorted(set(listed) - set(members))
         result = {"children": [c.request_id for c in children], "skipped_disabled": skipped}
-        return await report(RequestState.STARTED, result=result)
+        return Outcome(result, waiting=True)
 
-    async def _failed(self, report: StatusReporter, exc: Exception, attempt: int) -> RequestStatus:
-        """RETRY with the next due time while the policy allows, else FAILURE."""
-        if not isinstance(exc, EXPECTED_FAILURES):
-            log.exception("request failed", extra={"request_id": report.request_id})
-        policy = self.deps.policy
-        decision = policy.decide(exc, attempt) if policy else Decision("dead", attempt)
-        note = RetryNote(attempt, decision.due or None, Failure.of(exc).traceback)
-        state = RequestState.RETRY if decision.action == "retry" else RequestState.FAILURE
-        return await report(state, error=exc, retry=note)
-
-    async def _after(self, status: RequestStatus) -> None:
-        """Record the plugin run, and close the parent group when this was its last child."""
-        if not status.state.is_final:
-            return
-        if self.deps.runs is not None and status.plugin in self.registry.names():
+    async def _settled(self, status: RequestStatus) -> None:
+        """A final status: a `then_process` SUCCESS is confirmed to the tracker, the plugin run
+        recorded, and the parent group closed when this was its last child."""
+        waited = isinstance((status.result or {}).get("processing"), dict)
+        if status.state is RequestState.SUCCESS and waited:
+            await self.deps.processing.finished(status.request_id)
+        if status.plugin in self.registry.names():
             await self.deps.runs.record(status)
-        if status.parent_id and self.deps.groups is not None:
+        if status.parent_id:
             outcome = await self.deps.groups.child_done(status)
             if outcome is not None:
-                parent = StatusReporter(
-                    self.deps.statuses,
-                    status.parent_id,
-                    outcome.group,
-                    timings=outcome.timings,
-                    worker=self.worker,
+                parent = self._lifecycles["bulk"].reporter(
+                    status.parent_id, outcome.group, timings=outcome.timings
                 )
                 await parent(outcome.state, result=outcome.result, error=outcome.error)

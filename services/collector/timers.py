@@ -1,9 +1,10 @@
-"""The collector's timers: the collection schedules, run on the leader (Faust crontab)."""
+"""The collector's timers: the catalog's collection schedules, run on the leader (Faust crontab)."""
 
 from __future__ import annotations
 
 from services.collector.agents import publish_request, resources
 from services.collector.app import app
+from streams import catalog
 from streams.config import Settings
 from streams.records import CollectRequest
 from streams.schedules import Fire, Schedule, install
@@ -16,21 +17,17 @@ def _collect(group: str, job: str) -> Fire:
         request = CollectRequest(
             plugin=group, request_id=request_id, requested_by=f"schedule:{job}"
         )
-        await publish_request(request, "bulk")
+        await publish_request(request, request.lane)
 
     return fire
 
 
 def collection_schedules(settings: Settings) -> list[Schedule]:
-    """`all` on SCHEDULE_ALL and `high_frequency` on SCHEDULE_HIGH_FREQUENCY (empty: off)."""
-    wanted = [
-        ("collect_all", "all", settings.schedule_all),
-        ("collect_high_frequency", "high_frequency", settings.schedule_high_frequency),
-    ]
+    """A schedule per group of the catalog with a default schedule whose cron is not empty."""
     return [
-        Schedule(job := f"{settings.namespace}{name}", cron, _collect(group, job))
-        for name, group, cron in wanted
-        if cron
+        Schedule(job := f"{settings.namespace}{entry.name}", cron, _collect(entry.target, job))
+        for entry in catalog.schedules("collector")
+        if (cron := entry.cron.cron(settings))
     ]
 
 

@@ -7,12 +7,10 @@ from faust import web
 from services.collector.agents import resources
 from services.collector.app import app
 from services.collector.plugins import default_registry
-from services.collector.runner import Lane, parse_trigger
-from services.collector.topics import control_topic
-from streams.client import PRIORITY_LANE_FROM, submit
+from services.collector.runner import parse_trigger
+from streams.client import revoke, submit
 from streams.exceptions import RecordValidationError, UnknownPluginError
-from streams.records import ControlCommand, request_id_problem
-from streams.topics import COLLECT_REQUESTS, COLLECT_REQUESTS_PRIORITY
+from streams.records import request_id_problem
 from streams.web import add_health_view, add_metrics_view, authorize, read_body
 
 __all__ = ["CollectView", "RequestCancelView", "RequestView", "health", "metrics"]
@@ -48,13 +46,11 @@ class CollectView(web.View):
             _registry.check(collect, app.settings)
         except (RecordValidationError, UnknownPluginError) as exc:
             return self.json({"error": str(exc)}, status=400)
-        lane: Lane = "priority" if collect.priority >= PRIORITY_LANE_FROM else "bulk"
-        spec = COLLECT_REQUESTS_PRIORITY if lane == "priority" else COLLECT_REQUESTS
-        await submit(app.settings, resources.states, collect, spec)
+        await submit(app.settings, resources.states, collect)
         body = {
             "request_id": collect.request_id,
             "state": "PENDING",
-            "lane": lane,
+            "lane": collect.lane,
             "status_url": f"/requests/{collect.request_id}",
         }
         return self.json(body, status=202)
@@ -86,7 +82,5 @@ class RequestCancelView(web.View):
         bad = _bad_id(self, request_id)
         if bad is not None:
             return bad
-        await resources.states.revoke(request_id)
-        command = ControlCommand(command="revoke", request_id=request_id, issued_by="web")
-        await control_topic.send(key=request_id, value=command.dumps())
+        await revoke(app.settings, resources.states, request_id, issued_by="web")
         return self.json({"request_id": request_id, "command": "revoke"}, status=202)

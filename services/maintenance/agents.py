@@ -7,15 +7,15 @@ from typing import Any
 
 from services.maintenance.alerts import describe
 from services.maintenance.app import app
-from services.maintenance.handlers import OPTIONS, Jobs, handlers
+from services.maintenance.handlers import Jobs, handlers
 from services.maintenance.lag import LagMonitor
 from services.maintenance.topics import alerts_topic, job_results_topic, jobs_topic
-from streams import retry_consumer
+from streams import client, retry_consumer
 from streams.decoding import consume_records
 from streams.delivery import Delivery
-from streams.jobs import JobRunner
+from streams.jobs import JobRunner, close_on_shutdown, status_publisher
 from streams.limits import job_limits
-from streams.records import Alert, MaintenanceRequest, RequestStatus
+from streams.records import Alert, MaintenanceRequest
 from streams.resources import WorkerResources
 from streams.retry import Guard, RetryPolicy, Route
 from streams.topics import ALERTS, MAINTENANCE_REQUESTS
@@ -42,25 +42,20 @@ async def log_alerts(stream: Any) -> None:
     await consume_records(stream, Alert, guard, _log_alert)
 
 
-async def _publish_status(status: RequestStatus) -> None:
-    await job_results_topic.send(key=status.request_id, value=status)
-    await resources.states.save(status)
-
-
 _runner = JobRunner(
     MaintenanceRequest,
     handlers(Jobs(resources, monitor, publish_alert)),
-    _publish_status,
+    status_publisher(job_results_topic, resources.states),
     resources.states,
-    policy=RetryPolicy.for_kind(app.settings, app.settings.process_max_retries),
+    policy=RetryPolicy.for_kind(app.settings, app.settings.maintenance_max_retries),
     limits=job_limits(app.settings),
-    options=OPTIONS,
     max_bytes=app.settings.max_request_bytes,
+    revoke_check_s=app.settings.revoke_check_s,
 )
 guard = Guard(
     app.settings,
     [
-        Route(MAINTENANCE_REQUESTS, _runner.policy or RetryPolicy(0)),
+        Route(MAINTENANCE_REQUESTS, _runner.policy),
         Route(ALERTS, RetryPolicy(max_retries=0)),
     ],
 )
@@ -78,9 +73,4 @@ async def jobs(stream: Any) -> None:
 
 retry_consumer.install(app, guard, {MAINTENANCE_REQUESTS.full_name(app.settings): handle_jobs})
 
-
-@app.on_before_shutdown.connect  # type: ignore[arg-type]
-async def _close_resources(sender: Any, **kwargs: Any) -> None:
-    await monitor.close()
-    await resources.close()
-    await guard.close()
+close_on_shutdown(app, monitor.close, resources.close, guard.close, client.close)

@@ -1,13 +1,10 @@
-"""The maintenance jobs on request: health, cleanup, plugin_health, analytics, backup, lag."""
+"""The maintenance jobs on request (declared in streams/catalog.py), one method each."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
-from functools import partial
 from typing import Any
-
-from pydantic import Field
 
 from services.maintenance.alerts import AlertSink
 from services.maintenance.analytics import daily_analytics
@@ -16,42 +13,20 @@ from services.maintenance.cleanup import cleanup
 from services.maintenance.health import HealthHistory, check_health
 from services.maintenance.lag import LagMonitor, group_dict
 from services.maintenance.plugin_health import plugin_health
-from streams.jobs import JobHandler, JobOptions, JobOptionsError, NoOptions, OptionSchemas
+from streams.jobs import JobHandler, JobOptionsError, job_handlers
 from streams.records import MaintenanceRequest
 from streams.resources import WorkerResources
 
-__all__ = ["OPTIONS", "AnalyticsOptions", "CleanupOptions", "JobOptionError", "Jobs", "handlers"]
+__all__ = ["JobOptionError", "Jobs", "handlers"]
 
 
 class JobOptionError(JobOptionsError):
     """A maintenance job's options are wrong (bad input: never retried)."""
 
 
-class CleanupOptions(JobOptions):
-    """`days`: data older than this many days is deleted (default CLEANUP_DAYS)."""
-
-    days: int | None = Field(None, ge=1)
-
-
-class AnalyticsOptions(JobOptions):
-    """`day`: the ISO date whose figures are computed (default yesterday, UTC)."""
-
-    day: date | None = Field(None, strict=False)
-
-
-OPTIONS: OptionSchemas = {
-    "health": NoOptions,
-    "cleanup": CleanupOptions,
-    "plugin_health": NoOptions,
-    "analytics": AnalyticsOptions,
-    "backup": NoOptions,
-    "lag": NoOptions,
-}
-"""The options each maintenance job accepts (anything else is refused before it runs)."""
-
-
 class Jobs:
-    """The maintenance jobs, bound to a worker's resources, its lag monitor and its alert sink."""
+    """The maintenance jobs, bound to a worker's resources, its lag monitor and its alert sink:
+    the method of each job's name runs it (the catalog declares its options and schedule)."""
 
     def __init__(self, resources: WorkerResources, monitor: LagMonitor, alerts: AlertSink) -> None:
         self.resources = resources
@@ -94,14 +69,8 @@ class Jobs:
 
 
 def handlers(jobs: Jobs) -> dict[str, JobHandler[MaintenanceRequest]]:
-    """The jobs this worker serves, by name."""
-    names = ("health", "cleanup", "plugin_health", "analytics", "backup", "lag")
-    return {name: partial(_call, jobs, name) for name in names}
-
-
-async def _call(jobs: Jobs, name: str, request: MaintenanceRequest) -> dict[str, Any]:
-    result: dict[str, Any] = await getattr(jobs, name)(request)
-    return result
+    """Each maintenance job of the catalog, served by the method of its name."""
+    return job_handlers(MaintenanceRequest, jobs)
 
 
 def _whole(options: Mapping[str, Any], name: str, default: int) -> int:

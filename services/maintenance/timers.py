@@ -8,8 +8,9 @@ from services.maintenance.agents import monitor, publish_alert, resources
 from services.maintenance.app import app
 from services.maintenance.topics import jobs_topic
 from streams.config import Settings
+from streams.jobs import scheduled_jobs
 from streams.records import JobRequest, MaintenanceRequest
-from streams.schedules import Schedule, install, job_schedules
+from streams.schedules import Schedule, install
 
 __all__ = ["get_scheduler", "maintenance_schedules", "sample_lag"]
 
@@ -21,15 +22,8 @@ async def _send(request: JobRequest) -> None:
 
 
 def maintenance_schedules(settings: Settings) -> list[Schedule]:
-    """health, cleanup, plugin_health, analytics and backup on their SCHEDULE_* (empty: off)."""
-    wanted = [
-        ("health", settings.schedule_health, {}),
-        ("cleanup", settings.schedule_cleanup, {"days": settings.cleanup_days}),
-        ("plugin_health", settings.schedule_plugin_health, {}),
-        ("analytics", settings.schedule_analytics, {}),
-        ("backup", settings.schedule_backup, {}),
-    ]
-    return job_schedules(settings, MaintenanceRequest, wanted, _send)
+    """The maintenance jobs' default schedules of the catalog (an empty cron: off)."""
+    return scheduled_jobs(settings, MaintenanceRequest, _send)
 
 
 get_scheduler = install(app, app.settings, maintenance_schedules(app.settings), resources.pool)

@@ -28,14 +28,13 @@ from services.processor.vectors import ITEMS
 from streams import retry_consumer
 from streams.decoding import parse, valid_deliveries
 from streams.delivery import Delivery
-from streams.jobs import JobRunner
+from streams.jobs import JobRunner, close_on_shutdown, status_publisher
 from streams.limits import job_limits
 from streams.records import (
     EnrichedItem,
     ProcessingReport,
     ProcessRequest,
     RawItem,
-    RequestStatus,
 )
 from streams.retry import Guard, RetryPolicy, Route
 from streams.topics import ITEMS_ENRICHED, ITEMS_RAW, PROCESS_REQUESTS
@@ -289,9 +288,7 @@ async def _finish(batch: Coroutine[Any, Any, None]) -> None:
         raise
 
 
-async def _publish_status(status: RequestStatus) -> None:
-    await job_results_topic.send(key=status.request_id, value=status)
-    await resources.states.save(status)
+_publish_status = status_publisher(job_results_topic, resources.states)
 
 
 _job_runner = JobRunner(
@@ -325,8 +322,4 @@ retry_consumer.install(
     },
 )
 
-
-@app.on_before_shutdown.connect  # type: ignore[arg-type]
-async def _close_resources(sender: Any, **kwargs: Any) -> None:
-    await resources.close()
-    await guard.close()
+close_on_shutdown(app, resources.close, guard.close)

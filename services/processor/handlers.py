@@ -1,34 +1,34 @@
-"""The processing jobs: test_pipeline, sweep, reprocess_trends, generate_embeddings."""
+"""The processing jobs on request (declared in streams/catalog.py), one function each."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from functools import partial
+import sys
 from pathlib import Path
 from typing import Any
-
-from pydantic import Field, model_validator
 
 from services.processor.pipeline import BatchResult, Pipeline
 from services.processor.reprocess import recompute_trends
 from services.processor.resources import Resources
 from services.processor.topics import items_topic
 from services.processor.vectors import ITEMS
+from streams import catalog
+from streams.catalog import EmbeddingOptions, ReprocessOptions, SweepOptions, TestPipelineOptions
 from streams.exceptions import RecordValidationError
-from streams.jobs import JobHandler, JobOptions, JobOptionsError, OptionSchemas
+from streams.jobs import JobHandler, JobOptionsError, OptionSchemas, job_handlers
 from streams.records import ProcessRequest, RawItem
 from streams.vectors import flush_deletions
 
 __all__ = [
     "OPTIONS",
-    "EmbeddingOptions",
     "JobError",
-    "ReprocessOptions",
-    "SweepOptions",
-    "TestPipelineOptions",
+    "generate_embeddings",
     "handlers",
+    "reprocess_trends",
     "summary",
+    "sweep",
+    "test_pipeline",
 ]
 
 RAW_FIELDS = frozenset(RawItem._options.fields)
@@ -48,57 +48,13 @@ class JobError(JobOptionsError):
     """A job's options are wrong (bad input: never retried)."""
 
 
-class TestPipelineOptions(JobOptions):
-    """`items` (a list of items) or `path` (a JSONL file inside FILE_PLUGIN_DIR), and
-    `sample_size` (items taken, default 10)."""
-
-    items: list[dict[str, Any]] | None = None
-    path: str | None = Field(None, min_length=1)
-    sample_size: int = Field(10, ge=1)
-
-    @model_validator(mode="after")
-    def _one_source(self) -> TestPipelineOptions:
-        if (self.items is None) == (self.path is None):
-            raise ValueError("test_pipeline needs option 'items' (a list of items) or 'path'")
-        return self
-
-
-class SweepOptions(JobOptions):
-    """`limit`: stored items never processed that are sent back (default SWEEP_LIMIT)."""
-
-    limit: int = Field(1000, ge=1)
-
-
-class ReprocessOptions(JobOptions):
-    """`hours`: topics active in the last hours are rescored (default REPROCESS_HOURS)."""
-
-    hours: int = Field(24, ge=1)
-
-
-class EmbeddingOptions(JobOptions):
-    """`batch_size` items embedded at once (default 100), at most `limit` (default 1000)."""
-
-    batch_size: int = Field(100, ge=1)
-    limit: int = Field(1000, ge=1)
-
-
-OPTIONS: OptionSchemas = {
-    "test_pipeline": TestPipelineOptions,
-    "sweep": SweepOptions,
-    "reprocess_trends": ReprocessOptions,
-    "generate_embeddings": EmbeddingOptions,
-}
+OPTIONS: OptionSchemas = catalog.option_schemas("processor")
 """The options each processing job accepts (anything else is refused before it runs)."""
 
 
 def handlers(resources: Resources) -> dict[str, JobHandler[ProcessRequest]]:
-    """The jobs this processor serves, bound to its resources."""
-    return {
-        "test_pipeline": partial(test_pipeline, resources),
-        "sweep": partial(sweep, resources),
-        "generate_embeddings": partial(generate_embeddings, resources),
-        "reprocess_trends": partial(reprocess_trends, resources),
-    }
+    """Each processing job of the catalog: the function of its name, bound to the resources."""
+    return job_handlers(ProcessRequest, sys.modules[__name__], resources)
 
 
 def _sample(resources: Resources, options: TestPipelineOptions) -> list[RawItem]:

@@ -1,4 +1,4 @@
-"""The processor's timers: the sweep and the trend recomputation, scheduled on the leader."""
+"""The processor's timers: its jobs' schedules of the catalog, run on the leader."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from services.processor.agents import resources
 from services.processor.app import app
 from services.processor.topics import jobs_topic
 from streams.config import Settings
+from streams.jobs import scheduled_jobs
 from streams.records import JobRequest, ProcessRequest
-from streams.schedules import Schedule, install, job_schedules
+from streams.schedules import Schedule, install
 
 __all__ = ["get_scheduler", "processing_schedules"]
 
@@ -17,12 +18,8 @@ async def _send(request: JobRequest) -> None:
 
 
 def processing_schedules(settings: Settings) -> list[Schedule]:
-    """`sweep` on SCHEDULE_SWEEP and `reprocess_trends` on SCHEDULE_REPROCESS (empty: off)."""
-    wanted = [
-        ("sweep", settings.schedule_sweep, {"limit": settings.sweep_limit}),
-        ("reprocess_trends", settings.schedule_reprocess, {"hours": settings.reprocess_hours}),
-    ]
-    return job_schedules(settings, ProcessRequest, wanted, _send)
+    """The processing jobs' default schedules of the catalog (an empty cron: off)."""
+    return scheduled_jobs(settings, ProcessRequest, _send)
 
 
 get_scheduler = install(app, app.settings, processing_schedules(app.settings), resources.pool)

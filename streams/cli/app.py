@@ -17,6 +17,7 @@ from aiokafka.errors import KafkaError
 from redis.exceptions import RedisError
 from rich.console import Console
 
+from streams import client
 from streams.config import Settings, load_settings
 from streams.exceptions import TrendStreamError
 
@@ -126,7 +127,7 @@ def _reason(exc: BaseException) -> str:
 def run(work: Coroutine[Any, Any, T]) -> T:
     """Run a command's coroutine; any failure becomes one line on stderr and exit code 1."""
     try:
-        return asyncio.run(work)
+        return asyncio.run(_closing(work))
     except CliError as exc:
         fail(str(exc), exc.code)
     except (TrendStreamError, LookupError, ValueError) as exc:
@@ -135,6 +136,14 @@ def run(work: Coroutine[Any, Any, T]) -> T:
         fail(f"timed out: {exc}" if str(exc) else "timed out")
     except (KafkaError, RedisError, OSError, asyncpg.PostgresError, httpx.HTTPError) as exc:
         fail(_reason(exc))
+
+
+async def _closing(work: Coroutine[Any, Any, T]) -> T:
+    """The command's work, then the client's producer stopped in the same event loop."""
+    try:
+        return await work
+    finally:
+        await client.close()
 
 
 def main(argv: list[str] | None = None) -> None:

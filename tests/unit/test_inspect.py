@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from streams import inspect
+from streams import catalog, inspect
 from streams.config import load_settings
 from streams.records import RequestState, RequestStatus
 
@@ -51,13 +51,6 @@ def test_no_metrics_give_zeros() -> None:
     assert by_state == {}
 
 
-def test_the_builtin_plugins_are_the_collectors() -> None:
-    from services.collector.plugins.registry import BUILTINS, GROUPS
-
-    assert set(inspect.BUILTIN_PLUGINS) == {plugin.name for plugin in BUILTINS}
-    assert inspect.PLUGIN_GROUPS == GROUPS
-
-
 def test_registered_follows_the_plugin_settings() -> None:
     found = inspect.registered(load_settings(plugins_disabled="reddit"))
     enabled = {p.name: p.enabled for p in found.plugins}
@@ -66,28 +59,12 @@ def test_registered_follows_the_plugin_settings() -> None:
     assert found.as_dict()["control_commands"] == ["revoke"]
 
 
-def test_the_schedules_are_the_services_schedules() -> None:
-    from services.collector.timers import collection_schedules
-    from services.maintenance.timers import maintenance_schedules
-    from services.processor.timers import processing_schedules
-
-    settings = load_settings(namespace="ns.")
-    served = {
-        s.job: s.cron
-        for s in collection_schedules(settings)
-        + processing_schedules(settings)
-        + maintenance_schedules(settings)
-    }
-    listed = {settings.namespace + s.job: getattr(settings, s.setting) for s in inspect.SCHEDULES}
-    assert listed == served
-
-
 def test_a_schedule_knows_its_next_run_and_an_empty_cron_is_off() -> None:
     settings = load_settings(schedule_all="", schedule_timezone="Europe/Paris")
     now = datetime(2026, 1, 1, 10, 7, tzinfo=UTC)
     by_job = {
         s.job: s
-        for s in (inspect._schedule(settings, spec, now, None) for spec in inspect.SCHEDULES)
+        for s in (inspect._schedule(settings, entry, now, None) for entry in catalog.schedules())
     }
     assert by_job["collect_all"].next_run is None
     assert by_job["collect_high_frequency"].next_run == "2026-01-01T11:15:00+01:00"

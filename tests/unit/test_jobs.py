@@ -1,4 +1,4 @@
-"""The job runner: states reported for good, unknown, failing and malformed jobs."""
+"""The job runner: states reported for good, unknown, failing, malformed and revoked jobs."""
 
 from __future__ import annotations
 
@@ -8,20 +8,13 @@ from typing import Any
 import pytest
 from pydantic import Field
 
-from streams.jobs import JobOptions, JobOptionsError, JobRunner
+from streams import catalog
+from streams.catalog import JobOptions
+from streams.jobs import JobOptionsError, JobRunner, job_handlers
 from streams.limits import TimeLimits
-from streams.records import ProcessRequest, RequestState, RequestStatus
+from streams.records import ProcessRequest, RequestState
 from streams.retry import Rejected, RetryPolicy
-
-
-class Statuses:
-    """An in-memory status sink."""
-
-    def __init__(self) -> None:
-        self.seen: list[RequestStatus] = []
-
-    async def __call__(self, status: RequestStatus) -> None:
-        self.seen.append(status)
+from tests.support.fakes import Revocations, Statuses
 
 
 async def _sweep(request: ProcessRequest) -> dict[str, Any]:
@@ -34,7 +27,7 @@ async def _broken(request: ProcessRequest) -> dict[str, Any]:
 
 async def test_a_job_runs_to_success_with_its_result() -> None:
     statuses = Statuses()
-    runner = JobRunner(ProcessRequest, {"sweep": _sweep}, statuses)
+    runner = JobRunner(ProcessRequest, {"sweep": _sweep}, statuses, Revocations())
     final = await runner.handle(b'{"job": "sweep", "options": {"limit": 5}}', "k", key="job-1")
     assert [s.state for s in statuses.seen] == [
         RequestState.RECEIVED,
@@ -46,7 +39,7 @@ async def test_a_job_runs_to_success_with_its_result() -> None:
 
 async def test_failures_are_reported_not_raised() -> None:
     statuses = Statuses()
-    runner = JobRunner(ProcessRequest, {"sweep": _broken}, statuses)
+    runner = JobRunner(ProcessRequest, {"sweep": _broken}, statuses, Revocations())
     failed = await runner.handle(b'{"job": "sweep"}', "k")
     unserved = await runner.handle(b'{"job": "test_pipeline"}', "k")
     bad = await runner.handle(b'{"job": "dance"}', "invalid-1")
@@ -59,7 +52,7 @@ async def test_failures_are_reported_not_raised() -> None:
 async def test_a_failing_job_is_retried_by_its_policy_then_fails() -> None:
     statuses = Statuses()
     policy = RetryPolicy(max_retries=2, backoff_s=4, jitter=False)
-    runner = JobRunner(ProcessRequest, {"sweep": _broken}, statuses, policy=policy)
+    runner = JobRunner(ProcessRequest, {"sweep": _broken}, statuses, Revocations(), policy=policy)
     payload = b'{"job": "sweep", "request_id": "j-1"}'
     finals = [await runner.handle(payload, "k", attempt=attempt) for attempt in (0, 1, 2)]
     assert [f.state for f in finals] == [RequestState.RETRY] * 2 + [RequestState.FAILURE]
@@ -74,7 +67,7 @@ async def test_an_outage_is_raised_for_the_guard_to_wait_out() -> None:
     async def unreachable(request: ProcessRequest) -> dict[str, Any]:
         raise ConnectionRefusedError(111, "refused")
 
-    runner = JobRunner(ProcessRequest, {"sweep": unreachable}, Statuses())
+    runner = JobRunner(ProcessRequest, {"sweep": unreachable}, Statuses(), Revocations())
     with pytest.raises(ConnectionRefusedError):
         await runner.handle(b'{"job": "sweep"}', "k")
 
@@ -86,7 +79,12 @@ async def test_a_job_past_its_soft_limit_is_cancelled_and_retried() -> None:
 
     policy = RetryPolicy(max_retries=1, jitter=False)
     runner = JobRunner(
-        ProcessRequest, {"sweep": slow}, Statuses(), policy=policy, limits=TimeLimits(0.1, 1)
+        ProcessRequest,
+        {"sweep": slow},
+        Statuses(),
+        Revocations(),
+        policy=policy,
+        limits=TimeLimits(0.1, 1),
     )
     status = await runner.handle(b'{"job": "sweep"}', "k")
     assert (status.state, status.error_type) == (RequestState.RETRY, "SoftTimeLimitExceeded")
@@ -108,7 +106,12 @@ async def test_declared_options_are_checked_before_the_job_runs_and_never_retrie
 
     policy = RetryPolicy(max_retries=2, backoff_s=4, jitter=False)
     runner = JobRunner(
-        ProcessRequest, {"sweep": sweep}, statuses, policy=policy, options={"sweep": SweepOptions}
+        ProcessRequest,
+        {"sweep": sweep},
+        statuses,
+        Revocations(),
+        policy=policy,
+        options={"sweep": SweepOptions},
     )
     cases = {
         b'{"job": "sweep", "options": {"limt": 5}}': "options.limt: unknown option",
@@ -132,14 +135,21 @@ async def test_a_handler_refusing_its_input_is_not_retried() -> None:
         raise JobOptionsError("test_pipeline needs option 'items' or 'path'")
 
     policy = RetryPolicy(max_retries=2, backoff_s=4, jitter=False)
-    runner = JobRunner(ProcessRequest, {"test_pipeline": picky}, Statuses(), policy=policy)
+    runner = JobRunner(
+        ProcessRequest,
+        {"test_pipeline": picky},
+        Statuses(),
+        Revocations(),
+        policy=policy,
+        options={},
+    )
     final = await runner.handle(b'{"job": "test_pipeline"}', "k")
     assert (final.state, final.retries) == (RequestState.FAILURE, 1)
 
 
 async def test_a_request_over_max_request_bytes_is_refused() -> None:
     statuses = Statuses()
-    runner = JobRunner(ProcessRequest, {"sweep": _sweep}, statuses, max_bytes=1024)
+    runner = JobRunner(ProcessRequest, {"sweep": _sweep}, statuses, Revocations(), max_bytes=1024)
     padding = "x" * 2000
     payload = f'{{"job": "sweep", "requested_by": "{padding[:100]}", "options": {{}}}}'.encode()
     assert (await runner.handle(payload, "k")).state is RequestState.SUCCESS
@@ -147,3 +157,49 @@ async def test_a_request_over_max_request_bytes_is_refused() -> None:
     final = await runner.handle(big, "big-1", key="big-1")
     assert (final.state, final.error_type) == (RequestState.FAILURE, "RequestTooLargeError")
     assert final.error == f"request payload is {len(big):,} bytes; MAX_REQUEST_BYTES is 1,024"
+
+
+async def test_a_job_revoked_before_it_ran_never_starts() -> None:
+    statuses = Statuses()
+    runner = JobRunner(ProcessRequest, {"sweep": _sweep}, statuses, Revocations("gone-1"))
+    final = await runner.handle(b'{"job": "sweep", "request_id": "gone-1"}', "k")
+    assert (final.state, final.error) == (
+        RequestState.REVOKED,
+        "request gone-1 was revoked before it ran",
+    )
+    assert [s.state for s in statuses.seen] == [RequestState.RECEIVED, RequestState.REVOKED]
+
+
+async def test_a_job_revoked_while_it_runs_is_stopped() -> None:
+    revocations = Revocations()
+
+    async def endless(request: ProcessRequest) -> dict[str, Any]:
+        revocations.revoked.add(request.request_id)  # revoked once it runs
+        await asyncio.Event().wait()
+        return {}
+
+    runner = JobRunner(
+        ProcessRequest,
+        {"sweep": endless},
+        Statuses(),
+        revocations,
+        limits=TimeLimits(60, 60),
+        revoke_check_s=0.05,
+    )
+    final = await runner.handle(b'{"job": "sweep"}', "k")
+    assert (final.state, final.error) == (RequestState.REVOKED, "revoked while running")
+
+
+def test_handlers_are_the_catalog_jobs_of_their_service() -> None:
+    class Sweeper:
+        async def sweep(self, request: ProcessRequest) -> dict[str, Any]:
+            return {}
+
+    with pytest.raises(TypeError, match="processor job 'reprocess_trends' has no handler"):
+        job_handlers(ProcessRequest, Sweeper())
+
+    class Everything(Sweeper):
+        reprocess_trends = generate_embeddings = test_pipeline = Sweeper.sweep
+
+    served = job_handlers(ProcessRequest, Everything())
+    assert set(served) == catalog.job_names("processor")

@@ -1,33 +1,20 @@
-"""The plugin registry: built-ins and `trend_stream.plugins` entry points, chosen by settings."""
+"""The plugin registry: the catalog's built-ins and `trend_stream.plugins` entry points, chosen
+by settings."""
 
 from __future__ import annotations
 
 import logging
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 
 from services.collector.plugins.base import COMMON_OPTIONS, Plugin, PluginInputError
-from services.collector.plugins.file import FilePlugin
-from services.collector.plugins.hackernews import HackerNewsPlugin
-from services.collector.plugins.mastodon import MastodonPlugin
-from services.collector.plugins.reddit import RedditPlugin
-from services.collector.plugins.rss import RssPlugin
+from streams import catalog
 from streams.config import Settings
 from streams.exceptions import UnknownPluginError
 from streams.records import CollectRequest, is_request_id
 
-__all__ = ["BUILTINS", "ENTRY_POINT_GROUP", "GROUPS", "PluginRegistry", "default_registry"]
+__all__ = ["PluginRegistry", "builtin_plugins", "default_registry"]
 
 log = logging.getLogger(__name__)
-ENTRY_POINT_GROUP = "trend_stream.plugins"
-BUILTINS: tuple[type[Plugin], ...] = (
-    HackerNewsPlugin,
-    RedditPlugin,
-    RssPlugin,
-    MastodonPlugin,
-    FilePlugin,
-)
-GROUPS = ("all", "high_frequency")
-"""`all`: every enabled groupable plugin; `high_frequency`: those of frequency "high"."""
 
 
 class PluginRegistry:
@@ -46,8 +33,9 @@ class PluginRegistry:
             return self._plugins[name]
         except KeyError:
             known = ", ".join(self.names()) or "none"
+            groups = ", ".join(catalog.group_names())
             raise UnknownPluginError(
-                f"unknown plugin {name!r}; known plugins: {known}; groups: {', '.join(GROUPS)}"
+                f"unknown plugin {name!r}; known plugins: {known}; groups: {groups}"
             ) from None
 
     def names(self) -> list[str]:
@@ -56,15 +44,20 @@ class PluginRegistry:
 
     @staticmethod
     def is_group(name: str) -> bool:
-        """True for a group name (`all`, `high_frequency`)."""
-        return name in GROUPS
+        """True for a group of the catalog (`all`, `high_frequency`)."""
+        return catalog.group(name) is not None
 
     def members(self, group: str) -> list[str]:
-        """The plugins a group fans out to."""
-        plugins = [p for p in self._plugins.values() if p.groupable]
-        if group == "high_frequency":
-            plugins = [p for p in plugins if p.frequency == "high"]
-        return sorted(p.name for p in plugins)
+        """The plugins a group fans out to: those that join groups, of its frequency if it has
+        one (none for a name that is not a group)."""
+        found = catalog.group(group)
+        if found is None:
+            return []
+        return sorted(
+            plugin.name
+            for plugin in self._plugins.values()
+            if plugin.groupable and found.frequency in (None, plugin.frequency)
+        )
 
     def check(self, request: CollectRequest, settings: Settings) -> None:
         """Refuse a request these plugins cannot run, before it runs: an unknown plugin or
@@ -107,9 +100,20 @@ class PluginRegistry:
             self.get(name).check_options({**shared, **child}, settings)
 
 
+def builtin_plugins() -> list[Plugin]:
+    """The catalog's built-in plugins, each loaded from its `module:Class`."""
+    found = []
+    for builtin in catalog.BUILTIN_PLUGINS:
+        plugin: Plugin = EntryPoint(builtin.name, builtin.target, "builtin").load()()
+        if plugin.name != builtin.name:
+            raise TypeError(f"{builtin.target} is plugin {plugin.name!r}, not {builtin.name!r}")
+        found.append(plugin)
+    return found
+
+
 def _discovered() -> list[Plugin]:
     found = []
-    for entry in entry_points(group=ENTRY_POINT_GROUP):
+    for entry in entry_points(group=catalog.PLUGIN_ENTRY_POINTS):
         try:
             found.append(entry.load()())
         except Exception:
@@ -119,7 +123,7 @@ def _discovered() -> list[Plugin]:
 
 def default_registry(settings: Settings) -> PluginRegistry:
     """The built-ins plus entry-point plugins, filtered by PLUGINS_ENABLED / PLUGINS_DISABLED."""
-    plugins = [cls() for cls in BUILTINS] + _discovered()
+    plugins = builtin_plugins() + _discovered()
     enabled = set(settings.plugins_enabled)
     disabled = set(settings.plugins_disabled)
     return PluginRegistry(

@@ -16,13 +16,12 @@ from services.maintenance.dashboard.trends import top_trends
 from services.maintenance.lag import LagMonitor, lag_history
 from services.maintenance.plugin_health import current_health
 from streams import inspect
-from streams.client import PRIORITY_LANE_FROM, send, submit
+from streams.client import revoke, submit
 from streams.config import Settings
 from streams.deadletter import DeadLetterFilter, DeadLetters
 from streams.exceptions import TrendStreamError
-from streams.records import CollectRequest, ControlCommand, request_id_problem
+from streams.records import CollectRequest, request_id_problem
 from streams.resources import WorkerResources
-from streams.topics import COLLECT_REQUESTS, COLLECT_REQUESTS_PRIORITY, CONTROL
 
 __all__ = ["Call", "DashboardApi", "NotFoundError"]
 
@@ -87,9 +86,7 @@ class DashboardApi:
     async def cancel(self, call: Call) -> dict[str, Any]:
         """Revoke a request: recorded in Redis at once and announced on `control`."""
         request_id = _checked_id(call.path["request_id"])
-        await self.resources.states.revoke(request_id)
-        command = ControlCommand(command="revoke", request_id=request_id, issued_by="dashboard")
-        await send(self.settings, CONTROL, request_id, command.dumps())
+        await revoke(self.settings, self.resources.states, request_id, issued_by="dashboard")
         return {"request_id": request_id, "command": "revoke"}
 
     async def collect(self, call: Call) -> dict[str, Any]:
@@ -105,11 +102,8 @@ class DashboardApi:
             raise DashboardInputError(
                 f"plugin: unknown plugin {request.plugin!r}; known: {', '.join(sorted(names))}"
             )
-        urgent = request.priority >= PRIORITY_LANE_FROM
-        spec = COLLECT_REQUESTS_PRIORITY if urgent else COLLECT_REQUESTS
-        await submit(self.settings, self.resources.states, request, spec)
-        lane = "priority" if urgent else "bulk"
-        return {"request_id": request.request_id, "state": "PENDING", "lane": lane}
+        await submit(self.settings, self.resources.states, request)
+        return {"request_id": request.request_id, "state": "PENDING", "lane": request.lane}
 
     async def groups(self, call: Call) -> dict[str, Any]:
         """Each service group's lag per partition, as last sampled."""

@@ -4,38 +4,45 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
+from services.collector.collection import ItemSink
 from services.collector.plugins import Plugin, PluginContext, PluginRegistry
 from services.collector.plugins.file import FilePlugin
-from services.collector.runner import CollectorDeps, Lane, RequestRunner
+from services.collector.processing import Pending
+from services.collector.runner import CollectorDeps, RequestRunner
 from streams.config import load_settings
+from streams.jobs import NO_RETRIES
 from streams.limits import TimeLimits
-from streams.records import CollectRequest, RawItem, RequestState, RequestStatus
+from streams.records import CollectRequest, Lane, RawItem, RequestState, RequestStatus
 from streams.retry import RetryPolicy
 from tests.factories import make_item, make_request
+from tests.support import fakes
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
 class Sinks:
-    """In-memory sinks standing in for the result, item and request topics."""
+    """In-memory sinks standing in for the result, item and request topics, and the runner's
+    in-memory state (revocations, seen items, groups, plugin runs, `then_process`)."""
 
     def __init__(self) -> None:
-        self.statuses: list[RequestStatus] = []
+        self.results = fakes.Statuses()
+        self.statuses: list[RequestStatus] = self.results.seen
         self.items: list[RawItem] = []
-        self.requests: list[tuple[CollectRequest, Lane]] = []
+        self.topics = fakes.Requests()
+        self.requests: list[tuple[CollectRequest, Lane]] = self.topics.sent
+        self.revocations = fakes.Revocations()
+        self.seen = fakes.Seen()
+        self.groups = fakes.Groups()
+        self.runs = fakes.Runs()
+        self.processing = fakes.Processing()
 
-    async def status(self, status: RequestStatus) -> None:
-        self.statuses.append(status)
-
-    async def item(self, item: RawItem) -> None:
+    async def item(self, item: RawItem) -> Awaitable[object]:
         self.items.append(item)
-
-    async def request(self, request: CollectRequest, lane: Lane) -> None:
-        self.requests.append((request, lane))
+        return fakes.acknowledged()
 
 
 class Broken(Plugin):
@@ -65,15 +72,28 @@ class Dated(Plugin):
             yield make_item(source_id=str(day), published_at=f"2026-01-0{day}T00:00:00Z")
 
 
-def _runner(sinks: Sinks, *plugins: Plugin, **settings: Any) -> RequestRunner:
+def _runner(
+    sinks: Sinks,
+    *plugins: Plugin,
+    policy: RetryPolicy = NO_RETRIES,
+    items: ItemSink | None = None,
+    **settings: Any,
+) -> RequestRunner:
     registry = PluginRegistry(list(plugins) or [FilePlugin()])
     return RequestRunner(
         CollectorDeps(
             registry,
             load_settings(file_plugin_dir=ROOT, **settings),
-            sinks.status,
-            sinks.item,
-            sinks.request,
+            sinks.results,
+            items or sinks.item,
+            sinks.topics,
+            redis=fakes.unreachable_redis(),
+            revocations=sinks.revocations,
+            seen=sinks.seen,
+            groups=sinks.groups,
+            runs=sinks.runs,
+            processing=sinks.processing,
+            policy=policy,
         )
     )
 
@@ -161,8 +181,7 @@ BAD_INPUT = {
 async def test_bad_input_fails_at_once_even_with_retries_left() -> None:
     for name, (options, error_type, message) in BAD_INPUT.items():
         sinks = Sinks()
-        runner = _runner(sinks)
-        runner.deps.policy = RetryPolicy(max_retries=3, backoff_s=0.01)
+        runner = _runner(sinks, policy=RetryPolicy(max_retries=3, backoff_s=0.01))
         final = await runner.run(make_request(options=options, dry_run=False))
         assert final.state is RequestState.FAILURE, name
         assert (final.error_type, final.retries) == (error_type, 1), name
@@ -219,12 +238,14 @@ async def test_a_crashing_plugin_becomes_a_failure() -> None:
     assert (final.error_type, final.error) == ("ZeroDivisionError", "boom")
 
 
-async def test_a_group_without_redis_fails_clearly() -> None:
+async def test_a_group_fans_out_to_its_enabled_members_or_fails_clearly() -> None:
     sinks = Sinks()
     group = make_request(plugin="high_frequency", options={})
-    final = await _runner(sinks, Dated()).run(group)
-    assert final.state is RequestState.FAILURE
-    assert final.error == "group requests need Redis, and this runner has none"
+    started = await _runner(sinks, Dated(), Broken()).run(group, lane="priority")
+    assert started.state is RequestState.STARTED
+    assert started.result == {"children": [f"{group.request_id}.dated"], "skipped_disabled": []}
+    assert [(child.plugin, lane) for child, lane in sinks.requests] == [("dated", "priority")]
+    assert [s.state for s in sinks.statuses] == [RequestState.RECEIVED, RequestState.STARTED]
     empty = await _runner(sinks, Broken()).run(make_request(plugin="high_frequency", options={}))
     assert empty.error == "group 'high_frequency' has no enabled plugin"
 
@@ -294,8 +315,7 @@ async def test_per_plugin_limits_come_before_the_defaults() -> None:
 
 async def test_a_failure_is_a_retry_while_the_policy_allows() -> None:
     sinks = Sinks()
-    runner = _runner(sinks, Broken())
-    runner.deps.policy = RetryPolicy(max_retries=1, backoff_s=10, jitter=False)
+    runner = _runner(sinks, Broken(), policy=RetryPolicy(max_retries=1, backoff_s=10, jitter=False))
     first = await runner.run(make_request(plugin="broken", dry_run=False))
     assert (first.state, first.retries) == (RequestState.RETRY, 1)
     assert first.eta is not None and first.updated_at is not None
@@ -303,3 +323,106 @@ async def test_a_failure_is_a_retry_while_the_policy_allows() -> None:
     assert first.traceback and "ZeroDivisionError" in first.traceback
     second = await runner.run(make_request(plugin="broken", dry_run=False), attempt=1)
     assert (second.state, second.retries) == (RequestState.FAILURE, 2)
+
+
+class HeldAcknowledgements:
+    """The items topic, whose broker acknowledges nothing until the test says so."""
+
+    def __init__(self, expected: int) -> None:
+        self.items: list[RawItem] = []
+        self.acks: list[asyncio.Future[object]] = []
+        self.expected = expected
+        self.all_sent = asyncio.Event()
+
+    async def __call__(self, item: RawItem) -> Awaitable[object]:
+        self.items.append(item)
+        self.acks.append(asyncio.get_running_loop().create_future())
+        if len(self.items) == self.expected:
+            self.all_sent.set()
+        return self.acks[-1]
+
+
+async def test_then_process_records_an_item_only_once_the_broker_acknowledged_it() -> None:
+    sinks, held = Sinks(), HeldAcknowledgements(5)
+    request = make_request(dry_run=False, then_process=True)
+    run = asyncio.create_task(_runner(sinks, items=held).run(request))
+    await held.all_sent.wait()
+    assert sinks.processing.calls == [("begin", request.request_id)]  # sent, not acknowledged
+    assert sinks.seen.keys == set()
+    for ack in held.acks:
+        ack.set_result(None)
+    status = await run
+    keys = [item.key for item in held.items]
+    assert sinks.processing.calls == [
+        ("begin", request.request_id),
+        ("published", request.request_id, *keys),
+        ("expect", request.request_id, 5),
+    ]
+    assert sinks.seen.keys == set(keys)
+    assert status.state is RequestState.STARTED and status.result is not None
+    assert status.result["processing"] == "waiting for the processor"
+
+
+async def test_items_the_broker_refused_are_neither_recorded_nor_seen() -> None:
+    sinks, held = Sinks(), HeldAcknowledgements(5)
+    request = make_request(dry_run=False, then_process=True)
+    run = asyncio.create_task(_runner(sinks, items=held).run(request))
+    await held.all_sent.wait()
+    for ack in held.acks:
+        ack.set_exception(RuntimeError("the broker refused the batch"))
+    status = await run
+    assert (status.state, status.error) == (RequestState.FAILURE, "the broker refused the batch")
+    assert sinks.processing.calls == [("begin", request.request_id)]
+    assert sinks.seen.keys == set()
+
+
+async def test_a_then_process_request_succeeds_once_its_items_are_processed() -> None:
+    sinks = Sinks()
+    runner = _runner(sinks)
+    request = make_request(dry_run=False, then_process=True)
+    waiting = await runner.run(request)
+    assert waiting.result is not None and sinks.runs.recorded == []
+    context = {
+        "result": {k: v for k, v in waiting.result.items() if k != "processing"},
+        "timings": waiting.timings,
+        "plugin": "file",
+        "parent_id": None,
+    }
+    figures = {"items_processed": 5, "items_new": 5}
+    final = await runner.complete(Pending(request.request_id, context, figures))
+    assert (final.state, final.result and final.result["processing"]) == (
+        RequestState.SUCCESS,
+        figures,
+    )
+    assert sinks.processing.calls[-1] == ("finished", request.request_id)
+    assert [run.state for run in sinks.runs.recorded] == [RequestState.SUCCESS]
+
+
+async def test_a_request_revoked_before_it_ran_is_revoked_and_recorded() -> None:
+    sinks = Sinks()
+    request = make_request(dry_run=False)
+    sinks.revocations.revoked.add(request.request_id)
+    final = await _runner(sinks).run(request)
+    assert (final.state, final.error) == (
+        RequestState.REVOKED,
+        f"request {request.request_id} was revoked before it ran",
+    )
+    assert [s.state for s in sinks.statuses] == [RequestState.RECEIVED, RequestState.REVOKED]
+    assert sinks.items == [] and [run.state for run in sinks.runs.recorded] == [
+        RequestState.REVOKED
+    ]
+
+
+async def test_the_last_child_to_end_closes_its_group() -> None:
+    sinks = Sinks()
+    runner = _runner(sinks, Dated(), Broken())
+    parent = make_request(plugin="all", request_id="g1", options={}, dry_run=True)
+    await runner.run(parent)
+    finals = [await runner.run(child, lane) for child, lane in sinks.requests]
+    assert {f.request_id: f.state for f in finals} == {
+        "g1.broken": RequestState.FAILURE,
+        "g1.dated": RequestState.SUCCESS,
+    }
+    closed = sinks.statuses[-1]
+    assert (closed.request_id, closed.state, closed.plugin) == ("g1", RequestState.SUCCESS, "all")
+    assert closed.result is not None and closed.result["partial_failure"] is True
