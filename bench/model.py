@@ -77,7 +77,7 @@ async def main() -> Report:
                 report.add("processor_rss_load", "MiB", peaks[0])
     report.ratio("model_pipeline_vs_encode", "pipeline_model", "model_encode")
     report.target(
-        "pipeline with model >= 80% of standalone encode", "model_pipeline_vs_encode", at_least=0.8
+        "pipeline with model >= 90% of standalone encode", "model_pipeline_vs_encode", at_least=0.9
     )
     print(report.table())
     print(f"\nwritten: {report.save(args.out)}")

@@ -5,6 +5,7 @@ same run, twice:
   only the tasks' normalize, content-hash dedupe and INSERT, per Faust batch, on items.raw;
 - full pipeline: the real processor (FAKE hash embedder: the Celery tasks embed nothing either),
   which also embeds, clusters, scores, and writes topics, trends, state and vectors.
+Equal cores: each trend-stream row runs 2 workers of one group, as Celery runs 2 pool processes.
 Both are timed as benchmark 2: N RawItems produced to items.raw until N rows are in PostgreSQL.
 
 Usage: python bench/oldsystem.py [--per-item N] [--batched N] [--batch N] [--items N]
@@ -30,13 +31,17 @@ from bench.env import bench_env
 from bench.flow import Flow, wait_processed
 from bench.items import bench_items
 from bench.report import Report
-from bench.workers import PeakRss, rss_mb, running, start_faust
+from bench.workers import PeakRss, rss_mb, running, start_faust, wait_settled
 from streams.config import Settings
 from streams.records import RawItem
 
 SIZES = {"per_item": 2000, "batched": 5000, "batch": 100, "items": 3000, "warmup": 200}
 TINY = {"per_item": 100, "batched": 200, "batch": 100, "items": 200, "warmup": 20}
 _FIELDS = frozenset(RawItem._options.fields)
+WORKERS = 2
+"""Trend-stream workers per row: as many as the Celery worker's pool processes (equal cores)."""
+PARTITIONS = 4
+"""items.raw partitions: a multiple of WORKERS (Faust gives a worker at most ceil(p / w))."""
 
 
 def payloads(count: int, run: str) -> list[dict[str, object]]:
@@ -113,30 +118,37 @@ class Run:
     figure: str
     module: str
     note: str
+    cluster: bool = True
+    """Whether the module runs the cluster stage (on items.enriched)."""
 
 
 async def measure_faust(
-    settings: Settings, report: Report, sizes: dict[str, int], repeat: int, *, sent: int, run: Run
+    settings: Settings, report: Report, sizes: dict[str, int], *, sent: int, run: Run
 ) -> None:
-    """One trend-stream figure: a Faust worker (module `run.module`) through benchmark 2's flow."""
-    worker = start_faust("processor", settings, run.module)
-    with running([worker]):
-        flow = Flow(settings, [worker])
+    """One trend-stream figure: as many Faust workers (module `run.module`) of one group as
+    Celery has pool processes, through benchmark 2's flow."""
+    workers = [start_faust("processor", settings, run.module) for _ in range(WORKERS)]
+    with running(workers):
+        wait_settled(workers, settings, cluster=run.cluster)
+        flow = Flow(settings, workers, label=run.figure[:4])
         flow.sent = sent
         await flow.round(sizes["warmup"])
-        for _ in range(repeat):
-            report.add(run.figure, "items/s", (await flow.round(sizes["items"]))[0], run.note)
+        for _ in range(report.repeat):
+            rate, peaks = await flow.round(sizes["items"])
+            report.add(run.figure, "items/s", rate, run.note)
+            report.add(f"{run.figure}_rss_load", "MiB", sum(peaks), f"{WORKERS} workers")
 
 
 SAME_WORK = Run(
     "trend_stream_same_work",
     "bench.samework_processor",
-    "trend-stream, same work (normalize, dedupe, persist); bench-only Faust app",
+    "trend-stream, same work (normalize, dedupe, persist), 2 workers; bench-only Faust app",
+    cluster=False,
 )
 FULL_PIPELINE = Run(
     "trend_stream_full_pipeline",
     "bench.hash_processor",
-    "trend-stream, full pipeline (processor, FAKE hash embedder)",
+    "trend-stream, full pipeline (processor, FAKE hash embedder), 2 workers",
 )
 
 
@@ -149,16 +161,17 @@ async def main() -> Report:
         sizes,
         args.repeat,
     )
-    async with bench_env("celery") as settings:
+    async with bench_env("celery", topic_partitions=PARTITIONS) as settings:
         rows = await measure_celery(settings, report, sizes, args.repeat)
-        await measure_faust(settings, report, sizes, args.repeat, sent=rows, run=FULL_PIPELINE)
-    async with bench_env("samework") as settings:  # fresh items.raw: nothing read twice
-        await measure_faust(settings, report, sizes, args.repeat, sent=0, run=SAME_WORK)
-    for run, label in ((SAME_WORK, "same work"), (FULL_PIPELINE, "full pipeline")):
-        for celery, goal, what in (("per_item", 5, "per item"), ("batched", 1.5, "batched")):
-            ratio = f"{run.figure}_vs_celery_{celery}"
-            report.ratio(ratio, run.figure, f"celery_{celery}")
-            report.target(f"{label}: >= {goal}x Celery {what}", ratio, at_least=goal)
+        await measure_faust(settings, report, sizes, sent=rows, run=FULL_PIPELINE)
+    async with bench_env("samework", topic_partitions=PARTITIONS) as settings:  # fresh items.raw
+        await measure_faust(settings, report, sizes, sent=0, run=SAME_WORK)
+    for run in (SAME_WORK, FULL_PIPELINE):
+        for celery in ("per_item", "batched"):
+            report.ratio(f"{run.figure}_vs_celery_{celery}", run.figure, f"celery_{celery}")
+    for celery, goal, what in (("per_item", 5, "per item"), ("batched", 1.5, "batched")):
+        ratio = f"{SAME_WORK.figure}_vs_celery_{celery}"
+        report.target(f"same work, equal cores: >= {goal}x Celery {what}", ratio, at_least=goal)
     print(report.table())
     print(f"\nwritten: {report.save(args.out)}")
     return report

@@ -60,6 +60,8 @@ class Report:
     ratios: dict[str, float | None] = field(default_factory=dict)
     targets: dict[str, dict[str, Any]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    series: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """Rows measured along a run (a soak's days), kept in the JSON beside the figures."""
 
     def add(self, name: str, unit: str, value: float, note: str = "") -> None:
         """Record one repeat's value of a figure."""
@@ -111,6 +113,7 @@ class Report:
             "ratios": self.ratios,
             "targets": self.targets,
             "notes": self.notes,
+            "series": self.series,
         }
 
     def table(self) -> str:

@@ -21,7 +21,19 @@ if __package__ in (None, ""):
 
 from bench.report import RESULTS, table_of
 
-BENCHES = ("broker", "nomodel", "model", "oldsystem", "latency", "memory", "scaling")
+BENCHES = (
+    "broker",
+    "nomodel",
+    "model",
+    "oldsystem",
+    "latency",
+    "memory",
+    "scaling",
+    "freshness",
+    "recovery",
+    "cluster",
+    "soak",
+)
 
 
 def run_one(name: str, args: argparse.Namespace, stamp: str) -> dict[str, object]:

@@ -56,15 +56,18 @@ class Stories:
         self.places = [word(COMMON + n).capitalize() for n in range(places)]
         """Names shared by many stories (towns, companies)."""
 
-    def story(self) -> Story:
-        """A new story: 16 words and 3 names of its own (and sometimes a shared place)."""
-        self.stories += 1
-        base = COMMON + len(self.places) + self.stories * 19
+    def story(self, number: int | None = None) -> Story:
+        """A story (a new one, or the one of that number again: the same for a number):
+        16 words and 3 names of its own, the last one a shared place for odd numbers."""
+        if number is None:
+            self.stories += 1
+            number = self.stories
+        base = COMMON + len(self.places) + number * 19
         words = tuple(word(base + n) for n in range(16))
         names = [word(base + 16 + n).capitalize() for n in range(3)]
-        if self.rng.random() < 0.5:
-            names[2] = self.places[int(self.rng.integers(len(self.places)))]
-        return Story(self.stories, words, tuple(names))
+        if number % 2:
+            names[2] = self.places[number * 7919 % len(self.places)]
+        return Story(number, words, tuple(names))
 
     def items(self, events: Sequence[tuple[datetime, Story]]) -> list[Enriched]:
         """One enriched item per (time, story), embedded in one call."""

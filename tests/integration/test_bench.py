@@ -18,8 +18,20 @@ from streams.config import Settings
 from tests.support.workers import settings_env
 
 ROOT = Path(__file__).resolve().parents[2]
-BENCHES = {"broker", "nomodel", "model", "oldsystem", "latency", "memory", "scaling"}
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
+BENCHES = {
+    "broker",
+    "nomodel",
+    "model",
+    "oldsystem",
+    "latency",
+    "memory",
+    "scaling",
+    "freshness",
+    "recovery",
+    "cluster",
+    "soak",
+}
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 
 def test_every_bench_reports_every_figure(servers: Settings) -> None:
@@ -29,7 +41,7 @@ def test_every_bench_reports_every_figure(servers: Settings) -> None:
         env={**os.environ, **settings_env(servers)},
         capture_output=True,
         text=True,
-        timeout=400,
+        timeout=880,
         check=False,
     )
     assert done.returncode == 0, f"{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
