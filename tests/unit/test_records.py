@@ -111,3 +111,21 @@ def test_raw_item_requires_its_identity() -> None:
     item = RawItem.parse({"source": "rss", "source_id": "1", "title": "t"})
     assert item.key == "rss:1"
     assert item.collected_at is not None
+
+
+def test_the_priority_lane_starts_at_priority_five() -> None:
+    from streams.client import request_topic
+    from streams.records import MaintenanceRequest, ProcessRequest
+    from streams.topics import (
+        COLLECT_REQUESTS,
+        COLLECT_REQUESTS_PRIORITY,
+        MAINTENANCE_REQUESTS,
+        PROCESS_REQUESTS,
+    )
+
+    lanes = [make_request(priority=priority).lane for priority in (0, 4, 5, 9)]
+    assert lanes == ["bulk", "bulk", "priority", "priority"]
+    assert request_topic(make_request(priority=5)) is COLLECT_REQUESTS_PRIORITY
+    assert request_topic(make_request(priority=4)) is COLLECT_REQUESTS
+    assert request_topic(ProcessRequest(job="sweep")) is PROCESS_REQUESTS
+    assert request_topic(MaintenanceRequest(job="lag")) is MAINTENANCE_REQUESTS

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from streams import client
 from streams.client import RequestHandle, RequestTimeoutError, request_collection, send
 from streams.config import Settings
 from streams.records import CollectRequest, RequestState
@@ -94,3 +96,29 @@ def test_http_collect_needs_the_token_and_reports_the_state(
     assert status, "the request never reached SUCCESS"
     assert status["result"]["items_collected"] == 5  # type: ignore[index]
     assert httpx.get(f"{collector.url}/requests/unknown-id").status_code == 404
+
+
+async def test_a_process_sends_through_one_producer_until_it_closes_it(
+    collector: Worker, client_settings: Settings
+) -> None:
+    loop = asyncio.get_running_loop()
+    await client.close()  # whatever earlier tests of this event loop opened
+    handles = [
+        await request_collection(
+            "file", options=FILE_OPTIONS, dry_run=True, priority=priority, settings=client_settings
+        )
+        for priority in (0, 9)  # the bulk lane and the priority lane
+    ]
+    first = list(client._producers[loop].started.values())
+    assert len(first) == 1
+    for handle in handles:
+        async with handle:
+            assert (await handle.result(timeout=60))["items_collected"] == 5
+    await client.close()
+    assert loop not in client._producers
+    async with await request_collection(
+        "file", options=FILE_OPTIONS, dry_run=True, settings=client_settings
+    ) as again:
+        assert (await again.result(timeout=60))["items_collected"] == 5
+    assert list(client._producers[loop].started.values()) != first  # a new one, once closed
+    await client.close()

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
 
+from services.collector.plugins import PluginRegistry
+from services.collector.plugins.file import FilePlugin
 from services.collector.processing import Pending, ProcessingTracker
+from services.collector.runner import CollectorDeps, RequestRunner
 from streams.config import Settings
+from streams.jobs import NO_RETRIES
 from streams.records import ProcessingReport, RawItem, RequestState, RequestStatus
 from streams.state import redis_client
 from streams.topics import COLLECT_REQUESTS, COLLECT_RESULTS, PROCESSING_REPORTS
 from tests.factories import make_request
+from tests.support import fakes
 from tests.support.kafka import produce, read_all, read_until, wait_final
 from tests.support.workers import Worker
 
@@ -136,6 +141,64 @@ async def test_of_concurrent_reports_and_expect_exactly_one_closes(
     outcomes = await asyncio.gather(tracker.expect("race", 40, {}), *calls)
     closing = [outcome for outcome in outcomes if outcome is not None]
     assert len(closing) == 1 and closing[0].processing["items_processed"] == 40
+
+
+# --- a collector killed between sending its items and the broker's acknowledgement ---------------
+
+
+class Broker:
+    """The items topic: `hold` keeps every acknowledgement back (the worker dies first)."""
+
+    def __init__(self, hold: bool) -> None:
+        self.hold = hold
+        self.items: list[RawItem] = []
+        self.all_sent = asyncio.Event()
+
+    async def __call__(self, item: RawItem) -> Awaitable[object]:
+        self.items.append(item)
+        if len(self.items) == len(ITEMS):
+            self.all_sent.set()
+        return asyncio.get_running_loop().create_future() if self.hold else fakes.acknowledged()
+
+
+def _collector(
+    settings: Settings, tracker: ProcessingTracker, seen: fakes.Seen, broker: Broker
+) -> RequestRunner:
+    return RequestRunner(
+        CollectorDeps(
+            PluginRegistry([FilePlugin()]),
+            settings.model_copy(update={"file_plugin_dir": ROOT}),
+            fakes.Statuses(),
+            broker,
+            fakes.Requests(),
+            redis=fakes.unreachable_redis(),
+            revocations=fakes.Revocations(),
+            seen=seen,
+            groups=fakes.Groups(),
+            runs=fakes.Runs(),
+            processing=tracker,
+            policy=NO_RETRIES,
+        )
+    )
+
+
+async def test_a_run_killed_before_the_broker_acknowledged_leaves_nothing_to_wait_for(
+    tracker: ProcessingTracker, test_settings: Settings
+) -> None:
+    request = make_request(dry_run=False, then_process=True)
+    seen, lost = fakes.Seen(), Broker(hold=True)
+    killed = asyncio.create_task(_collector(test_settings, tracker, seen, lost).run(request))
+    await lost.all_sent.wait()
+    killed.cancel()  # kill -9: nothing after the sends, the broker acknowledged none of them
+    with pytest.raises(asyncio.CancelledError):
+        await killed
+    assert seen.keys == set()
+
+    rerun = await _collector(test_settings, tracker, seen, Broker(hold=False)).run(request)
+    assert rerun.state is RequestState.STARTED and rerun.result is not None
+    assert (rerun.result["items_published"], rerun.result["items_already_seen"]) == (5, 0)
+    done = await tracker.reported(_report(request.request_id, ITEMS))
+    assert done is not None and done.processing == {"items_processed": 5, "items_new": 5}
 
 
 # --- through a real collector -------------------------------------------------------------------
