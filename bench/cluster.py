@@ -77,7 +77,7 @@ class Stream:
         chosen = tuple(names[: 1 + int(self.rng.integers(0, 3))])
         self.made += 1
         entry = Enriched(
-            f"bench:{self.made}", f"story {story} item {self.made}", at, "en", chosen, vector
+            f"bench:{self.made}", f"story {story} item {self.made}", at, "en", chosen, vector=vector
         )
         self.recent = [*self.recent[-200:], (entry, story)]
         return entry
@@ -90,7 +90,7 @@ class Stream:
         vector = l2_normalize(original.vector + 0.05 * noise / np.linalg.norm(noise))
         self.made += 1
         return Enriched(
-            f"bench:{self.made}", original.title + "!", at, "en", original.entities, vector
+            f"bench:{self.made}", original.title + "!", at, "en", original.entities, vector=vector
         )
 
     def batch(self, live: int, at: datetime) -> list[Enriched]:

@@ -203,10 +203,11 @@ class OnlineClusterer:
         self.topics: dict[str, TopicState] = {}
         self.index = TopicIndex(
             dimension,
-            config.ann_min_topics,
-            config.ann_neighbours,
-            config.reindex_cosine,
-            config.ann_probes,
+            ann_min_topics=config.ann_min_topics,
+            neighbours=config.ann_neighbours,
+            reindex_cosine=config.ann_reindex_cosine,
+            probes=config.ann_probes,
+            reduced=config.ann_dimensions,
         )
         self.ledger = ChangeLedger()
         self.counted_ids: dict[str, None] = {}

@@ -121,7 +121,10 @@ class PipelineConfig:
     ann_probes: int = 16
     """Inverted lists (of about 4 x sqrt(topics)) the index visits per item: more finds the
     nearest topic more surely and costs more."""
-    reindex_cosine: float = 0.98
+    ann_dimensions: int = 96
+    """Principal axes of the centroids the index compares on (of 384): candidates only, each
+    then scored on the full embedding."""
+    ann_reindex_cosine: float = 0.98
     """A topic's centroid is re-indexed once it drifted below this cosine of its indexed
     copy: the index only needs to find the topic, the exact scoring uses the current one."""
 

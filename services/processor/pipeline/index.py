@@ -26,8 +26,9 @@ class TopicIndex:
 
     Below `ann_min_topics` live topics every search is exact (one matrix product). From
     there on, an inverted-file index (FAISS IndexIVFFlat, inner product, about 4 x sqrt(n)
-    lists trained on the centroids, `ann_probes` lists visited per query) holds each centroid
-    as it was when last indexed; a search takes the index's `neighbours` best rows and every
+    lists trained on the centroids, `probes` lists visited per query, over the centroids'
+    `reduced` principal axes: a fourth of the arithmetic) holds each centroid as it was when
+    last indexed; a search takes the index's `neighbours` best rows and every
     row changed since it was indexed ("fresh"), and scores them exactly against the current
     centroids, so a topic that moved is never judged by its old place. A centroid is
     re-indexed once it drifted below `reindex_cosine` of its indexed copy (at commit(), after
@@ -38,16 +39,21 @@ class TopicIndex:
     def __init__(
         self,
         dimension: int,
+        *,
         ann_min_topics: int = 4096,
         neighbours: int = 16,
         reindex_cosine: float = 0.98,
         probes: int = 16,
+        reduced: int = 96,
     ) -> None:
         self.dimension = dimension
         self.ann_min_topics = ann_min_topics
         self.neighbours = neighbours
         self.reindex_cosine = reindex_cosine
         self.probes = probes
+        self.reduced = reduced
+        self._projection: Vectors | None = None
+        """The principal axes the index works on (dimension x reduced)."""
         self.matrix: Vectors = np.zeros((64, dimension), dtype=np.float32)
         self.ids: list[str | None] = [None] * 64
         self.rows: dict[str, int] = {}
@@ -100,8 +106,7 @@ class TopicIndex:
         """A search for a batch of vectors (one row each), the index asked once for all."""
         if self._index is None or len(vectors) == 0:
             return IndexSearch(self, None)
-        query = np.ascontiguousarray(vectors, dtype=np.float32)
-        _, found = self._index.search(query, self.neighbours)
+        _, found = self._index.search(self._project(vectors), self.neighbours)
         return IndexSearch(self, found.astype(np.int64, copy=False))
 
     def commit(self) -> None:
@@ -118,7 +123,7 @@ class TopicIndex:
         if len(indexed):
             self._index.remove_ids(indexed)
         if len(moved):
-            self._index.add_with_ids(self.matrix[moved], moved)
+            self._index.add_with_ids(self._project(self.matrix[moved]), moved)
             self._indexed[moved] = self.matrix[moved]
         self._fresh.clear()
         self._fresh_rows = None
@@ -126,19 +131,26 @@ class TopicIndex:
     def _build(self) -> None:
         live = self.live_rows()
         lists = max(1, round(4 * math.sqrt(len(live))))
-        quantizer = faiss.IndexFlatIP(self.dimension)
-        index = faiss.IndexIVFFlat(quantizer, self.dimension, lists, faiss.METRIC_INNER_PRODUCT)
         rng = np.random.default_rng(len(live))
-        sample = live[rng.permutation(len(live))[: _TRAIN_PER_LIST * lists]]
-        index.train(np.ascontiguousarray(self.matrix[np.sort(sample)]))
+        sample = self.matrix[np.sort(live[rng.permutation(len(live))[: _TRAIN_PER_LIST * lists]])]
+        self._projection = _principal_axes(sample, min(self.reduced, self.dimension))
+        reduced = self._projection.shape[1]
+        quantizer = faiss.IndexFlatIP(reduced)
+        index = faiss.IndexIVFFlat(quantizer, reduced, lists, faiss.METRIC_INNER_PRODUCT)
+        index.train(self._project(sample))
         index.set_direct_map_type(faiss.DirectMap.Hashtable)  # type: ignore[attr-defined]
         index.nprobe = self.probes
-        index.add_with_ids(np.ascontiguousarray(self.matrix[live]), live)
+        index.add_with_ids(self._project(self.matrix[live]), live)
         self._indexed[:] = 0.0
         self._indexed[live] = self.matrix[live]
         self._index, self._trained_for = index, len(live)
         self._fresh.clear()
         self._fresh_rows = None
+
+    def _project(self, vectors: Vectors) -> Vectors:
+        """Vectors on the index's principal axes (contiguous float32, as FAISS takes them)."""
+        assert self._projection is not None
+        return np.ascontiguousarray(vectors @ self._projection, dtype=np.float32)
 
     def _mark(self, row: int) -> None:
         if row not in self._fresh:
@@ -208,6 +220,13 @@ class IndexSearch:
                 seen.add(topic_id)
                 near.append((topic_id, float(cosines[i])))
         return near
+
+
+def _principal_axes(sample: Vectors, count: int) -> Vectors:
+    """The `count` directions holding most of the sample's energy (uncentred: inner products
+    on them approximate the full ones), as columns."""
+    _, _, axes = np.linalg.svd(sample.astype(np.float64), full_matrices=False)
+    return np.ascontiguousarray(axes[:count].T, dtype=np.float32)
 
 
 def _resized(matrix: Vectors, rows: int) -> Vectors:

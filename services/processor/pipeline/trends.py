@@ -26,6 +26,10 @@ from streams.records import TrendState
 
 __all__ = ["TrendBook"]
 
+_STEPPED_HISTORY = 12
+"""Buckets of history up to which a topic without a memo is stepped through rather than
+computed as arrays (stepping costs per bucket, the arrays a fixed overhead)."""
+
 
 class TrendBook:
     """The latest trend of each counted topic, and the ranks of the highest scores.
@@ -43,6 +47,8 @@ class TrendBook:
         """The rank of each of the `ranked_topics` highest scores (1: highest)."""
         self._memos: dict[str, TrendMemo] = {}
         """Each topic's state machine at its last closed bucket (see scoring.advance_trend)."""
+        self._scores = _Scores()
+        """The latest score of every topic in `latest`, for ranking."""
         self._floor = -math.inf
         """The lowest ranked score once `ranked_topics` are ranked (-inf before)."""
         self._evaluated: tuple[int, datetime | None] | None = None
@@ -53,6 +59,7 @@ class TrendBook:
         for topic_id in topic_ids:
             self.latest.pop(topic_id, None)
             self._memos.pop(topic_id, None)
+            self._scores.remove(topic_id)
 
     def recompute(
         self,
@@ -97,15 +104,12 @@ class TrendBook:
         """Ranks of the recomputed trends and of the other topics whose rank moved (None:
         no longer among the `ranked_topics` highest)."""
         listed = {trend.topic_id for trend in trends}
+        for trend in trends:
+            self._scores.set(trend.topic_id, trend.score)
         if self._ranks_hold(trends, listed):
             return dict.fromkeys(listed)
-        ids = list(self.latest)
-        scores = np.fromiter((self.latest[t].score for t in ids), dtype=np.float64, count=len(ids))
-        keep = min(self.config.ranked_topics, len(ids))
-        top = np.argpartition(-scores, keep - 1)[:keep] if 0 < keep < len(ids) else range(len(ids))
-        order = sorted(top, key=lambda i: (-scores[i], ids[i]))
-        ranks = {ids[i]: rank for rank, i in enumerate(order, start=1)}
-        listed = {trend.topic_id for trend in trends}
+        top = self._scores.highest(self.config.ranked_topics)
+        ranks = {topic_id: rank for rank, (topic_id, _) in enumerate(top, start=1)}
         moved: dict[str, int | None] = {
             topic_id: rank
             for topic_id, rank in ranks.items()
@@ -115,7 +119,7 @@ class TrendBook:
         moved.update({t: None for t in listed - ranks.keys()})
         self.ranks = ranks
         full = len(ranks) == self.config.ranked_topics
-        self._floor = min(scores[i] for i in top) if full else -math.inf
+        self._floor = top[-1][1] if full else -math.inf
         return moved
 
     def _ranks_hold(self, trends: list[TrendSnapshot], listed: set[str]) -> bool:
@@ -143,12 +147,11 @@ class TrendBook:
         memo = self._memos.get(topic.topic_id)
         stale = topic.stale_from
         topic.stale_from = None
-        if (
-            memo is not None
-            and (memo.first, memo.lead) == (first, lead)
-            and memo.bucket < now_bucket
-            and (stale is None or stale > memo.bucket)
-        ):
+        if memo is not None and not _holds(memo, first, lead, stale):
+            memo = None
+        if memo is None and now_bucket - first < _STEPPED_HISTORY:  # a young topic: step it
+            memo = TrendMemo(first - 1, first, lead, None, 0)
+        if memo is not None and memo.bucket < now_bucket:
             activity = topic.activity
 
             def count(bucket: int) -> int:
@@ -196,3 +199,46 @@ class TrendBook:
             item_count=topic.size,
             at=now,
         )
+
+
+class _Scores:
+    """Scores by topic in one array, so the highest come from one partial sort."""
+
+    def __init__(self) -> None:
+        self.values = np.full(1024, -np.inf)
+        self.ids: list[str | None] = [None] * 1024
+        self.rows: dict[str, int] = {}
+        self._free: list[int] = []
+
+    def set(self, topic_id: str, score: float) -> None:
+        row = self.rows.get(topic_id)
+        if row is None:
+            row = self._free.pop() if self._free else len(self.rows)
+            if row >= len(self.ids):
+                self.values = np.concatenate([self.values, np.full(len(self.ids), -np.inf)])
+                self.ids.extend([None] * len(self.ids))
+            self.rows[topic_id], self.ids[row] = row, topic_id
+        self.values[row] = score
+
+    def remove(self, topic_id: str) -> None:
+        row = self.rows.pop(topic_id, None)
+        if row is not None:
+            self.values[row], self.ids[row] = -np.inf, None
+            self._free.append(row)
+
+    def highest(self, count: int) -> list[tuple[str, float]]:
+        """The `count` highest (topic id, score), highest first (ties by topic id)."""
+        used = len(self.rows) + len(self._free)
+        values = self.values[:used]
+        keep = min(count, len(self.rows))
+        if keep <= 0:
+            return []
+        top = np.argpartition(-values, keep - 1)[:keep] if keep < used else np.arange(used)
+        pairs = [(self.ids[i], float(values[i])) for i in top]
+        ranked = sorted(((t, v) for t, v in pairs if t is not None), key=lambda p: (-p[1], p[0]))
+        return ranked[:keep]
+
+
+def _holds(memo: TrendMemo, first: int, lead: int, stale: int | None) -> bool:
+    """Whether a memo still describes the topic: same start, nothing changed up to it."""
+    return (memo.first, memo.lead) == (first, lead) and (stale is None or stale > memo.bucket)

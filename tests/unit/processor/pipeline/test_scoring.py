@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from services.processor.pipeline.config import PipelineConfig
 from services.processor.pipeline.scoring import (
     Activity,
+    TrendMemo,
     activity_series,
     advance_trend,
     global_z,
@@ -157,3 +158,23 @@ def test_a_trend_continued_from_its_memo_is_that_of_the_whole_history(
     assert (point.state, point.count, point.peak) == (whole.state, whole.count, whole.peak)
     for name in ("baseline", "velocity", "acceleration", "z_score"):
         assert getattr(point, name) == pytest.approx(getattr(whole, name), abs=1e-9), name
+
+
+@settings(max_examples=200, deadline=None)
+@given(counts=st.lists(st.integers(0, 30), min_size=1, max_size=40), watched=st.integers(0, 80))
+def test_a_trend_stepped_from_its_first_bucket_is_that_of_the_whole_history(
+    counts: list[int], watched: int
+) -> None:
+    first = 500
+    lead = min(watched, CONFIG.window_buckets * (CONFIG.baseline_windows + 1))
+    point, _ = advance_trend(
+        lambda bucket: counts[bucket - first] if 0 <= bucket - first < len(counts) else 0,
+        first=first,
+        lead=lead,
+        memo=TrendMemo(first - 1, first, lead, None, 0),
+        now=first + len(counts) - 1,
+        config=CONFIG,
+    )
+    whole = latest_trend(counts, CONFIG, watched)
+    assert (point.state, point.count, point.peak) == (whole.state, whole.count, whole.peak)
+    assert point.z_score == pytest.approx(whole.z_score, abs=1e-9)
