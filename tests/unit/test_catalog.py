@@ -37,13 +37,7 @@ def test_a_scheduled_run_takes_its_cron_and_options_from_the_settings() -> None:
     assert sweep.cron.run_options(settings) == {"limit": 12}
     assert by_name["backup"].cron.cron(settings) == ""
     assert by_name["collect_high_frequency"].runs == "collect high_frequency"
-    assert [entry.name for entry in catalog.schedules("maintenance")] == [
-        "health",
-        "cleanup",
-        "plugin_health",
-        "analytics",
-        "backup",
-    ]
+    assert {entry.service for entry in catalog.schedules("maintenance")} == {"maintenance"}
 
 
 def test_the_collector_loads_each_builtin_plugin_of_the_catalog() -> None:
@@ -64,12 +58,23 @@ def test_a_builtin_whose_class_names_another_plugin_is_refused(
 
 
 def test_a_group_takes_its_members_by_frequency() -> None:
-    from services.collector.plugins.registry import PluginRegistry, builtin_plugins
+    from services.collector.plugins import Plugin, PluginRegistry
 
-    registry = PluginRegistry(builtin_plugins())
-    assert registry.members("high_frequency") == ["hackernews", "reddit"]
-    assert registry.members("all") == ["hackernews", "mastodon", "reddit", "rss"]
-    assert registry.members("file") == [] and not registry.is_group("file")
+    class Often(Plugin):
+        name = "often"
+        frequency = "high"
+
+    class Sometimes(Plugin):
+        name = "sometimes"
+
+    class Alone(Plugin):
+        name = "alone"
+        groupable = False
+
+    registry = PluginRegistry([Often(), Sometimes(), Alone()])
+    assert registry.members("high_frequency") == ["often"]
+    assert registry.members("all") == ["often", "sometimes"]
+    assert registry.members("alone") == [] and not registry.is_group("alone")
 
 
 def test_inspect_reports_the_catalog() -> None:
