@@ -9,7 +9,8 @@ Equal cores: each trend-stream row runs 2 workers of one group, as Celery runs 2
 Both are timed as benchmark 2: N RawItems produced to items.raw until N rows are in PostgreSQL.
 
 Usage: python bench/oldsystem.py [--per-item N] [--batched N] [--batch N] [--items N]
-                                 [--warmup N] [--repeat N] [--tiny] [--out PATH]
+                                 [--same-work-items N] [--warmup N] [--repeat N] [--tiny]
+                                 [--out PATH]
 """
 
 from __future__ import annotations
@@ -35,8 +36,22 @@ from bench.workers import PeakRss, rss_mb, running, start_faust, wait_settled
 from streams.config import Settings
 from streams.records import RawItem
 
-SIZES = {"per_item": 2000, "batched": 5000, "batch": 100, "items": 3000, "warmup": 200}
-TINY = {"per_item": 100, "batched": 200, "batch": 100, "items": 200, "warmup": 20}
+SIZES = {
+    "per_item": 2000,
+    "batched": 10000,
+    "batch": 100,
+    "items": 3000,
+    "same_work_items": 10000,
+    "warmup": 200,
+}
+TINY = {
+    "per_item": 100,
+    "batched": 200,
+    "batch": 100,
+    "items": 200,
+    "same_work_items": 200,
+    "warmup": 20,
+}
 _FIELDS = frozenset(RawItem._options.fields)
 WORKERS = 2
 """Trend-stream workers per row: as many as the Celery worker's pool processes (equal cores)."""
@@ -120,6 +135,8 @@ class Run:
     note: str
     cluster: bool = True
     """Whether the module runs the cluster stage (on items.enriched)."""
+    items: str = "items"
+    """The size giving the items of a round."""
 
 
 async def measure_faust(
@@ -134,7 +151,7 @@ async def measure_faust(
         flow.sent = sent
         await flow.round(sizes["warmup"])
         for _ in range(report.repeat):
-            rate, peaks = await flow.round(sizes["items"])
+            rate, peaks = await flow.round(sizes[run.items])
             report.add(run.figure, "items/s", rate, run.note)
             report.add(f"{run.figure}_rss_load", "MiB", sum(peaks), f"{WORKERS} workers")
 
@@ -144,6 +161,7 @@ SAME_WORK = Run(
     "bench.samework_processor",
     "trend-stream, same work (normalize, dedupe, persist), 2 workers; bench-only Faust app",
     cluster=False,
+    items="same_work_items",
 )
 FULL_PIPELINE = Run(
     "trend_stream_full_pipeline",

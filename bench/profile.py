@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import signal
 import subprocess
 import sys
@@ -27,8 +28,13 @@ Example: python bench/profile.py --module bench.hash_processor --workers 1 --ite
 """
 
 
+_OURS = ("services/", "streams/", "bench/")
+_LINE = re.compile(r":\d+\)$")
+
+
 def summary(raw: Path, top: int) -> str:
-    """The `top` functions by self and by inclusive samples of a py-spy raw (collapsed) file."""
+    """The `top` functions by self samples (any code) and by inclusive samples (the project's
+    code: services/, streams/, bench/) of a py-spy raw (collapsed) file, lines merged."""
     own: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
     total = 0
@@ -36,13 +42,13 @@ def summary(raw: Path, top: int) -> str:
         stack, _, count = line.rpartition(" ")
         if not stack or not count.isdigit():
             continue
-        frames = stack.split(";")
+        frames = [_LINE.sub(")", frame) for frame in stack.split(";")]
         total += int(count)
         own[frames[-1]] += int(count)
-        for frame in set(frames):
+        for frame in {f for f in frames if any(part in f for part in _OURS)}:
             inclusive[frame] += int(count)
     lines = [f"{total} samples"]
-    for title, counts in (("self", own), ("inclusive", inclusive)):
+    for title, counts in (("self", own), ("inclusive, project code", inclusive)):
         lines.append(f"-- {title}")
         lines += [f"{100 * n / total:5.1f}%  {frame}" for frame, n in counts.most_common(top)]
     return "\n".join(lines)

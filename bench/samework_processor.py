@@ -13,7 +13,6 @@ agents run), with the processor's app id, port and settings, on the run's items.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -38,6 +37,10 @@ app.conf.autodiscover = False  # services.processor's agents must not run here
 items_topic = faust_topic(app, ITEMS_RAW, app.settings, raw=True)
 health = add_health_view(app)  # GET /health: the bench waits for its partitions
 _LANGUAGE_CHARS = 600  # as bench/celery_app.py
+BATCH_WITHIN_S = 0.1
+"""The longest a batch waits to fill. Under load batches fill at once, so this only matters
+at the end of a bench round: the processor's PROCESSOR_BATCH_WITHIN_S (1 s) made the last
+partial batch of each round wait a second, which the Celery tasks never do."""
 _INSERT = """
 INSERT INTO items (source, source_id, url, title, body, author, published_at, score, comments,
                    content_hash, language, request_id, collected_at, processed_at, duplicate_of)
@@ -79,7 +82,7 @@ async def _insert(conn: Any, rows: Sequence[Row], originals: dict[str, int]) -> 
 
 async def ingest(pool: asyncpg.Pool, items: Sequence[RawItem]) -> int:
     """Normalize, dedupe by content hash and persist a batch in one transaction; how many new."""
-    rows = await asyncio.to_thread(same_work, items)
+    rows = same_work(items)  # in the loop: a thread hop per batch cost more than it overlapped
     if not rows:
         return 0
     digests = sorted({digest for _, _, digest in rows})
@@ -109,9 +112,7 @@ async def pool() -> asyncpg.Pool:
 async def ingest_items(stream: Any) -> None:
     """Each batch of raw items: normalized, deduped, inserted (the Celery tasks' work only)."""
     settings = app.settings
-    batches = stream.take_events(
-        settings.processor_batch_size, within=settings.processor_batch_within_s
-    )
+    batches = stream.take_events(settings.processor_batch_size, within=BATCH_WITHIN_S)
     async for events in batches:
         items = []
         for event in events:
