@@ -43,7 +43,7 @@ each timed from its send:
 The old design processed every 30 minutes: an item waited uniformly 0-30 min (computed, not
 measured).
 """
-SIZES = {"capacity_items": 1000, "seconds": 60, "warmup": 100}
+SIZES = {"capacity_items": 1000, "seconds": 45, "warmup": 100}
 TINY = {"capacity_items": 100, "seconds": 5, "warmup": 20}
 OLD_INTERVAL_S = 30 * 60
 """The old design's processing schedule: every 30 minutes."""
