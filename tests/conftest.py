@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
+from streams import client
 from streams.config import ServiceName, Settings, load_settings
 from streams.db import migrate
 from tests.support.databases import create_database, drop_database
@@ -140,3 +141,11 @@ def start_workers(tmp_path: Path) -> Iterator[Callable[..., list[Worker]]]:
     yield start
     for worker in started:
         worker.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def _client_producer() -> AsyncIterator[None]:
+    """The client's producer of the tests' event loop, stopped when the session ends (workers
+    and trendctl stop their own)."""
+    yield
+    await client.close()
