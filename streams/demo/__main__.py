@@ -18,7 +18,7 @@ from aiokafka.errors import KafkaError
 from redis.exceptions import RedisError
 from rich.console import Console
 
-from streams import inspect
+from streams import client, inspect
 from streams.cli.render import trend_table
 from streams.config import Settings, get_settings
 from streams.demo.live import LiveLine
@@ -89,7 +89,10 @@ async def _run(settings: Settings, url: str, step: timedelta, top: int) -> int:
         on_progress=lambda progress: live.update(progress.line()),
         on_event=live.say,
     )
-    result = await replay.run()
+    try:
+        result = await replay.run()
+    finally:
+        await client.close()  # the requests' producer, kept for the whole replay
     live.done(_summary(result, time.monotonic() - started))
     for line in _details(result):
         print(line)
