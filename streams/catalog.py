@@ -220,6 +220,13 @@ JOBS: tuple[Job, ...] = (
         "both pipeline stages on sample items, in memory",
         TestPipelineOptions,
     ),
+    Job(
+        "cleanup_data",
+        "processor",
+        "delete the processor's data older than `days` and its vectors (the maintenance "
+        "cleanup requests it)",
+        CleanupOptions,
+    ),
     Job("health", "maintenance", "every health check", schedule=Cron("SCHEDULE_HEALTH")),
     Job(
         "cleanup",

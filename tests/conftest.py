@@ -10,12 +10,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 from pydantic import SecretStr
 
 from streams import client
 from streams.config import ServiceName, Settings, load_settings
-from streams.db import migrate
+from streams.db import create_pool, migrate
 from tests.support.databases import create_database, drop_database
 from tests.support.kafka import delete_namespace
 from tests.support.workers import Worker, settings_env, start_worker
@@ -124,6 +125,14 @@ async def test_settings(isolated_settings: Callable[[], Awaitable[Settings]]) ->
     consumer groups, Redis keys), migrated database, Qdrant folder and state dir (see
     isolated_settings)."""
     return await isolated_settings()
+
+
+@pytest.fixture
+async def pool(test_settings: Settings) -> AsyncIterator[asyncpg.Pool]:
+    """A connection pool on the test's own migrated database."""
+    opened = await create_pool(test_settings, max_size=4)
+    yield opened
+    await opened.close()
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Cleanup of old data: rows in short batched transactions, then the items' Qdrant vectors."""
+"""Cleanup of old data: this service's own rows, and the processor's by its cleanup_data job."""
 
 from __future__ import annotations
 
@@ -9,59 +9,26 @@ from typing import Any
 
 import asyncpg
 
+from streams.client import request_processing
 from streams.config import Settings
-from streams.records import utcnow
-from streams.vectors import ITEMS, flush_deletions, qdrant_client
+from streams.db.retention import Target, delete_old
+from streams.offsets import KafkaOffsets
+from streams.records import RequestState, utcnow
 
-__all__ = ["TARGETS", "CleanupReport", "Target", "cleanup", "flush_vector_deletions"]
+__all__ = ["PROCESSOR_JOB", "TARGETS", "CleanupReport", "cleanup", "processor_running"]
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class Target:
-    """A table cleanup deletes from, and which of its rows are old (`$1`: the cutoff)."""
-
-    table: str
-    old: str
-
-
+PROCESSOR_JOB = "cleanup_data"
+"""The processing job deleting the processor's old items, trends, snapshots, topics and vectors."""
 TARGETS = (
-    Target("items", "collected_at < $1"),
-    Target("trend_snapshots", "bucket_start < $1"),
-    Target("trends", "updated_at < $1"),
-    Target(
-        "topics",
-        "coalesce(last_active_at, updated_at) < $1 "
-        "AND NOT EXISTS (SELECT 1 FROM items i WHERE i.topic_id = topics.id)",
-    ),
     Target("plugin_runs", "started_at < $1"),
     Target("schedule_runs", "scheduled_for < $1"),
     Target("requests", "updated_at < $1"),
     Target("health_checks", "checked_at < $1"),
     Target("lag_samples", "sampled_at < $1"),
 )
-"""In this order: items before the topics they keep alive."""
-
-_ITEMS_WITH_VECTORS = """
-WITH gone AS (
-    DELETE FROM items WHERE ctid = ANY(ARRAY(
-        SELECT ctid FROM items WHERE {old} LIMIT $2 FOR UPDATE SKIP LOCKED))
-    RETURNING id, has_vector
-), queued AS (
-    INSERT INTO vector_deletions (collection, point_id)
-    SELECT $3, id FROM gone WHERE has_vector ON CONFLICT DO NOTHING
-)
-SELECT count(*) FROM gone
-"""
-_ROWS = """
-WITH gone AS (
-    DELETE FROM {table} WHERE ctid = ANY(ARRAY(
-        SELECT ctid FROM {table} WHERE {old} LIMIT $2 FOR UPDATE SKIP LOCKED))
-    RETURNING 1
-)
-SELECT count(*) FROM gone
-"""
+"""The rows this service deletes itself (see docs/architecture.md for who owns which table)."""
 
 
 @dataclass
@@ -73,6 +40,11 @@ class CleanupReport:
     vectors_deleted: int = 0
     vectors_pending: int = 0
     vectors_error: str | None = None
+    processor_request_id: str | None = None
+    """The processor's `cleanup_data` request."""
+    processor_state: str = RequestState.PENDING.value
+    """Its state: SUCCESS once waited for (its figures are in this report), PENDING when no
+    processor was running to wait for (it runs the job when it starts)."""
 
     def as_dict(self) -> dict[str, Any]:
         """The report as JSON-ready data."""
@@ -82,49 +54,57 @@ class CleanupReport:
             "vectors_deleted": self.vectors_deleted,
             "vectors_pending": self.vectors_pending,
             "vectors_error": self.vectors_error,
+            "processor_request_id": self.processor_request_id,
+            "processor_state": self.processor_state,
         }
 
 
-async def _delete_batch(pool: asyncpg.Pool, target: Target, cutoff: datetime, size: int) -> int:
-    """One short transaction: up to `size` old rows (an item's vector is queued for deletion)."""
-    if target.table == "items":
-        sql = _ITEMS_WITH_VECTORS.format(old=target.old)
-        return int(await pool.fetchval(sql, cutoff, size, ITEMS))
-    sql = _ROWS.format(table=target.table, old=target.old)
-    return int(await pool.fetchval(sql, cutoff, size))
-
-
-async def _delete_old(pool: asyncpg.Pool, target: Target, cutoff: datetime, size: int) -> int:
-    total = 0
-    while (done := await _delete_batch(pool, target, cutoff, size)) > 0:
-        total += done
-        if done < size:
-            break
-    return total
-
-
 async def cleanup(settings: Settings, pool: asyncpg.Pool, days: int | None = None) -> CleanupReport:
-    """Delete what is older than `days` (CLEANUP_DAYS), batch by batch, then its vectors."""
-    cutoff = utcnow() - timedelta(days=days or settings.cleanup_days)
-    report = CleanupReport(cutoff)
-    for target in TARGETS:
-        report.deleted[target.table] = await _delete_old(
-            pool, target, cutoff, settings.cleanup_batch_size
-        )
+    """Delete what is older than `days` (CLEANUP_DAYS): this service's rows batch by batch, the
+    processor's by its `cleanup_data` job, requested first; the report holds both.
+
+    The job's result is waited for while a processor is running (its time limits bound the
+    wait; a failed job fails the cleanup, to be retried); with no processor running the job
+    stays queued for it, and the report says PENDING.
+    """
+    days = days or settings.cleanup_days
+    cutoff = utcnow() - timedelta(days=days)
+    handle = await request_processing(
+        PROCESSOR_JOB,
+        options={"days": days},
+        requested_by="maintenance:cleanup",
+        timeout=settings.job_hard_time_limit_s,
+        settings=settings,
+    )
     try:
-        report.vectors_deleted = await flush_vector_deletions(settings, pool)
-    except Exception as exc:  # noqa: BLE001 - Qdrant down or busy: the deletions stay queued
-        report.vectors_error = f"{type(exc).__name__}: {exc}"
-        log.warning("vector deletions kept for later error=%s", report.vectors_error)
-    report.vectors_pending = int(await pool.fetchval("SELECT count(*) FROM vector_deletions"))
-    log.info("cleanup done cutoff=%s deleted=%s", cutoff.isoformat(), report.deleted)
+        report = CleanupReport(cutoff, processor_request_id=handle.request_id)
+        for target in TARGETS:
+            report.deleted[target.table] = await delete_old(
+                pool, target, cutoff, settings.cleanup_batch_size
+            )
+        if await processor_running(settings):
+            processed = await handle.result()
+            report.processor_state = RequestState.SUCCESS.value
+            report.deleted = {**processed["deleted"], **report.deleted}
+            report.vectors_deleted = int(processed["vectors_deleted"])
+            report.vectors_pending = int(processed["vectors_pending"])
+            report.vectors_error = processed["vectors_error"]
+    finally:
+        await handle.close()
+    log.info(
+        "cleanup done cutoff=%s deleted=%s processor=%s",
+        cutoff.isoformat(),
+        report.deleted,
+        report.processor_state,
+    )
     return report
 
 
-async def flush_vector_deletions(settings: Settings, pool: asyncpg.Pool) -> int:
-    """Delete the queued points from Qdrant, batch by batch; how many were deleted."""
-    client = qdrant_client(settings)
+async def processor_running(settings: Settings) -> bool:
+    """Whether the processor's consumer group has a member now (a worker to run the job)."""
+    offsets = KafkaOffsets(settings)
     try:
-        return await flush_deletions(client, settings, pool)
+        group = await offsets.read(f"{settings.namespace}trend-stream-processor")
     finally:
-        await client.close()
+        await offsets.close()
+    return group.members > 0

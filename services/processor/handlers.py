@@ -8,13 +8,20 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from services.processor.cleanup import cleanup
 from services.processor.pipeline import BatchResult, Pipeline
 from services.processor.reprocess import recompute_trends
 from services.processor.resources import Resources
 from services.processor.topics import items_topic
 from services.processor.vectors import ITEMS
 from streams import catalog
-from streams.catalog import EmbeddingOptions, ReprocessOptions, SweepOptions, TestPipelineOptions
+from streams.catalog import (
+    CleanupOptions,
+    EmbeddingOptions,
+    ReprocessOptions,
+    SweepOptions,
+    TestPipelineOptions,
+)
 from streams.exceptions import RecordValidationError
 from streams.jobs import JobHandler, JobOptionsError, OptionSchemas, job_handlers
 from streams.records import ProcessRequest, RawItem
@@ -23,6 +30,7 @@ from streams.vectors import flush_deletions
 __all__ = [
     "OPTIONS",
     "JobError",
+    "cleanup_data",
     "generate_embeddings",
     "handlers",
     "reprocess_trends",
@@ -141,6 +149,15 @@ async def generate_embeddings(resources: Resources, request: ProcessRequest) -> 
         await _embed_rows(resources, rows)
         done += len(rows)
     return {"items_embedded": done, "batch_size": options.batch_size}
+
+
+async def cleanup_data(resources: Resources, request: ProcessRequest) -> dict[str, Any]:
+    """Delete the processor's items, trend snapshots, trends and topics older than `days`
+    (default CLEANUP_DAYS), then their vectors with the worker's own Qdrant client."""
+    days = CleanupOptions.model_validate(request.options).days
+    vectors = await resources.vectors()
+    report = await cleanup(resources.settings, await resources.pool(), days, vectors.client)
+    return report.as_dict()
 
 
 async def _embed_rows(resources: Resources, rows: list[Any]) -> None:

@@ -46,7 +46,10 @@ async def test_failures_are_reported_not_raised() -> None:
     assert (failed.state, failed.error) == (RequestState.FAILURE, "database unreachable")
     assert unserved.error == "job 'test_pipeline' is not served"
     assert bad.request_id == "invalid-1"
-    assert bad.error is not None and "'dance' is not one of generate_embeddings" in bad.error
+    assert (
+        bad.error is not None
+        and "'dance' is not one of cleanup_data, generate_embeddings" in bad.error
+    )
 
 
 async def test_a_failing_job_is_retried_by_its_policy_then_fails() -> None:
@@ -199,7 +202,7 @@ def test_handlers_are_the_catalog_jobs_of_their_service() -> None:
         job_handlers(ProcessRequest, Sweeper())
 
     class Everything(Sweeper):
-        reprocess_trends = generate_embeddings = test_pipeline = Sweeper.sweep
+        reprocess_trends = generate_embeddings = test_pipeline = cleanup_data = Sweeper.sweep
 
     served = job_handlers(ProcessRequest, Everything())
     assert set(served) == catalog.job_names("processor")

@@ -1,14 +1,9 @@
-"""Fixtures of the maintenance tests: a pool on the test's database, alerts kept in a list."""
+"""Fixtures of the maintenance tests: alerts kept in a list (the pool is in tests/conftest.py)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import asyncpg
 import pytest
 
-from streams.config import Settings
-from streams.db import create_pool
 from streams.records import Alert
 
 
@@ -17,14 +12,6 @@ class Alerts(list[Alert]):
 
     async def __call__(self, alert: Alert) -> None:
         self.append(alert)
-
-
-@pytest.fixture
-async def pool(test_settings: Settings) -> AsyncIterator[asyncpg.Pool]:
-    """A connection pool on the test's own migrated database."""
-    opened = await create_pool(test_settings, max_size=4)
-    yield opened
-    await opened.close()
 
 
 @pytest.fixture

@@ -28,6 +28,7 @@ async def test_jobs_on_request_answer_with_their_results(
         }
     )
     (worker,) = start_workers("maintenance", settings)
+    start_workers("processor", settings)  # the cleanup's processing job (cleanup_data)
     async with await request_maintenance("health", settings=settings) as job:
         health = await job.result(timeout=60)
     assert health["status"] == "degraded" and health["failing"] == ["worker:collector"]
