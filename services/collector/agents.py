@@ -9,6 +9,7 @@ from typing import Any
 
 from services.collector.app import app
 from services.collector.groups import GroupTracker
+from services.collector.plugin_health import PluginHealthView
 from services.collector.plugins import default_registry
 from services.collector.processing import ProcessingTracker
 from services.collector.runner import CollectorDeps, RequestRunner
@@ -95,7 +96,7 @@ async def get_runner() -> RequestRunner:
                     revocations=resources.states,
                     seen=SeenItems(redis, settings),
                     groups=GroupTracker(redis, settings),
-                    runs=PluginRunLog(await resources.pool()),
+                    runs=PluginRunLog(await resources.pool(), PluginHealthView(settings)),
                     processing=processing,
                     policy=_collect_policy,
                 )

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 import asyncpg
 
 from services.collector.plugin_health import PluginHealthView
-from streams.config import get_settings
 from streams.metrics import record_plugin_run
 from streams.records import RequestStatus
 
@@ -33,9 +32,9 @@ def _time(timings: dict[str, float], key: str) -> datetime | None:
 class PluginRunLog:
     """Writes one row per (request, plugin); a redelivered run overwrites its row."""
 
-    def __init__(self, pool: asyncpg.Pool, health: PluginHealthView | None = None) -> None:
+    def __init__(self, pool: asyncpg.Pool, health: PluginHealthView) -> None:
         self.pool = pool
-        self.health = health or PluginHealthView(get_settings())
+        self.health = health
         """Where the maintenance service's verdicts are read (plugin.health)."""
 
     async def disabled(self) -> set[str]:
