@@ -11,11 +11,11 @@ from typing import Any
 
 from services.processor.app import PIPELINE, app
 from services.processor.handlers import OPTIONS, handlers
-from services.processor.persist import FencedError
+from services.processor.persist import FencedError, PipelineStore, load_archived
 from services.processor.pipeline import BatchResult, Enriched
 from services.processor.pipeline.dedupe import content_hash
 from services.processor.pipeline.normalize import NormalizedItem
-from services.processor.resources import Resources
+from services.processor.resources import Ownership, Resources
 from services.processor.topics import (
     enriched_topic,
     items_topic,
@@ -196,9 +196,7 @@ async def handle_enriched(deliveries: list[Delivery]) -> None:
     fresh = [Enriched.from_record(r) for r in records if r.key not in done]
     known = await _saved_topics(ownership.stage.clusterer.topic_of, fresh)
     try:
-        result = await asyncio.to_thread(ownership.stage.process, fresh, known)
-        state = ownership.stage.state_changes()
-        await (await resources.results()).save(result, state, ownership.epoch)
+        result = await _cluster(ownership, fresh, known)
     except FencedError as exc:
         log.warning("cluster stage not ours: write refused: %s", exc, extra=deliveries[-1].where)
         await resources.stand_down("fenced")
@@ -206,7 +204,6 @@ async def handle_enriched(deliveries: list[Delivery]) -> None:
     except BaseException:
         await resources.stand_down("batch failed")  # its memory holds a batch not saved
         raise
-    ownership.stage.state_saved(state)
     await _announce(result, records, done)
     log.info(
         "batch clustered items=%d skipped=%d topics=%d trends=%d epoch=%d",
@@ -217,6 +214,28 @@ async def handle_enriched(deliveries: list[Delivery]) -> None:
         ownership.epoch,
         extra=deliveries[-1].where,
     )
+
+
+async def _cluster(
+    ownership: Ownership, fresh: list[Enriched], known: dict[str, str]
+) -> BatchResult:
+    """Place the batch and save it (fenced); a story that returned gets its archived topic
+    back, saved in a second fenced transaction. The result of both."""
+    stage, results = ownership.stage, await resources.results()
+    result = await asyncio.to_thread(stage.process, fresh, known)
+    await _save(results, result, ownership)
+    if not result.revivals:
+        return result
+    saved = await load_archived(await resources.pool(), sorted(set(result.revivals.values())))
+    revived = await asyncio.to_thread(stage.revive, result.revivals, saved)
+    await _save(results, revived, ownership)
+    return result.followed_by(revived)
+
+
+async def _save(results: PipelineStore, result: BatchResult, ownership: Ownership) -> None:
+    state = ownership.stage.state_changes()
+    await results.save(result, state, ownership.epoch)
+    ownership.stage.state_saved(state)
 
 
 async def _saved_topics(remembered: Any, items: list[Enriched]) -> dict[str, str]:

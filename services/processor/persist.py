@@ -26,6 +26,7 @@ __all__ = [
     "acquire",
     "current_epoch",
     "current_owner",
+    "load_archived",
     "load_state",
     "split_key",
 ]
@@ -78,7 +79,7 @@ _TOPIC_STATE = """
 INSERT INTO pipeline_topics (state_id, topic_id, position, state, saved_at)
 VALUES ($1, $2, $3, $4::jsonb, now())
 ON CONFLICT (state_id, topic_id) DO UPDATE SET
-    position = EXCLUDED.position, state = EXCLUDED.state, saved_at = now()
+    position = EXCLUDED.position, state = EXCLUDED.state, saved_at = now(), archived_at = NULL
 """
 _TOPIC_STATE_GONE = "DELETE FROM pipeline_topics WHERE state_id = $1 AND topic_id = ANY($2::text[])"
 _ENTITIES = """
@@ -86,8 +87,20 @@ INSERT INTO pipeline_entities (state_id, entity, frequency)
 SELECT $1, entity, frequency FROM unnest($2::text[], $3::int[]) AS e(entity, frequency)
 ON CONFLICT (state_id, entity) DO UPDATE SET frequency = EXCLUDED.frequency
 """
+_TOPIC_STATE_ARCHIVED = """
+UPDATE pipeline_topics SET archived_at = now() WHERE state_id = $1 AND topic_id = ANY($2::text[])
+"""
 _LOAD_TOPICS = """
-SELECT position, state::text FROM pipeline_topics WHERE state_id = $1 ORDER BY position
+SELECT position, state::text FROM pipeline_topics
+WHERE state_id = $1 AND archived_at IS NULL ORDER BY position
+"""
+_LOAD_ARCHIVE = """
+SELECT topic_id, state->>'vector_sum' AS vector_sum, state->>'last_active' AS last_active
+FROM pipeline_topics WHERE state_id = $1 AND archived_at IS NOT NULL
+"""
+_LOAD_ARCHIVED = """
+SELECT topic_id, state::text FROM pipeline_topics
+WHERE state_id = $1 AND archived_at IS NOT NULL AND topic_id = ANY($2::text[])
 """
 _ACQUIRE = """
 INSERT INTO pipeline_owner (id, epoch, owner, acquired_at) VALUES ($1, 1, $2, now())
@@ -193,6 +206,8 @@ async def _save_state(conn: PoolConnectionProxy, state: StateChanges, epoch: int
     await conn.executemany(_TOPIC_STATE, rows)
     if state.topics.removed:
         await conn.execute(_TOPIC_STATE_GONE, STATE_ID, state.topics.removed)
+    if state.topics.archived:
+        await conn.execute(_TOPIC_STATE_ARCHIVED, STATE_ID, state.topics.archived)
 
 
 def _moved_ranks(result: BatchResult) -> list[tuple[str, int | None]]:
@@ -265,9 +280,18 @@ async def load_state(pool: asyncpg.Pool) -> dict[str, Any] | None:
         if not saved:
             return None
         rows = await conn.fetch(_LOAD_TOPICS, STATE_ID)
+        archive = await conn.fetch(_LOAD_ARCHIVE, STATE_ID)
         entities = await conn.fetch(
             "SELECT entity, frequency FROM pipeline_entities WHERE state_id = $1", STATE_ID
         )
     topics = [{**json.loads(row["state"]), "position": row["position"]} for row in rows]
+    archived = [dict(row) for row in archive]
     frequency = {row["entity"]: row["frequency"] for row in entities}
-    return {**json.loads(saved), "frequency": frequency, "clusterer": {"topics": topics}}
+    clusterer = {"topics": topics, "archived": archived}
+    return {**json.loads(saved), "frequency": frequency, "clusterer": clusterer}
+
+
+async def load_archived(pool: asyncpg.Pool, topic_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The saved states of archived topics, by id (those not archived are left out)."""
+    rows = await pool.fetch(_LOAD_ARCHIVED, STATE_ID, topic_ids)
+    return {row["topic_id"]: json.loads(row["state"]) for row in rows}

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from services.processor.pipeline.archive import TopicArchive
 from services.processor.pipeline.config import PipelineConfig
 from services.processor.pipeline.embed import Vectors, l2_normalize, pack_vector, unpack_vector
 from services.processor.pipeline.entities import EntityStats, profile_similarity
@@ -168,7 +169,9 @@ class TopicChanges:
     """(position, TopicState.to_dict()) of each topic changed: `position` orders the topics as
     the clusterer holds them, so that a restore holds them in the same order."""
     removed: list[str]
-    versions: dict[str, int] = field(repr=False)
+    archived: list[str] = field(default_factory=list)
+    """Topics that left memory, their saved state kept (see TopicArchive)."""
+    versions: dict[str, int] = field(default_factory=dict, repr=False)
     """The change count of each topic listed, to acknowledge exactly these changes."""
 
 
@@ -222,11 +225,26 @@ class OnlineClusterer:
         """Absorbed topic -> the topic that absorbed it."""
         self._expired_at: int | None = None
         """The bucket of the last expiry pass."""
+        self.archive = TopicArchive(
+            dimension, timedelta(hours=config.topic_retention_hours), config.archive_capacity
+        )
+        self.created: dict[str, Evidence] = {}
+        """Candidates started since the stage last looked, with the item that started each
+        (see take_created)."""
+        self.archived_states: dict[str, dict[str, Any]] | None = None
+        """Archived topics' states, when kept in memory (else they are only saved)."""
 
     def state(self) -> dict[str, Any]:
         """A JSON-ready copy of every topic, in order, to persist (see restore)."""
         order = sorted(self.topics, key=self.ledger.position)
-        return {"topics": [self.topics[topic_id].to_dict() for topic_id in order]}
+        archived = [
+            {"topic_id": t, "vector_sum": pack_vector(v), "last_active": at.isoformat()}
+            for t, v, at in self.archive.entries()
+        ]
+        return {
+            "topics": [self.topics[topic_id].to_dict() for topic_id in order],
+            "archived": archived,
+        }
 
     @classmethod
     def restore(
@@ -250,6 +268,11 @@ class OnlineClusterer:
             clusterer.restore_topic(topic, entry.get("position"))
             if not saved:
                 clusterer.touch(topic.topic_id)
+        for entry in state.get("archived", []):
+            at = datetime.fromisoformat(entry["last_active"])
+            centroid = l2_normalize(unpack_vector(entry["vector_sum"]))
+            clusterer.archive.add(entry["topic_id"], centroid, at)
+        clusterer.created.clear()
         clusterer.index.commit()
         return clusterer
 
@@ -262,7 +285,7 @@ class OnlineClusterer:
         acknowledged save (see saved)."""
         pending = self.ledger.pending()
         changed = [(position, self.topics[t].to_dict()) for position, t in pending.changed]
-        return TopicChanges(changed, pending.removed, pending.versions)
+        return TopicChanges(changed, pending.removed, pending.archived, pending.versions)
 
     def saved(self, changes: TopicChanges) -> None:
         """Acknowledge saved changes: topics changed again since are still listed next time."""
@@ -289,8 +312,12 @@ class OnlineClusterer:
 
     def topic_of(self, item_id: str) -> str | None:
         """The live topic a recent item (original or duplicate) belongs to now, if known."""
-        topic_id = self.resolve(self._topic_of.get(item_id))
+        topic_id = self.placed_in(item_id)
         return topic_id if topic_id in self.topics else None
+
+    def placed_in(self, item_id: str) -> str | None:
+        """The topic holding a recent item now, live or not (archived, expired)."""
+        return self.resolve(self._topic_of.get(item_id))
 
     def resolve(self, topic_id: str | None) -> str | None:
         """The topic that holds a topic's items now (itself, or the topic that absorbed it)."""
@@ -365,6 +392,7 @@ class OnlineClusterer:
         at = member.evidence.at
         vector_sum = np.zeros_like(member.evidence.vector)
         self._insert(TopicState(topic_id, at, at, vector_sum))
+        self.created[topic_id] = member.evidence
         return self.topics[topic_id]
 
     def _add(self, topic: TopicState, member: Member) -> None:
@@ -402,21 +430,33 @@ class OnlineClusterer:
         _drop_spent(self.counted_terms, dropped)
 
     def expire(self, now: datetime) -> list[str]:
-        """Forget stale candidates and long-idle topics (once per bucket); return their ids."""
+        """Forget stale candidates, archive quiet topics (once per bucket: see TopicArchive);
+        return the ids that left memory."""
         bucket = bucket_of(now, self.config)
         if bucket == self._expired_at:
             return []
         self._expired_at = bucket
         candidate_ttl = timedelta(hours=self.config.candidate_ttl_hours)
-        retention = timedelta(hours=self.config.topic_retention_hours)
+        quiet = timedelta(hours=self.config.live_topic_hours)
         stale = [
             topic
             for topic in self.topics.values()
             if now - topic.last_active
-            > (candidate_ttl if topic.size < self.config.min_topic_size else retention)
+            > (candidate_ttl if topic.size < self.config.min_topic_size else quiet)
         ]
         for topic in stale:
-            self._forget(topic)
+            if topic.topic_id in self.counted_ids:
+                if self.archived_states is not None:
+                    self.archived_states[topic.topic_id] = topic.to_dict()
+                self._forget(topic)
+                self.ledger.archive(topic.topic_id)
+                self.archive.add(topic.topic_id, topic.centroid, topic.last_active)
+            else:
+                self._forget(topic)
+        for topic_id in self.archive.prune(now):
+            self.ledger.remove(topic_id)
+            if self.archived_states is not None:
+                self.archived_states.pop(topic_id, None)
         horizon = bucket - self.config.window_buckets * (self.config.baseline_windows + 1)
         for old in [b for b in self.counted_activity if b < horizon]:
             del self.counted_activity[old]
@@ -496,6 +536,27 @@ class OnlineClusterer:
     def commit(self) -> None:
         """End of a batch: the index takes the centroids that moved."""
         self.index.commit()
+
+    def take_created(self) -> dict[str, Evidence]:
+        """The candidates started since the last call (still live), each with the evidence
+        of the item that started it."""
+        created = {t: e for t, e in self.created.items() if t in self.topics}
+        self.created.clear()
+        return created
+
+    def join_back(self, candidate: str, archived: str, evidence: Evidence) -> dict[str, str]:
+        """Merge a candidate into a topic taken back from the archive when the item that
+        started the candidate would have joined that topic (had it been live); return
+        absorbed -> kept (empty when they stay apart)."""
+        new, old = self.topics.get(candidate), self.topics.get(archived)
+        if new is None or old is None or new is old:
+            return {}
+        near = [(archived, float(evidence.vector @ old.centroid))]
+        if self._best_topic(evidence, near) is None:
+            return {}
+        kept, absorbed = sorted((new, old), key=_seniority)
+        self._absorb(kept, absorbed)
+        return {absorbed.topic_id: kept.topic_id}
 
 
 def _seniority(topic: TopicState) -> tuple[int, datetime, str]:

@@ -35,11 +35,16 @@ class ClusterStage:
     restored by the next owner.
     """
 
-    def __init__(self, config: PipelineConfig, dimension: int) -> None:
+    def __init__(
+        self, config: PipelineConfig, dimension: int, *, keep_archived: bool = False
+    ) -> None:
         self.config = config
         self.dimension = dimension
+        self.keep_archived = keep_archived
+        """Keep archived topics' states in memory (the in-memory pipeline: no PostgreSQL)."""
         self.stats = EntityStats()
         self.clusterer = OnlineClusterer(config, self.stats, dimension)
+        self.clusterer.archived_states = {} if keep_archived else None
         self.near = NearDuplicateIndex(
             dimension,
             config.near_duplicate_similarity,
@@ -48,6 +53,8 @@ class ClusterStage:
             config.near_duplicate_capacity,
         )
         self.labels = Labeller(config)
+        self._reviving: dict[str, Evidence] = {}
+        """The evidence of the items that started the candidates of the pending revivals."""
         self.book = TrendBook(config)
         self.duplicates = 0
         self.now: datetime | None = None
@@ -120,19 +127,68 @@ class ClusterStage:
             self.near.merge(absorbed, kept)
         self.near.forget(expired)
         touched = {merged.get(t, t) for t in touched} | set(merged.values())
-        self.labels.refresh(clusterer, touched)
         self.book.forget([*expired, *merged])
+        snapshots, trends, ranks = self._rescore(touched)
+        revivals = self._revivals()
+        return BatchResult(outcomes, snapshots, trends, merged, expired, revivals, ranks)
+
+    def _rescore(
+        self, touched: set[str]
+    ) -> tuple[list[TopicSnapshot], list[TrendSnapshot], dict[str, int | None]]:
+        """Labels, trends and ranks after the touched topics changed; the index catches up."""
+        clusterer = self.clusterer
+        self.labels.refresh(clusterer, touched)
         trends = self.book.recompute(clusterer, touched, self.now, self.started)
         ranks = self.book.rerank(trends)
         clusterer.commit()
         counted = [clusterer.topics[t] for t in touched if t in clusterer.counted_ids]
-        snapshots = [_snapshot(topic) for topic in sorted(counted, key=_largest)]
-        return BatchResult(outcomes, snapshots, trends, merged, expired, ranks)
+        return [_snapshot(topic) for topic in sorted(counted, key=_largest)], trends, ranks
+
+    def _revivals(self) -> dict[str, str]:
+        """Candidates started in this batch that continue an archived topic (the closest one
+        to the item that started each): a story that returned after going quiet."""
+        created = self.clusterer.take_created()
+        if not created or not len(self.clusterer.archive):
+            return {}
+        ids = list(created)
+        vectors = np.stack([created[t].vector for t in ids])
+        floor = self.config.min_embedding_similarity
+        found = self.clusterer.archive.closest(vectors, floor)
+        revivals = {t: archived[0] for t, archived in zip(ids, found, strict=True) if archived}
+        self._reviving = {t: created[t] for t in revivals}
+        return revivals
+
+    def revive(
+        self, revivals: Mapping[str, str], saved: Mapping[str, dict[str, Any]]
+    ) -> BatchResult:
+        """Take archived topics back (their saved states, by id) and merge each candidate
+        that continues one into it when the item that started it would have joined it; the
+        result as a batch without items."""
+        clusterer = self.clusterer
+        for topic_id, state in saved.items():
+            if topic_id in clusterer.archive and topic_id not in clusterer.topics:
+                clusterer.archive.remove(topic_id)
+                clusterer.restore_topic(TopicState.from_dict(state))
+                clusterer.touch(topic_id)
+        merged: dict[str, str] = {}
+        for new, old in revivals.items():
+            evidence = self._reviving.get(new)
+            if evidence is not None:
+                merged.update(clusterer.join_back(clusterer.resolve(new) or new, old, evidence))
+        self._reviving = {}
+        for absorbed, kept in merged.items():
+            self.near.merge(absorbed, kept)
+        touched = set(saved) & clusterer.topics.keys() | set(merged.values())
+        self.book.forget(merged)
+        snapshots, trends, ranks = self._rescore(touched)
+        return BatchResult([], snapshots, trends, merged, [], {}, ranks)
 
     def topic_of(self, item_id: str) -> str | None:
-        """The counted topic a recent item belongs to, if any."""
-        topic_id = self.clusterer.topic_of(item_id)
-        return topic_id if topic_id in self.clusterer.counted_ids else None
+        """The counted topic a recent item belongs to, if any (live or archived)."""
+        clusterer = self.clusterer
+        topic_id = clusterer.placed_in(item_id)
+        archived = topic_id in clusterer.archive or topic_id in (clusterer.archived_states or {})
+        return topic_id if topic_id in clusterer.counted_ids or archived else None
 
     def topics(self) -> list[TopicSnapshot]:
         """Every counted topic, largest first."""
@@ -178,6 +234,7 @@ class ClusterStage:
         self.clusterer = OnlineClusterer.restore(
             self.config, state["clusterer"], self.stats, saved=saved, dimension=self.dimension
         )
+        self.clusterer.archived_states = {} if self.keep_archived else None
         self.book = TrendBook(self.config)
 
 

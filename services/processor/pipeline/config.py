@@ -59,6 +59,7 @@ class PipelineConfig:
     entity_saturation: float = 3.0
     """Shared entity weight (IDF x share of the topic's members) giving 63 % of the bonus:
     one rare name (IDF ~ 4) that most members carry nearly saturates it."""
+    absence_weight: float = 0.0
     mismatch_weight: float = 0.05
     """Penalty, at most, for an item rich in entities the topic does not name (a Stratus
     outage post meeting a Nimbus outage topic). Kept small: incidental names (the town an
@@ -89,8 +90,16 @@ class PipelineConfig:
     candidate_ttl_hours: float = 48.0
     """A candidate (below min_topic_size) without new members for this long is forgotten:
     two days lets a slow story gather its third item (24 h lost some on the corpus)."""
+    live_topic_hours: float = 48.0
+    """A topic without new members for this long leaves memory (its saved state stays in
+    PostgreSQL, archived): live state is bounded by the stories of the last two days, so the
+    cluster stage's memory, restore time and batch time stay flat however long it runs."""
     topic_retention_hours: float = 24.0 * 14
-    """A topic without new members for this long is dropped from memory (persisted first)."""
+    """How long an archived topic can still be found by a story that returns (a new topic
+    whose centroid meets its own takes it back and merges into it); then it is forgotten."""
+    archive_capacity: int = 50_000
+    """Archived topics whose centroids are kept for returning stories, at most (1.5 KiB
+    each: 50,000 is 75 MiB; the oldest go first)."""
     merge_centroid_similarity: float = 0.6
     """Centroid cosine above which two topics may merge (if their entities agree too):
     parts of one event that formed apart (the forecast and the sightings of an aurora)

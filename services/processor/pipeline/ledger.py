@@ -14,6 +14,8 @@ class Pending:
     changed: list[tuple[int, str]]
     """(position, topic id) of each topic changed since its last save."""
     removed: list[str]
+    archived: list[str]
+    """Topics that left memory but stay saved (see TopicArchive)."""
     versions: dict[str, int] = field(repr=False)
     """The change count of each topic listed, to acknowledge exactly these changes."""
 
@@ -29,6 +31,7 @@ class ChangeLedger:
     def __init__(self) -> None:
         self._changed: dict[str, int] = {}
         self._removed: dict[str, int] = {}
+        self._archived: dict[str, int] = {}
         self._count = 0
         self._positions: dict[str, int] = {}
         self._next = 0
@@ -50,23 +53,33 @@ class ChangeLedger:
         self._count += 1
         self._changed[topic_id] = self._count
         self._removed.pop(topic_id, None)
+        self._archived.pop(topic_id, None)
 
     def remove(self, topic_id: str) -> None:
         """Record that a topic is gone."""
+        self._leave(topic_id, self._removed)
+
+    def archive(self, topic_id: str) -> None:
+        """Record that a topic left memory, its saved state kept (archived)."""
+        self._leave(topic_id, self._archived)
+
+    def _leave(self, topic_id: str, into: dict[str, int]) -> None:
         self._count += 1
-        self._changed.pop(topic_id, None)
+        for pending in (self._changed, self._removed, self._archived):
+            pending.pop(topic_id, None)
         self._positions.pop(topic_id, None)
-        self._removed[topic_id] = self._count
+        into[topic_id] = self._count
 
     def pending(self) -> Pending:
         """The topics changed or removed since their last acknowledged save."""
         changed = [(self.position(topic_id), topic_id) for topic_id in self._changed]
-        return Pending(changed, list(self._removed), {**self._changed, **self._removed})
+        versions = {**self._changed, **self._removed, **self._archived}
+        return Pending(changed, list(self._removed), list(self._archived), versions)
 
     def saved(self, versions: dict[str, int]) -> None:
         """Acknowledge a save: topics changed again since are still pending."""
         for topic_id, version in versions.items():
-            for pending in (self._changed, self._removed):
+            for pending in (self._changed, self._removed, self._archived):
                 if pending.get(topic_id) == version:
                     del pending[topic_id]
 
@@ -74,3 +87,4 @@ class ChangeLedger:
         """Forget every pending change (the state was just loaded as saved)."""
         self._changed.clear()
         self._removed.clear()
+        self._archived.clear()

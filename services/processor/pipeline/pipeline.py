@@ -43,7 +43,7 @@ class Pipeline:
         )
         self.enricher = Enricher(self.config, self.embedder)
         self.exact = ExactDeduper(self.config.near_duplicate_capacity)
-        self.cluster = ClusterStage(self.config, self.embedder.dimension)
+        self.cluster = ClusterStage(self.config, self.embedder.dimension, keep_archived=True)
         self.dropped: Counter[str] = Counter()
 
     def process(self, items: Sequence[RawItem]) -> BatchResult:
@@ -53,7 +53,12 @@ class Pipeline:
         originals = [self._exact_original(item) for item in kept]
         result = self.cluster.process(self.enricher.enrich(kept, originals))
         gone = [ItemOutcome(entry.item_id, dropped=entry.reason) for entry in dropped]
-        return replace(result, outcomes=gone + result.outcomes)
+        result = replace(result, outcomes=gone + result.outcomes)
+        if result.revivals:
+            saved = self.cluster.clusterer.archived_states or {}
+            wanted = {old: saved[old] for old in result.revivals.values() if old in saved}
+            result = result.followed_by(self.cluster.revive(result.revivals, wanted))
+        return result
 
     def _exact_original(self, item: NormalizedItem) -> str | None:
         original = self.exact.original_of(item)

@@ -115,10 +115,29 @@ class BatchResult:
     """Topics absorbed in this batch, mapped to the topic that absorbed them."""
     expired: list[str] = field(default_factory=list)
     """Candidates and idle topics forgotten in this batch."""
+    revivals: dict[str, str] = field(default_factory=dict)
+    """New topics that continue an archived one (new topic -> archived topic): the archived
+    topic's saved state is to be handed to ClusterStage.revive."""
     ranks: dict[str, int | None] = field(default_factory=dict)
     """The rank (1: highest score, among the `ranked_topics` highest) of each trend in
     `trends`, and of every other topic whose rank moved in this batch (None: no longer
     ranked). Empty: rank by position."""
+
+    def followed_by(self, later: BatchResult) -> BatchResult:
+        """This result and a later one of the same batch (a revival) as one."""
+        newer = {topic.topic_id for topic in later.topics} | later.merged.keys()
+        rescored = {trend.topic_id for trend in later.trends} | later.merged.keys()
+        topics = later.topics + [t for t in self.topics if t.topic_id not in newer]
+        trends = later.trends + [t for t in self.trends if t.topic_id not in rescored]
+        return BatchResult(
+            self.outcomes + later.outcomes,
+            sorted(topics, key=lambda topic: (-topic.size, topic.created_at)),
+            sorted(trends, key=lambda trend: (-trend.score, trend.topic_id)),
+            {**self.merged, **later.merged},
+            self.expired + later.expired,
+            {},
+            {**self.ranks, **later.ranks},
+        )
 
     def rank_of(self, trend: TrendSnapshot, position: int) -> int | None:
         """A listed trend's rank (its 1-based `position` in `trends` when ranks are not set)."""

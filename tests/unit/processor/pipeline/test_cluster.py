@@ -70,12 +70,27 @@ def test_only_topics_with_enough_members_count(clusterer: OnlineClusterer) -> No
 
 def test_stale_candidates_expire_but_topics_stay(clusterer: OnlineClusterer) -> None:
     for number in range(3):
-        clusterer.assign(_member(f"a{number}", _unit(1, 0, 0, 0), hours=number))
+        clusterer.assign(_member(f"a{number}", _unit(1, 0, 0, 0), hours=number + 10))
     candidate = clusterer.assign(_member("lonely", _unit(0, 0, 0, 1), hours=3))
     expired = clusterer.expire(T0 + timedelta(hours=3 + 49))
     assert expired == [candidate]
     assert clusterer.topic_of("lonely") is None
     assert clusterer.topic_of("a0") is not None
+
+
+def test_quiet_topics_leave_memory_but_stay_findable(clusterer: OnlineClusterer) -> None:
+    for number in range(3):
+        topic = clusterer.assign(_member(f"a{number}", _unit(1, 0, 0, 0), hours=number))
+    assert clusterer.expire(T0 + timedelta(hours=2 + 49)) == [topic]
+    assert topic not in clusterer.topics
+    assert clusterer.changes().archived == [topic]
+    assert clusterer.archive.nearest(_unit(1, 0.1, 0, 0), 0.6) == [topic]
+    assert clusterer.archive.nearest(_unit(0, 1, 0, 0), 0.6) == []
+    restored = OnlineClusterer.restore(clusterer.config, clusterer.state())
+    assert restored.archive.nearest(_unit(1, 0.1, 0, 0), 0.6) == [topic]
+    later = T0 + timedelta(hours=24 * 15)
+    assert clusterer.expire(later) == [] and clusterer.archive.nearest(_unit(1, 0, 0, 0), 0.6) == []
+    assert clusterer.changes().removed == [topic]
 
 
 def test_duplicates_join_their_original_without_counting(clusterer: OnlineClusterer) -> None:
@@ -149,7 +164,7 @@ def test_changes_list_changed_and_removed_topics_until_saved(clusterer: OnlineCl
     assert [topic["topic_id"] for _, topic in after.changed] == [first]  # changed by the merge
     assert after.removed == [second]
     clusterer.saved(after)
-    assert clusterer.changes() == type(after)([], [], {})
+    assert clusterer.changes() == type(after)([], [], [], {})
 
 
 def test_a_clusterer_restored_from_saved_changes_keeps_its_order(

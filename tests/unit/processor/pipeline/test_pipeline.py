@@ -140,3 +140,16 @@ def test_a_pipeline_restored_from_its_saved_changes_is_the_same(pipeline: Pipeli
     whole = Pipeline(PipelineConfig(), HashingEmbedder())
     whole.restore(pipeline.state(), saved=False)
     assert len(whole.state_changes().topics.changed) == len(pipeline.clusterer.topics)
+
+
+def test_a_story_that_returns_after_going_quiet_gets_its_topic_back(pipeline: Pipeline) -> None:
+    first = pipeline.process([_item(title, 10 * index) for index, title in enumerate(OUTAGE)])
+    (topic,) = first.topics
+    pipeline.process([_item("Sourdough starter tips for beginners", 60 * 60)])  # 60 h later
+    assert topic.topic_id not in pipeline.clusterer.topics  # quiet: archived
+    back = [f"Nimbus Cloud us-east outage takes down {it} again" for it in ("apps", "banks", "tv")]
+    again = pipeline.process([_item(title, 61 * 60 + n) for n, title in enumerate(back)])
+    assert topic.topic_id in pipeline.clusterer.topics
+    assert {pipeline.topic_of(o.item_id) for o in again.outcomes} == {topic.topic_id}
+    assert set(again.merged.values()) == {topic.topic_id}
+    assert next(t for t in again.topics if t.topic_id == topic.topic_id).size == 7
