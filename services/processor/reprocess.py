@@ -25,8 +25,7 @@ WHERE i.duplicate_of IS NULL AND i.dropped_reason IS NULL AND i.topic_id IN (
 """
 _UPSERT = """
 UPDATE trends SET previous_state = state, state = $2, score = $3, velocity = $4,
-       acceleration = $5, z_score = $6, window_count = $7, item_count = $8, rank = $9,
-       updated_at = $10
+       acceleration = $5, z_score = $6, window_count = $7, item_count = $8, updated_at = $9
 WHERE topic_id = $1
 """
 
@@ -88,7 +87,11 @@ def _trend(activity: dict[int, Activity], now: int, config: PipelineConfig) -> _
 async def recompute_trends(
     pool: asyncpg.Pool, config: PipelineConfig, hours: int, now: datetime | None = None
 ) -> Recomputed:
-    """Rescore every topic with items in the last `hours`, ranks by score, in one transaction."""
+    """Rescore every topic with items in the last `hours`, in one transaction.
+
+    Ranks are left as they are: they order all topics, and only the cluster stage sees all
+    of them (ranking this subset among itself gave topics out of it stale ranks).
+    """
     now = now or utcnow()
     async with pool.acquire() as conn, conn.transaction():
         rows = await conn.fetch(_ACTIVITY, now - timedelta(hours=hours))
@@ -100,10 +103,9 @@ async def recompute_trends(
             "SELECT topic_id, state FROM trends WHERE topic_id = ANY($1::text[])", list(trends)
         )
         before = {row["topic_id"]: row["state"] for row in rows}
-        ranked = sorted(trends, key=lambda topic: trends[topic].score, reverse=True)
         await conn.executemany(
             _UPSERT,
-            [(t, *trends[t].row(), rank, now) for rank, t in enumerate(ranked, start=1)],
+            [(topic, *scored.row(), now) for topic, scored in trends.items()],
         )
     changed = sum(1 for topic, scored in trends.items() if before.get(topic) != scored.state)
     return Recomputed(len(trends), changed)
