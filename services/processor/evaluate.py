@@ -2,9 +2,12 @@
 
 Each line of the corpus: id (or source_id), story (or label), source, title, text,
 published_at, score, comments. Items are fed in hourly batches, in time order, as a live
-processor sees them; the command prints purity, adjusted Rand index, the clusters found and,
-for each story, when it first reached `trending` (with --stories, a manifest of
-`{"<story>": {"kind": "burst"|"steady"|..., "burst_at": ISO time}}`, also the verdicts).
+processor sees them; the command prints purity, adjusted Rand index, B-cubed and pairwise
+precision/recall/F1 (items in no topic count as clusters of their own), the clusters found,
+the plain nearest-centroid baseline, the sweep (ARI with each main threshold at -20 %, -10 %,
++10 % and +20 % of its default) and, for each story, when it first reached `trending` (with
+--stories, a manifest of `{"<story>": {"kind": "burst"|"steady"|..., "burst_at": ISO time}}`,
+also the verdicts).
 """
 
 from __future__ import annotations
@@ -13,24 +16,63 @@ import argparse
 import json
 import sys
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from services.processor.pipeline import Pipeline, PipelineConfig
-from services.processor.pipeline.normalize import item_time
+import numpy as np
+
+from services.processor.pipeline import Embedder, Pipeline, PipelineConfig, load_embedder
+from services.processor.pipeline.embed import Vectors, l2_normalize
+from services.processor.pipeline.normalize import NormalizedItem, item_time, normalize
 from services.processor.pipeline.quality import (
+    Scores,
     adjusted_rand_index,
+    bcubed,
     clusters_with_singletons,
+    pairwise,
     purity,
 )
 from streams.records import RawItem, TrendState
 
-__all__ = ["Evaluation", "evaluate", "load", "main"]
+__all__ = [
+    "BASELINE_THRESHOLDS",
+    "NEAREST_CENTROID_THRESHOLD",
+    "SWEPT",
+    "CachedEmbedder",
+    "Evaluation",
+    "Labelled",
+    "Measures",
+    "best_nearest_centroid",
+    "evaluate",
+    "hourly",
+    "load",
+    "main",
+    "measure",
+    "nearest_centroid",
+    "sweep",
+]
 
 FIELDS = frozenset(RawItem._options.fields)
 TWO_WINDOWS = 2
+SWEPT = (
+    "join_threshold",
+    "min_embedding_similarity",
+    "merge_centroid_similarity",
+    "entity_weight",
+    "absence_weight",
+    "mismatch_weight",
+    "time_weight",
+)
+"""The main thresholds and weights of the similarity, swept by `sweep`."""
+FACTORS = (0.8, 0.9, 1.1, 1.2)
+BASELINE_THRESHOLDS = tuple(round(0.3 + 0.025 * step, 3) for step in range(17))
+"""Cosine thresholds tried for plain nearest-centroid (0.3 .. 0.7)."""
+NEAREST_CENTROID_THRESHOLD = 0.375
+"""The cosine threshold at which plain nearest-centroid does best on the tuning corpus
+(tests/fixtures/corpus, among BASELINE_THRESHOLDS; checked by test_quality.py)."""
 
 
 @dataclass(frozen=True)
@@ -42,15 +84,66 @@ class Labelled:
 
 
 @dataclass(frozen=True)
-class Evaluation:
-    """What the pipeline made of a corpus."""
+class Measures:
+    """How a clustering of the corpus's items compares with their stories."""
 
     purity: float
     ari: float
+    bcubed: Scores
+    pairwise: Scores
+
+    def line(self) -> str:
+        """The measures on one line."""
+        b, p = self.bcubed, self.pairwise
+        return (
+            f"purity {self.purity:.4f}  ARI {self.ari:.4f}  "
+            f"B-cubed P {b.precision:.4f} R {b.recall:.4f} F1 {b.f1:.4f}  "
+            f"pairwise P {p.precision:.4f} R {p.recall:.4f} F1 {p.f1:.4f}"
+        )
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What the pipeline made of a corpus."""
+
+    measures: Measures
     clusters: dict[str, Counter[str]]
     """Each topic found, with the stories of its members."""
     first_trending: dict[str, datetime]
     """Each story's first moment in `trending` (its topic's majority story)."""
+
+    @property
+    def purity(self) -> float:
+        """Share of items whose topic's majority story is their own."""
+        return self.measures.purity
+
+    @property
+    def ari(self) -> float:
+        """Adjusted Rand index against the stories."""
+        return self.measures.ari
+
+
+class CachedEmbedder:
+    """An embedder remembering each text's vector, so that a corpus evaluated under many
+    settings is embedded once."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self.vectors: dict[str, Vectors] = {}
+
+    @property
+    def dimension(self) -> int:
+        """The inner embedder's dimension."""
+        return self.inner.dimension
+
+    def encode(self, texts: list[str]) -> Vectors:
+        """The vectors of the texts, encoding only those never seen."""
+        fresh = list(dict.fromkeys(text for text in texts if text not in self.vectors))
+        if fresh:
+            self.vectors.update(zip(fresh, self.inner.encode(fresh), strict=True))
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.stack([self.vectors[text] for text in texts])
 
 
 def _item(row: dict[str, Any]) -> RawItem:
@@ -60,38 +153,133 @@ def _item(row: dict[str, Any]) -> RawItem:
 
 
 def load(path: Path) -> list[Labelled]:
-    """The corpus lines (a line without a story label is an error)."""
+    """The corpus lines (a line without a story label is an error); `path` may also be a
+    folder holding an items.jsonl."""
+    if path.is_dir():
+        path = path / "items.jsonl"
     lines = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     return [Labelled(_item(row), str(row.get("story") or row["label"])) for row in lines]
 
 
-def _hourly(corpus: list[Labelled]) -> list[list[Labelled]]:
+def hourly(corpus: Sequence[Labelled]) -> list[list[Labelled]]:
+    """The corpus cut into the hours of item time, in time order."""
     batches: dict[int, list[Labelled]] = defaultdict(list)
     for entry in corpus:
         batches[int(item_time(entry.item).timestamp() // 3600)].append(entry)
     return [batches[hour] for hour in sorted(batches)]
 
 
-def evaluate(corpus: list[Labelled], config: PipelineConfig | None = None) -> Evaluation:
+def measure(clusters: Sequence[str], stories: Sequence[str]) -> Measures:
+    """Every measure of a clustering (one cluster per item, aligned with `stories`)."""
+    return Measures(
+        purity(clusters, stories),
+        adjusted_rand_index(clusters, stories),
+        bcubed(clusters, stories),
+        pairwise(clusters, stories),
+    )
+
+
+def evaluate(
+    corpus: Sequence[Labelled],
+    config: PipelineConfig | None = None,
+    embedder: Embedder | None = None,
+) -> Evaluation:
     """Run the corpus through a fresh pipeline and measure it."""
-    pipeline, trending, merged = Pipeline(config), [], {}
-    for batch in _hourly(corpus):
+    pipeline, trending, merged = Pipeline(config, embedder), [], {}
+    joined: dict[str, str] = {}
+    counted: set[str] = set()
+    for batch in hourly(corpus):
         result = pipeline.process([entry.item for entry in batch])
         merged.update(result.merged)
+        counted.update(topic.topic_id for topic in result.topics)
+        joined.update({o.item_id: o.topic_id for o in result.outcomes if o.topic_id})
         trending += [(t.topic_id, t.at) for t in result.trends if t.state == TrendState.TRENDING]
     keys = [entry.item.key for entry in corpus]
-    clusters = clusters_with_singletons(keys, {key: pipeline.topic_of(key) for key in keys})
+    final = {key: _resolve(joined.get(key), merged) for key in keys}
+    topic_of = {key: topic if topic in counted else None for key, topic in final.items()}
+    clusters = clusters_with_singletons(keys, topic_of)
     stories = [entry.story for entry in corpus]
     members: defaultdict[str, Counter[str]] = defaultdict(Counter)
     for cluster, story in zip(clusters, stories, strict=True):
         if not cluster.startswith("singleton:"):
             members[cluster][story] += 1
     return Evaluation(
-        purity(clusters, stories),
-        adjusted_rand_index(clusters, stories),
+        measure(clusters, stories),
         dict(members),
         _first_trending(trending, merged, members),
     )
+
+
+def sweep(
+    corpus: Sequence[Labelled],
+    config: PipelineConfig,
+    embedder: Embedder,
+    names: Sequence[str] = SWEPT,
+    factors: Sequence[float] = FACTORS,
+) -> dict[str, dict[float, float]]:
+    """ARI with each named setting at each factor of its value in `config` (the others kept)."""
+    return {
+        name: {
+            factor: evaluate(
+                corpus, replace(config, **{name: getattr(config, name) * factor}), embedder
+            ).ari
+            for factor in factors
+        }
+        for name in names
+    }
+
+
+def nearest_centroid(
+    corpus: Sequence[Labelled], embedder: Embedder, threshold: float, min_size: int = 3
+) -> Measures:
+    """Plain nearest-centroid clustering of the same embeddings, for comparison: in time
+    order, each item joins the topic whose centroid is nearest if the cosine reaches
+    `threshold`, else starts one; no names, no time. Topics of fewer than `min_size` items
+    count as no topic (their items as singletons), as the pipeline's candidates do."""
+    ordered = sorted(corpus, key=lambda entry: item_time(entry.item))
+    texts = [_text(entry.item) for entry in ordered]
+    vectors = embedder.encode(texts)
+    sums = np.zeros((0, vectors.shape[1] if len(vectors) else 0), dtype=np.float32)
+    topic_of: dict[str, int] = {}
+    for entry, vector in zip(ordered, vectors, strict=True):
+        cosines = l2_normalize(sums) @ vector if len(sums) else np.zeros(0)
+        best = int(np.argmax(cosines)) if len(cosines) else -1
+        if best < 0 or cosines[best] < threshold:
+            sums = np.vstack([sums, vector[None, :]])
+            best = len(sums) - 1
+        else:
+            sums[best] += vector
+        topic_of[entry.item.key] = best
+    sizes = Counter(topic_of.values())
+    keys = [entry.item.key for entry in corpus]
+    named = {key: f"t{topic_of[key]}" if sizes[topic_of[key]] >= min_size else None for key in keys}
+    return measure(clusters_with_singletons(keys, named), [entry.story for entry in corpus])
+
+
+def _text(item: RawItem) -> str:
+    """The text the pipeline embeds for an item (its normalised content, cut as configured)."""
+    normalized = normalize(item, PipelineConfig().language_sample_chars)
+    content = normalized.content if isinstance(normalized, NormalizedItem) else item.title
+    return content[: PipelineConfig().embed_max_chars]
+
+
+def best_nearest_centroid(
+    corpus: Sequence[Labelled], embedder: Embedder, thresholds: Sequence[float]
+) -> tuple[float, Measures]:
+    """The threshold (of `thresholds`) giving plain nearest-centroid its best ARI on a corpus,
+    and its measures there."""
+    tried = {threshold: nearest_centroid(corpus, embedder, threshold) for threshold in thresholds}
+    best = max(tried, key=lambda threshold: tried[threshold].ari)
+    return best, tried[best]
+
+
+def _resolve(topic: str | None, merged: dict[str, str]) -> str | None:
+    """The topic holding a topic's items at the end (itself, or the one that absorbed it)."""
+    for _ in range(len(merged) + 1):  # a chain of merges, never a cycle
+        if topic not in merged:
+            break
+        topic = merged[topic]
+    return topic
 
 
 def _first_trending(
@@ -101,9 +289,7 @@ def _first_trending(
 ) -> dict[str, datetime]:
     first: dict[str, datetime] = {}
     for trended, at in trending:
-        topic = trended
-        while topic in merged:
-            topic = merged[topic]
+        topic = _resolve(trended, merged)
         if topic in members:
             first.setdefault(members[topic].most_common(1)[0][0], at)
     return first
@@ -114,9 +300,12 @@ def _verdicts(evaluation: Evaluation, manifest: dict[str, Any], window: timedelt
     for story, info in sorted(manifest.items()):
         seen = evaluation.first_trending.get(story)
         if info.get("kind") == "burst":
-            due = datetime.fromisoformat(info["burst_at"]) + TWO_WINDOWS * window
-            verdict = "ok" if seen and seen <= due else "MISSED"
-            lines.append(f"burst  {story}: trending at {seen or 'never'} (due by {due}) {verdict}")
+            start = datetime.fromisoformat(info["burst_at"])
+            due = start + TWO_WINDOWS * window
+            verdict = "ok" if seen and start <= seen <= due else "MISSED"
+            lines.append(
+                f"burst  {story}: trending at {seen or 'never'} (due {start} .. {due}) {verdict}"
+            )
         elif info.get("kind") == "steady":
             lines.append(
                 f"steady {story}: {'TRENDED at ' + str(seen) if seen else 'never trending ok'}"
@@ -125,17 +314,34 @@ def _verdicts(evaluation: Evaluation, manifest: dict[str, Any], window: timedelt
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Print purity, ARI, clusters and burst verdicts for a labelled JSONL corpus."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    """Print the measures, clusters, baseline, sweep and burst verdicts for a labelled corpus."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("corpus", type=Path)
     parser.add_argument("--stories", type=Path, help="manifest of burst and steady stories")
+    parser.add_argument("--no-sweep", action="store_true", help="skip the threshold sweep")
+    parser.add_argument(
+        "--baseline-threshold",
+        type=float,
+        default=NEAREST_CENTROID_THRESHOLD,
+        help="cosine threshold of the nearest-centroid baseline (default: the tuning corpus's)",
+    )
     args = parser.parse_args(argv)
     config = PipelineConfig()
-    evaluation = evaluate(load(args.corpus), config)
-    print(f"purity {evaluation.purity:.4f}  adjusted Rand index {evaluation.ari:.4f}")
+    corpus = load(args.corpus)
+    embedder = CachedEmbedder(load_embedder(config.model_path, config.embed_batch_size))
+    evaluation = evaluate(corpus, config, embedder)
+    print(evaluation.measures.line())
     print(f"{len(evaluation.clusters)} topics:")
     for topic, stories in sorted(evaluation.clusters.items(), key=lambda t: -t[1].total()):
         print(f"  {topic}: {dict(stories.most_common())}")
+    baseline = nearest_centroid(corpus, embedder, args.baseline_threshold)
+    print(f"nearest centroid (cosine >= {args.baseline_threshold}): {baseline.line()}")
+    if not args.no_sweep:
+        print("sweep (ARI; each setting at a factor of its default, the others kept):")
+        print("  setting                     default   x0.8    x0.9    x1.1    x1.2")
+        for name, results in sweep(corpus, config, embedder).items():
+            row = "  ".join(f"{results[factor]:.4f}" for factor in FACTORS)
+            print(f"  {name:26}  {getattr(config, name):7.4f}   {row}")
     if args.stories:
         manifest = json.loads(args.stories.read_text())
         print("\n".join(_verdicts(evaluation, manifest, timedelta(hours=config.window_hours))))

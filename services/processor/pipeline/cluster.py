@@ -19,7 +19,13 @@ from services.processor.pipeline.index import IndexSearch, TopicIndex
 from services.processor.pipeline.keywords import terms
 from services.processor.pipeline.ledger import ChangeLedger
 from services.processor.pipeline.scoring import Activity
-from services.processor.pipeline.similarity import Evidence, TopicView, similarity
+from services.processor.pipeline.similarity import (
+    Evidence,
+    TopicView,
+    name_words,
+    saturating,
+    similarity,
+)
 
 __all__ = ["Member", "OnlineClusterer", "TopicChanges", "TopicState", "bucket_of"]
 
@@ -64,6 +70,8 @@ class TopicState:
     duplicates: int = 0
     entity_counts: Counter[str] = field(default_factory=Counter)
     """How many members name each entity (the most frequent ones, see _capped)."""
+    name_counts: Counter[str] = field(default_factory=Counter)
+    """How many members write each entity as a proper name (see Evidence.names)."""
     terms: Counter[str] = field(default_factory=Counter)
     """Title terms of the members, for keywords (the most frequent ones, see _capped)."""
     activity: dict[int, Activity] = field(default_factory=dict)
@@ -78,6 +86,14 @@ class TopicState:
     """The earliest bucket whose activity changed since the trend last looked (not saved)."""
     centroid: Vectors = field(init=False, repr=False)
     """The unit-length mean of the members' embeddings (kept in step with vector_sum)."""
+    _salient: tuple[list[tuple[str, float]], list[tuple[str, float]]] = field(
+        default=([], []), init=False, repr=False, compare=False
+    )
+    """The salient entities and proper names with their shares (see identity), as of
+    `_salient_size` members."""
+    _salient_size: int = field(default=-1, init=False, repr=False, compare=False)
+    _words: frozenset[str] = field(default=frozenset(), init=False, repr=False, compare=False)
+    """The words of the salient entities (see similarity.name_words)."""
 
     def __post_init__(self) -> None:
         self.centroid = l2_normalize(self.vector_sum)
@@ -96,9 +112,54 @@ class TopicState:
         activity = self.activity
         return sum(activity[i].count for i in range(first_bucket, last_bucket + 1) if i in activity)
 
-    def view(self, cosine: float, first_bucket: int, last_bucket: int) -> TopicView:
-        """The topic as compared with one item (the item's cosine to the centroid given)."""
-        return TopicView(cosine, self.profile(), self.recent(first_bucket, last_bucket))
+    def count_names(self, names: Iterable[str] | Mapping[str, int], capacity: int) -> None:
+        """Count proper names of new members (an item's, or an absorbed topic's counts)."""
+        self.name_counts.update(names)
+        _capped(self.name_counts, capacity)
+
+    def identity(
+        self, stats: EntityStats, min_share: float
+    ) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+        """The entities that at least `min_share` of the members name, each with its share
+        times its IDF weight, and the proper names among them with their shares: what says
+        which event the topic is. Shares are kept until the topic's size changes (one pass
+        over its counts then); weights are current."""
+        if self._salient_size != self.size:
+            floor, size = min_share * self.size, self.size + 1
+            entities = [(e, n / size) for e, n in self.entity_counts.items() if n >= floor]
+            counts = self.entity_counts
+            names = [
+                (e, n / size)
+                for e, n in self.name_counts.items()
+                if n >= floor and 2 * n >= counts.get(e, 0)
+            ]
+            self._salient, self._salient_size = (entities, names), size
+            self._words = frozenset().union(*(name_words(e) for e, _ in entities))
+        entities, names = self._salient
+        return [(entity, share * stats.idf(entity)) for entity, share in entities], names
+
+    def shares_none(self, entities: Iterable[str]) -> bool:
+        """Whether no member names any of these entities."""
+        return self.entity_counts.keys().isdisjoint(entities)
+
+    def view(
+        self,
+        cosine: float,
+        first_bucket: int,
+        last_bucket: int,
+        *,
+        stats: EntityStats,
+        min_share: float,
+        recent: int | None = None,
+    ) -> TopicView:
+        """The topic as compared with one item (the item's cosine to the centroid given;
+        `recent`: the topic's items from `first_bucket` to `last_bucket`, when known)."""
+        identity, names = self.identity(stats, min_share)
+        if recent is None:
+            recent = self.recent(first_bucket, last_bucket)
+        return TopicView(
+            cosine, identity, names, recent, self.entity_counts, self.size, self._words
+        )
 
     def bucket(self, index: int) -> Activity:
         """The activity of one bucket, created empty when missing."""
@@ -130,6 +191,7 @@ class TopicState:
             "size": self.size,
             "duplicates": self.duplicates,
             "entity_counts": dict(self.entity_counts),
+            "name_counts": dict(self.name_counts),
             "terms": dict(self.terms),
             "activity": {str(k): [a.count, a.score, a.comments] for k, a in self.activity.items()},
             "keywords": list(self.keywords),
@@ -151,6 +213,7 @@ class TopicState:
             size=int(data["size"]),
             duplicates=int(data["duplicates"]),
             entity_counts=Counter(data["entity_counts"]),
+            name_counts=Counter(data.get("name_counts", {})),
             terms=Counter(data["terms"]),
             activity={int(k): Activity(*v) for k, v in data["activity"].items()},
             keywords=list(data["keywords"]),
@@ -377,12 +440,21 @@ class OnlineClusterer:
     def _best_topic(
         self, evidence: Evidence, near: Iterable[tuple[str, float]]
     ) -> TopicState | None:
-        best, best_score = None, self.config.join_threshold
-        last = bucket_of(evidence.at, self.config)
-        first = last - round(self.config.activity_window_hours * 60 / self.config.bucket_minutes)
+        config = self.config
+        best, best_score = None, config.join_threshold
+        last = bucket_of(evidence.at, config)
+        first = last - round(config.activity_window_hours * 60 / config.bucket_minutes)
+        penalties = config.absence_weight >= 0 and config.mismatch_weight >= 0
         for topic_id, cosine in near:
             topic = self.topics[topic_id]
-            score = similarity(evidence, topic.view(cosine, first, last), self.config)
+            recent = topic.recent(first, last)
+            bound = cosine + config.time_weight * saturating(recent, config.activity_saturation)
+            if penalties and bound < best_score and topic.shares_none(evidence.entities):
+                continue  # no entity in common: no agreement, and names only lower the score
+            view = topic.view(
+                cosine, first, last, stats=self.stats, min_share=config.salient_share, recent=recent
+            )
+            score = similarity(evidence, view, config)
             if score >= best_score:
                 best, best_score = topic, score
         return best
@@ -403,6 +475,7 @@ class OnlineClusterer:
         topic.entity_counts.update(evidence.entities.keys())
         topic.terms.update(title_terms)
         _capped(topic.entity_counts, self.config.max_topic_entities)
+        topic.count_names(evidence.names, self.config.max_topic_entities)
         topic.offer_representative(member.item_id, member.title, evidence.vector)
         bucket = bucket_of(evidence.at, self.config)
         topic.record(bucket, member.activity)
@@ -517,6 +590,7 @@ class OnlineClusterer:
         kept.entity_counts.update(absorbed.entity_counts)
         kept.terms.update(absorbed.terms)
         _capped(kept.entity_counts, self.config.max_topic_entities)
+        kept.count_names(absorbed.name_counts, self.config.max_topic_entities)
         for index, activity in absorbed.activity.items():
             kept.record(index, activity)
         kept.created_at = min(kept.created_at, absorbed.created_at)

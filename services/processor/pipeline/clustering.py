@@ -104,7 +104,7 @@ class ClusterStage:
         if original is not None:
             return self._duplicate(item, original, None, item.vector)
         self.stats.observe(item.entities)
-        evidence = Evidence(item.vector, entities, item.at)
+        evidence = Evidence(item.vector, entities, item.at, frozenset(item.names))
         member = Member(item.item_id, item.title, evidence, item.score, item.comments)
         topic_id = self.clusterer.assign(member, near)
         self.near.add(item.item_id, item.vector, item.at, entities, topic_id)

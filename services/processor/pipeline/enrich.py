@@ -34,6 +34,8 @@ class Enriched:
     language: str
     entities: tuple[str, ...] = ()
     """Entity keys found in the item (case-folded names), in order of appearance."""
+    names: tuple[str, ...] = ()
+    """The entities written as proper names (see EntityExtractor.extract_names)."""
     vector: Vectors | None = field(default=None, repr=False, compare=False)
     """The unit-length embedding; None for an exact duplicate."""
     duplicate_of: str | None = None
@@ -52,6 +54,7 @@ class Enriched:
             comments=self.comments,
             vector=pack_vector(self.vector) if self.vector is not None else None,
             entities=list(self.entities),
+            names=list(self.names),
             duplicate_of=self.duplicate_of,
             request_id=request_id,
             new=new,
@@ -66,6 +69,7 @@ class Enriched:
             at=record.at,
             language=record.language or "und",
             entities=tuple(record.entities),
+            names=tuple(record.names),
             vector=unpack_vector(record.vector) if record.vector else None,
             duplicate_of=record.duplicate_of,
             score=record.score,
@@ -106,19 +110,21 @@ class Enricher:
         texts = [item.content[: self.config.embed_max_chars] for item in fresh]
         matrix = np.asarray(self.embedder.encode(texts), dtype=np.float32)
         rows = iter(matrix.reshape(len(texts), self.embedder.dimension))
+        found = [self.extractor.extract_names(item.content) for item in items]
         return [
             Enriched(
                 item_id=item.item_id,
                 title=item.title,
                 at=item.at,
                 language=item.language,
-                entities=tuple(self.extractor.extract(item.content)),
+                entities=tuple(entities),
+                names=tuple(names),
                 vector=next(rows) if original is None else None,
                 duplicate_of=original,
                 score=item.score,
                 comments=item.comments,
             )
-            for item, original in zip(items, repeats, strict=True)
+            for item, original, (entities, names) in zip(items, repeats, found, strict=True)
         ]
 
 

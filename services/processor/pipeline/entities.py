@@ -17,6 +17,7 @@ __all__ = [
     "EntityExtractor",
     "EntityStats",
     "load_vocabulary",
+    "name_key",
     "profile_similarity",
 ]
 
@@ -49,6 +50,8 @@ _MIN_RARE_LENGTH = 4
 _INFLECTIONS = ("s", "es", "ed", "d", "ing", "ly", "er", "ers", "est")
 _TITLE_CASE_SHARE = 0.7
 _TITLE_CASE_MIN_WORDS = 3
+_STEM_LENGTH = 6
+_ACRONYM_LENGTH = 3
 
 
 def _is_strong(token: str) -> bool:
@@ -64,6 +67,12 @@ def _is_strong(token: str) -> bool:
 
 def _is_capitalised(token: str) -> bool:
     return token[0].isupper() or _is_strong(token)
+
+
+def name_key(key: str) -> str:
+    """The key a name is matched by: a single word of seven letters or more by its first six
+    (`eldoria`, `eldorian` and `eldorians` are one name; `hungary` and `hungarian` too)."""
+    return key[:_STEM_LENGTH] if len(key) > _STEM_LENGTH and key.isalpha() else key
 
 
 def _key(phrase: list[str]) -> str:
@@ -150,6 +159,19 @@ class EntityExtractor:
         an item's entities depend on the item alone (and what was learnt explicitly), so any
         worker finds the same ones.
         """
+        return self.extract_names(text)[0]
+
+    def extract_names(self, text: str) -> tuple[list[str], list[str]]:
+        """The entity keys in a text (see extract), and those of them written as proper names.
+
+        A proper name is a capitalised phrase (or acronym) without digits, and the uncommon
+        words of one (`eldoria` of `Bank of Eldoria`): a company, an institution, a place, a
+        person. Identifiers (`us-east-1`, `AR4298`), rare lower-case words (`libvarn`,
+        `outage`) and shouted common words (`HALF A POINT`) are entities but no proper names:
+        they tell which event less surely than a name does, so they never contradict a topic
+        (see similarity.features). Single words of seven letters or more are keyed by their
+        first six (see name_key), so that `Eldorian` names what `Eldoria` names.
+        """
         lowercase, capitalised = _cases(text)
         own = EntityExtractor(
             self.vocabulary,
@@ -158,12 +180,43 @@ class EntityExtractor:
             self.capitalised + capitalised if self.capitalised else capitalised,
         )
         found: dict[str, None] = {}
+        proper: dict[str, None] = {}
         for sentence in _SENTENCES.split(text):
             tokens = _TOKEN.findall(sentence)
-            for phrase in own._phrases(tokens):
-                found.update(dict.fromkeys([_key(phrase), *own._components(phrase)]))
-            found.update(dict.fromkeys(_key([token]) for token in own._rare_terms(tokens)))
-        return [key for key in found if key]
+            for number, phrase in enumerate(own._phrases(tokens)):
+                keys = [name_key(_key(phrase)), *map(name_key, own._components(phrase))]
+                if number == 0 and own._leads(tokens, phrase):
+                    keys.append(_key([tokens[0], *phrase]))
+                found.update(dict.fromkeys(keys))
+                if own._proper(phrase):
+                    proper.update(dict.fromkeys(keys))
+            found.update(dict.fromkeys(name_key(_key([t])) for t in own._rare_terms(tokens)))
+        return [key for key in found if key], [key for key in proper if key]
+
+    def _leads(self, tokens: list[str], phrase: list[str]) -> bool:
+        """Whether a sentence's capitalised first word, dropped as a common word, may start
+        the name that follows it (`Hollow Meridian 2 revealed`: `hollow meridian` beside
+        `meridian`, as the name reads mid-sentence)."""
+        first = tokens[0] if tokens else ""
+        return (
+            len(tokens) > len(phrase)
+            and tokens[1] == phrase[0]
+            and first[0].isupper()
+            and first.isalpha()
+            and first.casefold() not in COMMON_WORDS
+            and phrase[0][0].isupper()
+        )
+
+    def _proper(self, phrase: list[str]) -> bool:
+        """A name rather than an identifier or a shouted word (see extract_names)."""
+        if any(char.isdigit() for token in phrase for char in token):
+            return False
+        if not any(char.isupper() for char in phrase[0]):
+            return False
+        if not all(token.isupper() for token in phrase if token not in _CONNECTORS):
+            return True
+        words = [w for w in (_key([t]) for t in phrase) if len(w) > _ACRONYM_LENGTH]
+        return not words or not all(word in self.vocabulary for word in words)
 
     def _components(self, phrase: list[str]) -> list[str]:
         """The uncommon words of a longer name (`eldoria` of `Bank of Eldoria`), which shorter

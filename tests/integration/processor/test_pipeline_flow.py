@@ -1,8 +1,9 @@
-"""The corpus through the real processor: rows in PostgreSQL, topics, trends, Qdrant vectors.
+"""Both corpora through the real processor: rows in PostgreSQL, topics, trends, Qdrant vectors.
 
 Items are produced to items.raw hour by hour, as they would arrive live, each hour waiting for
 the processor's report, with a processor restart in the middle of the week; quality is then read
-back from PostgreSQL and trends.updates.
+back from PostgreSQL and trends.updates. The tuning corpus (tests/fixtures/corpus) is the one
+every threshold was chosen on; the held-out one (tests/fixtures/heldout) was written apart.
 """
 
 from __future__ import annotations
@@ -10,15 +11,16 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
-from services.processor.pipeline.quality import adjusted_rand_index, purity
+from services.processor.pipeline.quality import adjusted_rand_index, bcubed, purity
 from services.processor.vectors import ITEMS, VectorStore, qdrant_client
 from streams.config import Settings
 from streams.records import TrendState, TrendUpdate
 from streams.topics import TRENDS_UPDATES
-from tests.support.corpus import LabelledItem, load_corpus, load_stories
+from tests.support.corpus import CORPUS, HELDOUT, LabelledItem, load_corpus, load_stories
 from tests.support.kafka import read_all
 from tests.support.processing import Feeder, assignments, spans, table_counts
 from tests.support.workers import Worker
@@ -26,6 +28,9 @@ from tests.support.workers import Worker
 pytestmark = pytest.mark.slow
 StartWorkers = Callable[..., list[Worker]]
 TWO_WINDOWS = timedelta(hours=12)
+PURITY_TARGET, ARI_TARGET, BCUBED_TARGET = 0.98, 0.93, 0.96
+KNOWN_ONE_OFFS = {"heldout": ["noise-03"]}
+"""One-off posts known to end in a topic (test_quality.MISSED): the goal is none."""
 
 
 async def _feed_hours(settings: Settings, hours: list[list[LabelledItem]], run: str) -> None:
@@ -44,10 +49,11 @@ async def _trending(settings: Settings, resolve: Callable) -> dict[str, list[Tre
     return trending
 
 
+@pytest.mark.parametrize("folder", [CORPUS, HELDOUT], ids=["tuning", "held-out"])
 async def test_corpus_becomes_topics_trends_and_vectors(
-    test_settings: Settings, start_workers: StartWorkers
+    test_settings: Settings, start_workers: StartWorkers, folder: Path
 ) -> None:
-    corpus, stories = load_corpus(), load_stories()
+    corpus, stories = load_corpus(folder), load_stories(folder)
     settings = test_settings.model_copy(update={"processor_batch_within_s": 0.2})
     hours = spans(corpus)
     (first_worker,) = start_workers("processor", settings)
@@ -63,9 +69,12 @@ async def test_corpus_becomes_topics_trends_and_vectors(
 
     keys, labels = [e.item.key for e in corpus], [e.label for e in corpus]
     clusters = [topic_of[key] or f"single:{key}" for key in keys]
-    assert purity(clusters, labels) >= 0.97
-    assert adjusted_rand_index(clusters, labels) >= 0.92
-    assert not [e.label for e in corpus if e.kind == "noise" and topic_of[e.item.key]]
+    achieved = purity(clusters, labels), adjusted_rand_index(clusters, labels)
+    print(f"\npurity {achieved[0]:.4f} ARI {achieved[1]:.4f} {bcubed(clusters, labels)}")
+    assert achieved[0] >= PURITY_TARGET
+    assert achieved[1] >= ARI_TARGET
+    assert bcubed(clusters, labels).f1 >= BCUBED_TARGET
+    one_offs = [e.label for e in corpus if e.kind == "noise" and topic_of[e.item.key]]
 
     story_of = {
         t: Counter(lab for c, lab in zip(clusters, labels, strict=True) if c == t).most_common(1)[
@@ -83,7 +92,9 @@ async def test_corpus_becomes_topics_trends_and_vectors(
             for u in us
             if u.updated_at
         ]
-        assert times and min(times) <= story.burst_at + TWO_WINDOWS, story.label  # type: ignore[operator]
+        assert times, story.label
+        assert story.burst_at is not None
+        assert story.burst_at <= min(times) <= story.burst_at + TWO_WINDOWS, story.label
     steady = {s.label for s in stories.values() if s.kind == "steady"}
     assert not [story_of[t] for t in trending if story_of[t] in steady]
 
@@ -98,3 +109,7 @@ async def test_corpus_becomes_topics_trends_and_vectors(
         assert await VectorStore(client, settings, 384).count(ITEMS) == counts["vectors"] > 0
     finally:
         await client.close()
+
+    if one_offs and one_offs == KNOWN_ONE_OFFS.get(folder.name):  # last: every other check ran
+        pytest.xfail(f"known miss on this corpus: {one_offs} (tests/unit/.../test_quality.py)")
+    assert one_offs == []

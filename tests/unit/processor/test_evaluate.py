@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from services.processor.evaluate import load, main
+from services.processor.evaluate import CachedEmbedder, load, main, nearest_centroid, sweep
+from services.processor.pipeline import PipelineConfig, load_embedder
 
 LINES = [
     ("1", "outage", "Nimbus Cloud outage takes down object storage in Virginia"),
@@ -47,7 +49,48 @@ def test_the_documented_format_loads(tmp_path: Path) -> None:
 def test_the_command_prints_the_measures(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main([str(_corpus(tmp_path))]) == 0
+    assert main([str(_corpus(tmp_path)), "--no-sweep"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("purity 1.0000  adjusted Rand index 1.0000")
+    assert out.startswith("purity 1.0000  ARI 1.0000  B-cubed P 1.0000 R 1.0000 F1 1.0000")
+    assert "pairwise P 1.0000 R 1.0000 F1 1.0000" in out
     assert "2 topics:" in out
+    assert "nearest centroid (cosine >= 0.375): purity" in out
+
+
+def test_the_sweep_moves_one_setting_at_a_time(tmp_path: Path) -> None:
+    corpus = load(_corpus(tmp_path))
+    embedder = CachedEmbedder(load_embedder())
+    config = PipelineConfig()
+    swept = sweep(corpus, config, embedder, names=["join_threshold"], factors=(0.9, 1.1))
+    assert set(swept) == {"join_threshold"}
+    assert set(swept["join_threshold"]) == {0.9, 1.1}
+    assert all(0.0 <= ari <= 1.0 for ari in swept["join_threshold"].values())
+
+
+def test_plain_nearest_centroid_groups_by_cosine_alone(tmp_path: Path) -> None:
+    corpus = load(_corpus(tmp_path))
+    embedder = CachedEmbedder(load_embedder())
+    everything = nearest_centroid(corpus, embedder, threshold=-1.0, min_size=1)
+    assert everything.bcubed.recall == 1.0
+    assert everything.purity == pytest.approx(3 / 7)
+    alone = nearest_centroid(corpus, embedder, threshold=1.01)
+    assert (alone.bcubed.precision, alone.pairwise.recall) == (1.0, 0.0)
+
+
+def test_the_embedder_cache_encodes_each_text_once() -> None:
+    class Counting:
+        dimension = 2
+
+        def __init__(self) -> None:
+            self.calls: list[list[str]] = []
+
+        def encode(self, texts: list[str]) -> np.ndarray:
+            self.calls.append(texts)
+            return np.ones((len(texts), 2), dtype=np.float32)
+
+    inner = Counting()
+    cached = CachedEmbedder(inner)
+    assert cached.encode(["a", "b", "a"]).shape == (3, 2)
+    assert cached.encode(["b", "c"]).shape == (2, 2)
+    assert inner.calls == [["a", "b"], ["c"]]
+    assert cached.encode([]).shape == (0, 2)

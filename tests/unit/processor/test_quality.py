@@ -1,134 +1,160 @@
-"""Clustering and trend quality of the whole pipeline, with the real model, on the labelled corpus.
+"""Clustering and trend quality of the whole pipeline, with the real model, on both corpora.
 
-Run with -s to see the achieved numbers. The corpus is one week of items (2026-11-16..22 UTC)
-from four sources: bursting, steady and one-off event stories, same-domain near-miss pairs and
-one-off noise posts (tests/fixtures/corpus, loaded by tests/support/corpus.py).
+Run with -s to see the achieved numbers. tests/fixtures/corpus is the tuning corpus (every
+threshold and weight was chosen on it, see services/processor/fit.py); tests/fixtures/heldout
+was written separately and is only reported on. Both are one week of items from four sources:
+bursting, steady and one-off event stories, same-domain pairs of distinct events and one-off
+posts (loaded by tests/support/corpus.py). Items go through the pipeline in hourly batches,
+as a processor sees them live (services/processor/evaluate.py).
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from collections import Counter
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
-from services.processor.pipeline import Pipeline, PipelineConfig
-from services.processor.pipeline.normalize import item_time
-from services.processor.pipeline.quality import (
-    adjusted_rand_index,
-    clusters_with_singletons,
-    purity,
+from services.processor.evaluate import (
+    BASELINE_THRESHOLDS,
+    NEAREST_CENTROID_THRESHOLD,
+    CachedEmbedder,
+    Evaluation,
+    Labelled,
+    best_nearest_centroid,
+    evaluate,
+    nearest_centroid,
 )
-from streams.records import TrendState
-from tests.support.corpus import LabelledItem, StoryInfo, load_corpus, load_stories
+from services.processor.pipeline import PipelineConfig, load_embedder
+from tests.support.corpus import CORPUS, HELDOUT, LabelledItem, StoryInfo, load_corpus, load_stories
 
 CONFIG = PipelineConfig()
-BATCH = timedelta(hours=1)
-"""The corpus is fed in hourly batches, as a processor would see it live."""
-PURITY_TARGET, ARI_TARGET = 0.97, 0.92
+PURITY_TARGET, ARI_TARGET, BCUBED_TARGET = 0.98, 0.93, 0.96
+SWEEP_ARI_TARGET = 0.90
+CORPORA = {"tuning": CORPUS, "held-out": HELDOUT}
+MISSED = {
+    ("one-offs", "held-out"): (
+        "one one-off post, a name-less explainer on how central banks decide to cut rates, "
+        "joins the Lethria rate-cut story two hours after its first item: nothing in its "
+        "cosine, names or timing tells it from a post about the cut (docs/pipeline.md)"
+    ),
+    ("baseline", "tuning"): (
+        "on the corpus it was tuned on, plain nearest-centroid (ARI 0.961) keeps more items "
+        "of the name-less chess and aurora posts than the pipeline (0.941), at the cost of "
+        "two one-off posts in topics; on the held-out corpus the pipeline is far ahead"
+    ),
+}
+"""Goals not met, each on one corpus: strict expected failures, so that meeting one fails
+the test until the mark goes."""
 
 
 @dataclass
 class Run:
-    """What the pipeline made of the corpus."""
+    """What the pipeline made of one corpus."""
 
+    name: str
     corpus: list[LabelledItem]
     stories: dict[str, StoryInfo]
-    clusters: list[str]
-    labels: list[str]
-    trending_since: dict[str, datetime] = field(default_factory=dict)
-    """For each final topic, the first snapshot in which it (or a topic it absorbed) trended."""
-
-    def majority(self) -> dict[str, str]:
-        """Each cluster's most common label."""
-        members: defaultdict[str, Counter[str]] = defaultdict(Counter)
-        for cluster, label in zip(self.clusters, self.labels, strict=True):
-            members[cluster][label] += 1
-        return {cluster: counter.most_common(1)[0][0] for cluster, counter in members.items()}
-
-
-def _batches(corpus: list[LabelledItem]) -> list[list[LabelledItem]]:
-    batches: list[list[LabelledItem]] = []
-    for entry in sorted(corpus, key=lambda entry: item_time(entry.item)):
-        if not batches or item_time(entry.item) - item_time(batches[-1][0].item) >= BATCH:
-            batches.append([])
-        batches[-1].append(entry)
-    return batches
-
-
-def _resolve(topic_id: str, aliases: dict[str, str]) -> str:
-    while topic_id in aliases:
-        topic_id = aliases[topic_id]
-    return topic_id
+    labelled: list[Labelled]
+    evaluation: Evaluation
 
 
 @pytest.fixture(scope="module")
-def run() -> Run:
-    corpus, pipeline = load_corpus(), Pipeline(CONFIG)
-    aliases: dict[str, str] = {}
-    trending: list[tuple[str, datetime]] = []
-    for batch in _batches(corpus):
-        result = pipeline.process([entry.item for entry in batch])
-        aliases.update(result.merged)
-        trending += [(t.topic_id, t.at) for t in result.trends if t.state == TrendState.TRENDING]
-    ids = [entry.item.key for entry in corpus]
-    clusters = clusters_with_singletons(ids, {key: pipeline.topic_of(key) for key in ids})
-    done = Run(corpus, load_stories(), clusters, [entry.label for entry in corpus])
-    for topic_id, at in trending:
-        done.trending_since.setdefault(_resolve(topic_id, aliases), at)
-    return done
+def embedder() -> CachedEmbedder:
+    return CachedEmbedder(load_embedder(CONFIG.model_path, CONFIG.embed_batch_size))
 
 
-def test_the_corpus_meets_its_brief(run: Run) -> None:
-    kinds = Counter(info.kind for info in run.stories.values())
-    assert len(run.corpus) >= 420
-    assert len(run.stories) >= 16
-    assert sum(entry.kind == "noise" for entry in run.corpus) >= 48
-    assert kinds["burst"] >= 2
-    assert kinds["steady"] >= 4
+@pytest.fixture(scope="module", params=list(CORPORA), ids=list(CORPORA))
+def run(request: pytest.FixtureRequest, embedder: CachedEmbedder) -> Run:
+    folder: Path = CORPORA[request.param]
+    corpus = load_corpus(folder)
+    labelled = [Labelled(entry.item, entry.label) for entry in corpus]
+    evaluation = evaluate(labelled, CONFIG, embedder)
+    return Run(request.param, corpus, load_stories(folder), labelled, evaluation)
 
 
-def test_purity_and_adjusted_rand_index(run: Run) -> None:
-    achieved = purity(run.clusters, run.labels), adjusted_rand_index(run.clusters, run.labels)
-    topics = len({c for c in run.clusters if not c.startswith("singleton:")})
-    print(f"\npurity={achieved[0]:.4f} ARI={achieved[1]:.4f} topics={topics}")
-    assert achieved[0] >= PURITY_TARGET
-    assert achieved[1] >= ARI_TARGET
+def _known(request: pytest.FixtureRequest, goal: str, run: Run) -> None:
+    """Mark a goal known to be missed on this run's corpus (see MISSED)."""
+    reason = MISSED.get((goal, run.name))
+    if reason:
+        request.applymarker(pytest.mark.xfail(reason=reason, strict=True))
 
 
-def test_noise_items_stay_out_of_topics(run: Run) -> None:
-    joined = [
-        entry.item.title
-        for entry, cluster in zip(run.corpus, run.clusters, strict=True)
-        if entry.kind == "noise" and not cluster.startswith("singleton:")
-    ]
+def test_the_corpora_meet_their_brief() -> None:
+    for folder, pairs, one_offs, steady in ((CORPUS, 4, 48, 4), (HELDOUT, 8, 60, 8)):
+        corpus, stories = load_corpus(folder), load_stories(folder)
+        kinds = Counter(info.kind for info in stories.values())
+        assert len(corpus) >= 420
+        assert sum(entry.kind == "noise" for entry in corpus) >= one_offs
+        assert sum(info.confuses_with is not None for info in stories.values()) >= 2 * pairs
+        assert kinds["burst"] >= 2
+        assert kinds["steady"] >= steady
+    tuning = {entry.item.title for entry in load_corpus(CORPUS)}
+    assert not tuning & {entry.item.title for entry in load_corpus(HELDOUT)}
+    assert not load_stories(CORPUS).keys() & load_stories(HELDOUT).keys()
+
+
+def test_purity_ari_and_bcubed(run: Run) -> None:
+    measures = run.evaluation.measures
+    print(f"\n{measures.line()}")
+    assert measures.purity >= PURITY_TARGET
+    assert measures.ari >= ARI_TARGET
+    assert measures.bcubed.f1 >= BCUBED_TARGET
+
+
+def test_no_one_off_post_in_a_topic(run: Run, request: pytest.FixtureRequest) -> None:
+    _known(request, "one-offs", run)
+    one_offs = {entry.label for entry in run.corpus if entry.kind == "noise"}
+    joined = [s for members in run.evaluation.clusters.values() for s in members if s in one_offs]
     assert joined == []
 
 
-def test_near_miss_stories_never_share_a_topic(run: Run) -> None:
-    labels_of: defaultdict[str, set[str]] = defaultdict(set)
-    for cluster, label in zip(run.clusters, run.labels, strict=True):
-        labels_of[cluster].add(label)
-    for label, info in run.stories.items():
-        if info.confuses_with:
-            assert not any({label, info.confuses_with} <= labels for labels in labels_of.values())
+def test_same_domain_pairs_are_told_apart(run: Run) -> None:
+    """No topic is shared by the two events of a pair beyond a stray item."""
+    for members in run.evaluation.clusters.values():
+        for label, info in run.stories.items():
+            if info.confuses_with and label in members and info.confuses_with in members:
+                assert min(members[label], members[info.confuses_with]) <= 1, dict(members)
 
 
-def test_bursting_stories_trend_within_two_windows(run: Run) -> None:
-    majority, limit = run.majority(), 2 * timedelta(hours=CONFIG.window_hours)
+def test_bursting_stories_trend_within_two_windows_and_not_before(run: Run) -> None:
+    limit = 2 * timedelta(hours=CONFIG.window_hours)
     for label, info in run.stories.items():
         if info.kind != "burst" or info.burst_at is None:
             continue
-        topics = [cluster for cluster, owner in majority.items() if owner == label]
-        since = [run.trending_since[t] for t in topics if t in run.trending_since]
-        assert since, f"{label} never trended"
-        delay = min(since) - info.burst_at
+        since = run.evaluation.first_trending.get(label)
+        assert since is not None, f"{label} never trended"
+        delay = since - info.burst_at
         print(f"\n{label}: trending {delay.total_seconds() / 3600:.1f} h after its burst")
         assert timedelta(0) <= delay <= limit, label
 
 
 def test_steady_stories_never_trend(run: Run) -> None:
-    for cluster, label in run.majority().items():
-        if run.stories.get(label) and run.stories[label].kind == "steady":
-            assert cluster not in run.trending_since, label
+    steady = {label for label, info in run.stories.items() if info.kind == "steady"}
+    assert not steady & run.evaluation.first_trending.keys()
+
+
+def test_the_join_threshold_sits_on_a_plateau(run: Run, embedder: CachedEmbedder) -> None:
+    for factor in (0.9, 1.1):
+        moved = replace(CONFIG, join_threshold=CONFIG.join_threshold * factor)
+        ari = evaluate(run.labelled, moved, embedder).ari
+        print(f"\njoin_threshold x{factor}: ARI {ari:.4f}")
+        assert ari >= SWEEP_ARI_TARGET
+
+
+def test_the_pipeline_beats_plain_nearest_centroid(
+    run: Run, embedder: CachedEmbedder, request: pytest.FixtureRequest
+) -> None:
+    _known(request, "baseline", run)
+    baseline = nearest_centroid(run.labelled, embedder, NEAREST_CENTROID_THRESHOLD)
+    print(f"\nnearest centroid: {baseline.line()}")
+    assert run.evaluation.measures.ari > baseline.ari
+    assert run.evaluation.measures.bcubed.f1 > baseline.bcubed.f1
+
+
+def test_the_baseline_threshold_is_the_tuning_corpus_best(embedder: CachedEmbedder) -> None:
+    tuning = [Labelled(entry.item, entry.label) for entry in load_corpus(CORPUS)]
+    best, _ = best_nearest_centroid(tuning, embedder, BASELINE_THRESHOLDS)
+    assert best == NEAREST_CENTROID_THRESHOLD

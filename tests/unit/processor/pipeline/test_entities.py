@@ -11,6 +11,7 @@ from services.processor.pipeline.entities import (
     EntityExtractor,
     EntityStats,
     load_vocabulary,
+    name_key,
     profile_similarity,
 )
 
@@ -25,12 +26,12 @@ def extractor() -> EntityExtractor:
 @pytest.mark.parametrize(
     ("text", "entities"),
     [
-        ("Korvath Motors recalls 340,000 SUVs", ["korvath motors", "korvath", "suvs"]),
-        ("Rates: the Bank of Eldoria cuts by 25bp", ["bank of eldoria", "eldoria"]),
+        ("Korvath Motors recalls 340,000 SUVs", ["korvath motors", "korvat", "suvs"]),
+        ("Rates: the Bank of Eldoria cuts by 25bp", ["bank of eldoria", "eldori"]),
         ("Nimbus Cloud us-east-1 is down for AWS", ["nimbus cloud", "nimbus", "us-east-1", "aws"]),
         (
             "Stratus Compute's Frankfurt region fell over",
-            ["stratus compute", "stratus", "frankfurt"],
+            ["stratus compute", "stratu", "frankf"],
         ),
         ("What GPT-5 and 5G mean for OpenAI", ["gpt-5", "5g", "openai"]),
     ],
@@ -60,7 +61,7 @@ def test_generic_calendar_and_sentence_initial_common_words_are_ignored(
 def test_a_sentence_initial_name_is_kept_when_it_is_no_common_word(
     extractor: EntityExtractor,
 ) -> None:
-    assert extractor.extract("Brightwater holds plasma for 22 minutes") == ["brightwater"]
+    assert extractor.extract("Brightwater holds plasma for 22 minutes") == ["bright"]
 
 
 def test_words_seen_in_lower_case_are_not_names_at_sentence_start() -> None:
@@ -71,18 +72,18 @@ def test_words_seen_in_lower_case_are_not_names_at_sentence_start() -> None:
 
 def test_title_case_headlines_keep_only_uncommon_words(extractor: EntityExtractor) -> None:
     headline = "Lanternfish Games Reveals Hollow Meridian Sequel At Nightfall Showcase"
-    assert extractor.extract(headline) == ["lanternfish"]
+    assert extractor.extract(headline) == ["lanter"]
 
 
 def test_learnt_capitalisation_rescues_names_in_headlines(extractor: EntityExtractor) -> None:
     extractor.learn("Fans watched the Nightfall Showcase stream.")
     found = extractor.extract("Lanternfish Reveals Sequel At Nightfall Showcase")
-    assert found == ["lanternfish", "nightfall showcase"]
+    assert found == ["lanter", "nightfall showcase"]
 
 
 def test_rare_lower_case_names_count_as_entities(extractor: EntityExtractor) -> None:
     found = extractor.extract("libvarn 6.2 released with a new compression library")
-    assert found == ["libvarn"]
+    assert found == ["libvar"]
 
 
 def test_inflected_common_words_are_not_rare(extractor: EntityExtractor) -> None:
@@ -127,3 +128,42 @@ def test_vocabulary_keeps_whole_words_only(tmp_path: Path) -> None:
     path.write_text("[PAD]\n##ing\nthe\nbank\na\n2026\n", encoding="utf-8")
     assert load_vocabulary(path) == frozenset({"the", "bank"})
     assert load_vocabulary(path.with_name("missing.txt")) == frozenset()
+
+
+def test_single_words_are_keyed_by_their_first_six_letters() -> None:
+    assert [name_key(w) for w in ("eldoria", "eldorian", "eldorians")] == ["eldori"] * 3
+    assert name_key("hungary") == name_key("hungarian") == "hungar"
+    assert name_key("halvix") == "halvix"
+    assert name_key("bank of eldoria") == "bank of eldoria"
+    assert name_key("eu-central-1") == "eu-central-1"
+
+
+def test_a_demonym_names_what_its_country_names(extractor: EntityExtractor) -> None:
+    assert extractor.extract("Eldorian crown slides after the cut") == ["eldori"]
+    assert "eldori" in extractor.extract("The Bank of Eldoria cuts rates")
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        (
+            "Stratus Compute's eu-central-1 region is down for AWS",
+            ["stratus compute", "stratu", "aws"],
+        ),
+        ("X2.9 flare from sunspot region AR4298", []),
+        ("libvarn 6.2 backdoor found by Andres", ["andres"]),
+        ("HALF A POINT from the Halvard Reserve", ["halvard reserve", "halvar"]),
+        ("The EU votes on repair rules", ["eu"]),
+    ],
+)
+def test_proper_names_are_the_capitalised_names_without_digits(
+    extractor: EntityExtractor, text: str, names: list[str]
+) -> None:
+    entities, proper = extractor.extract_names(text)
+    assert proper == names
+    assert set(proper) <= set(entities)
+
+
+def test_a_dropped_first_word_may_start_the_name_after_it(extractor: EntityExtractor) -> None:
+    found = extractor.extract("Hollow Meridian 2 revealed at the showcase")
+    assert found == ["meridi", "hollow meridian"]

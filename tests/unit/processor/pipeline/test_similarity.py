@@ -1,4 +1,4 @@
-"""Item-to-topic similarity: cosine plus shared names, minus unexplained names, plus activity."""
+"""Item-to-topic similarity: cosine, names shared, names missing or at odds, activity."""
 
 from __future__ import annotations
 
@@ -11,43 +11,87 @@ from services.processor.pipeline.config import PipelineConfig
 from services.processor.pipeline.similarity import (
     Evidence,
     TopicView,
-    entity_evidence,
+    features,
+    name_words,
     saturating,
     similarity,
 )
 
 CONFIG = PipelineConfig()
 AT = datetime(2026, 11, 19, 7, 0, tzinfo=UTC)
-VECTOR = np.ones(4, dtype=np.float32) / 2
+VECTOR = np.full(4, 0.5, dtype=np.float32)
+NIMBUS = TopicView(
+    0.6,
+    identity=[("nimbus", 0.9 * 4.0), ("outage", 0.5 * 2.0)],
+    names=[("nimbus", 0.9)],
+    counts={"nimbus": 9, "outage": 5, "virginia": 1},
+    size=10,
+    words=frozenset({"nimbus", "outage"}),
+)
 
 
-def _score(entities: dict[str, float], profile: dict[str, float], recent: int = 0) -> float:
-    return similarity(Evidence(VECTOR, entities, AT), TopicView(0.4, profile, recent), CONFIG)
+def _item(entities: dict[str, float], names: tuple[str, ...] = ()) -> Evidence:
+    return Evidence(VECTOR, entities, AT, frozenset(names))
 
 
-def test_an_item_without_names_is_judged_on_cosine_and_timing() -> None:
-    assert _score({}, {"nimbus": 1.0}) == pytest.approx(0.4)
-    assert _score({}, {}, recent=4) == pytest.approx(0.4 + CONFIG.time_weight * (1 - np.exp(-1)))
-
-
-def test_shared_rare_names_pull_an_item_in() -> None:
-    shared = _score({"stratus": 4.0}, {"stratus": 0.9})
-    assert shared > CONFIG.join_threshold > _score({}, {"stratus": 0.9})
-
-
-def test_names_the_topic_lacks_push_an_item_away() -> None:
-    assert _score({"stratus": 4.0, "frankfurt": 4.0, "eu": 4.0}, {"nimbus": 1.0}) < 0.4
-    assert _score({"stratus": 4.0}, {"nimbus": 1.0}) > _score(
-        {"stratus": 4.0, "frankfurt": 4.0, "eu": 4.0}, {"nimbus": 1.0}
+def test_an_item_without_names_is_judged_on_cosine_timing_and_what_it_lacks() -> None:
+    found = features(_item({}), NIMBUS, CONFIG)
+    assert (found.agreement, found.conflict) == (0.0, 0.0)
+    assert found.absence == pytest.approx(0.9)
+    quiet = TopicView(0.4, recent=4)
+    assert similarity(_item({}), quiet, CONFIG) == pytest.approx(
+        0.4 + CONFIG.time_weight * (1 - np.exp(-4 / CONFIG.activity_saturation))
     )
 
 
+def test_agreement_is_the_idf_cosine_with_the_topics_salient_entities() -> None:
+    found = features(_item({"nimbus": 4.0}, ("nimbus",)), NIMBUS, CONFIG)
+    assert found.agreement == pytest.approx(3.6 / np.hypot(3.6, 1.0))
+    assert (found.absence, found.conflict) == (0.0, 0.0)
+
+
+def test_another_name_where_the_topic_has_its_own_is_a_conflict() -> None:
+    found = features(_item({"stratus": 5.0, "outage": 2.0}, ("stratus",)), NIMBUS, CONFIG)
+    assert found.absence == pytest.approx(0.9)
+    assert found.conflict == pytest.approx(0.9 * saturating(5.0, CONFIG.entity_saturation))
+    assert similarity(_item({"nimbus": 4.0}, ("nimbus",)), NIMBUS, CONFIG) > similarity(
+        _item({"stratus": 5.0, "outage": 2.0}, ("stratus",)), NIMBUS, CONFIG
+    )
+
+
+def test_a_new_name_beside_the_topics_own_is_no_conflict() -> None:
+    found = features(_item({"nimbus": 4.0, "marrow": 6.0}, ("nimbus", "marrow")), NIMBUS, CONFIG)
+    assert (found.absence, found.conflict) == (0.0, 0.0)
+
+
+def test_a_name_some_members_gave_conflicts_less() -> None:
+    known = features(_item({"virginia": 5.0}, ("virginia",)), NIMBUS, CONFIG).conflict
+    stranger = features(_item({"oregon": 5.0}, ("oregon",)), NIMBUS, CONFIG).conflict
+    # virginia: 1 of 10 members, below the salient share of 2.5 members: 60 % a stranger
+    assert known == pytest.approx(0.9 * saturating(0.6 * 5.0, CONFIG.entity_saturation))
+    assert 0 < known < stranger
+
+
+def test_a_longer_form_of_a_salient_name_is_no_stranger() -> None:
+    found = features(_item({"nimbus cloud": 5.0}, ("nimbus cloud",)), NIMBUS, CONFIG)
+    assert found.conflict == 0.0
+    assert name_words("bank of eldoria") == frozenset({"bank", "eldori"})
+
+
+def test_identifiers_and_words_never_conflict() -> None:
+    found = features(_item({"eu-west-2": 5.0, "ransomware": 4.0}), NIMBUS, CONFIG)
+    assert found.conflict == 0.0
+
+
+def test_a_topic_without_salient_names_has_nothing_to_contradict() -> None:
+    sightings = TopicView(0.5, identity=[("aurora", 2.0)], counts={"leeds": 1}, size=8)
+    found = features(_item({"rome": 6.0}, ("rome",)), sightings, CONFIG)
+    assert (found.absence, found.conflict) == (0.0, 0.0)
+
+
 def test_a_topic_in_full_swing_attracts_related_items() -> None:
-    assert _score({}, {}, recent=10) > _score({}, {}, recent=1) > _score({}, {})
-
-
-def test_entity_evidence_weights_names_by_their_share_in_the_topic() -> None:
-    assert entity_evidence({"a": 4.0, "b": 2.0}, {"a": 0.5, "c": 1.0}) == 2.0
+    scores = [similarity(_item({}), TopicView(0.4, recent=n), CONFIG) for n in (0, 1, 10)]
+    assert scores[0] < scores[1] < scores[2]
 
 
 def test_saturating_rises_to_one() -> None:

@@ -1,0 +1,85 @@
+"""The similarity's fitting: name-swapped twins, the replayed pairs, the regression's weights."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from services.processor.evaluate import CachedEmbedder, Labelled
+from services.processor.fit import fit_weights, pairs, twins
+from services.processor.pipeline import PipelineConfig, load_embedder
+from streams.records import RawItem
+
+T0 = datetime(2026, 11, 17, 12, 0, tzinfo=UTC)
+OUTAGE = [
+    "Medicove says hackers stole data on 9 million members",
+    "Medicove confirms breach: names and claims history taken",
+    "Ransomware gang claims the Medicove hack",
+    "Class action filed against Medicove over the breach",
+]
+VOCABULARY = frozenset({"says", "hackers", "stole", "data", "members", "breach", "gang"})
+
+
+def _corpus() -> list[Labelled]:
+    rows = [(f"m{n}", "breach", title, n) for n, title in enumerate(OUTAGE)]
+    rows.append(("x", "noise-1", "My sourdough starter finally doubled", 5))
+    return [
+        Labelled(
+            RawItem(
+                source="rss",
+                source_id=ident,
+                title=title,
+                published_at=T0 + timedelta(hours=hour),
+            ),
+            story,
+        )
+        for ident, story, title, hour in rows
+    ]
+
+
+def test_a_twin_renames_the_storys_names_and_comes_later() -> None:
+    made = twins(_corpus(), VOCABULARY)
+    assert len(made) == len(OUTAGE)
+    assert {entry.story for entry in made} == {"breach~twin"}
+    first = made[0].item
+    assert "Medicove" not in first.title
+    assert first.title.endswith("says hackers stole data on 9 million members")
+    renamed = first.title.split()[0]
+    assert all(renamed in entry.item.title for entry in made)
+    assert first.published_at is not None
+    assert timedelta(hours=18) <= first.published_at - T0 <= timedelta(hours=42)
+    assert {entry.item.key for entry in made}.isdisjoint(e.item.key for e in _corpus())
+
+
+def test_the_same_twins_every_time() -> None:
+    assert [e.item.title for e in twins(_corpus(), VOCABULARY)] == [
+        e.item.title for e in twins(_corpus(), VOCABULARY)
+    ]
+
+
+def test_pairs_label_each_item_against_the_stories_before_it() -> None:
+    corpus = [*_corpus(), *twins(_corpus(), VOCABULARY)]
+    embedder = CachedEmbedder(load_embedder())
+    rows, same = pairs(corpus, PipelineConfig(min_embedding_similarity=-1.0), embedder)
+    assert rows.shape[1] == 5
+    # each item meets every story begun before it: 3 + 1 + 2 + 3 + 3 + 3 pairs
+    assert len(same) == 15
+    assert int(same.sum()) == 6
+    assert ((rows[:, 1:] >= 0) & (rows[:, 1:] <= 1)).all()
+
+
+def test_the_weights_are_the_regressions_in_cosine_units() -> None:
+    rng = np.random.default_rng(7)
+    rows = rng.uniform(0, 1, size=(4000, 5))
+    # true decision: cosine + 0.5 agreement - 0.25 conflict + 0.2 activity >= 0.8
+    margin = rows[:, 0] + 0.5 * rows[:, 1] - 0.25 * rows[:, 3] + 0.2 * rows[:, 4] - 0.8
+    same = (margin > 0).astype(np.int64)
+    fitted = fit_weights(rows, same)
+    assert fitted.entity_weight == pytest.approx(0.5, abs=0.05)
+    assert fitted.absence_weight == pytest.approx(0.0, abs=0.05)
+    assert fitted.mismatch_weight == pytest.approx(0.25, abs=0.05)
+    assert fitted.time_weight == pytest.approx(0.2, abs=0.05)
+    assert fitted.probability_threshold == pytest.approx(0.8, abs=0.05)
+    assert (fitted.pairs, fitted.positives) == (4000, int(same.sum()))
