@@ -36,14 +36,15 @@ SWEEP_ARI_TARGET = 0.90
 CORPORA = {"tuning": CORPUS, "held-out": HELDOUT}
 MISSED = {
     ("one-offs", "held-out"): (
-        "one one-off post, a name-less explainer on how central banks decide to cut rates, "
-        "joins the Lethria rate-cut story two hours after its first item: nothing in its "
-        "cosine, names or timing tells it from a post about the cut (docs/pipeline.md)"
+        "two name-less one-off posts join stories: an explainer on how central banks decide "
+        "to cut rates joins the Lethria rate cut two hours after its first item, and a "
+        "'took down prod with a cron typo' confession joins the Pellory breach during its "
+        "burst; nothing in their cosine, names or timing tells them apart (docs/pipeline.md)"
     ),
     ("baseline", "tuning"): (
-        "on the corpus it was tuned on, plain nearest-centroid (ARI 0.961) keeps more items "
-        "of the name-less chess and aurora posts than the pipeline (0.941), at the cost of "
-        "two one-off posts in topics; on the held-out corpus the pipeline is far ahead"
+        "on the corpus it was tuned on, plain nearest-centroid (ARI 0.961) keeps more of the "
+        "name-less chess and aurora posts than the pipeline (0.949), at the cost of two "
+        "one-off posts in topics; on the held-out corpus the pipeline is far ahead"
     ),
 }
 """Goals not met, each on one corpus: strict expected failures, so that meeting one fails
