@@ -115,6 +115,9 @@ class TopicIndex:
         if self._index is None or len(self.rows) >= _REBUILD_GROWTH * self._trained_for:
             if len(self.rows) >= self.ann_min_topics:
                 self._build()
+            else:  # exact search sees every row as it is
+                self._fresh.clear()
+                self._fresh_rows = None
             return
         fresh = self.fresh_rows()
         agreement = np.einsum("ij,ij->i", self.matrix[fresh], self._indexed[fresh])
@@ -196,8 +199,9 @@ class IndexSearch:
         self.found = found
 
     def near(self, position: int, vector: Vectors, floor: float) -> list[tuple[str, float]]:
-        """(topic id, cosine) of the topics whose current centroid is at least `floor` close to
-        the batch's vector at `position`, closest first."""
+        """(topic id, cosine) of the `neighbours` topics closest to the batch's vector at
+        `position` among those at least `floor` close (by their current centroids), closest
+        first."""
         index = self.index
         if not index.rows:
             return []
@@ -211,6 +215,9 @@ class IndexSearch:
         if not len(rows):
             return []
         keep = np.flatnonzero(cosines >= floor)
+        limit = index.neighbours + len(index.fresh_rows())  # enough for `neighbours` topics
+        if len(keep) > limit:
+            keep = keep[np.argpartition(-cosines[keep], limit - 1)[:limit]]
         order = keep[np.argsort(-cosines[keep], kind="stable")]
         seen: set[str] = set()
         near = []
@@ -219,14 +226,18 @@ class IndexSearch:
             if topic_id is not None and topic_id not in seen:
                 seen.add(topic_id)
                 near.append((topic_id, float(cosines[i])))
+                if len(near) == index.neighbours:
+                    break
         return near
 
 
 def _principal_axes(sample: Vectors, count: int) -> Vectors:
     """The `count` directions holding most of the sample's energy (uncentred: inner products
-    on them approximate the full ones), as columns."""
-    _, _, axes = np.linalg.svd(sample.astype(np.float64), full_matrices=False)
-    return np.ascontiguousarray(axes[:count].T, dtype=np.float32)
+    on them approximate the full ones), as columns: the leading eigenvectors of the
+    dimension x dimension second-moment matrix (milliseconds, however many rows)."""
+    moments = sample.astype(np.float64).T @ sample.astype(np.float64)
+    _, vectors = np.linalg.eigh(moments)  # ascending eigenvalues
+    return np.ascontiguousarray(vectors[:, ::-1][:, :count], dtype=np.float32)
 
 
 def _resized(matrix: Vectors, rows: int) -> Vectors:
