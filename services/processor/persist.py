@@ -90,6 +90,7 @@ ON CONFLICT (state_id, entity) DO UPDATE SET frequency = EXCLUDED.frequency
 _TOPIC_STATE_ARCHIVED = """
 UPDATE pipeline_topics SET archived_at = now() WHERE state_id = $1 AND topic_id = ANY($2::text[])
 """
+_ENTITIES_GONE = "DELETE FROM pipeline_entities WHERE state_id = $1 AND entity = ANY($2::text[])"
 _LOAD_TOPICS = """
 SELECT position, state::text FROM pipeline_topics
 WHERE state_id = $1 AND archived_at IS NULL ORDER BY position
@@ -195,10 +196,12 @@ async def _save_state(conn: PoolConnectionProxy, state: StateChanges, epoch: int
     """The state's head row (with the writer's epoch), the changed topics' and entities' rows;
     removed topics deleted."""
     await conn.execute(_STATE, STATE_ID, json.dumps({**state.head, "epoch": epoch}))
-    if state.entities:
-        entities = list(state.entities)
-        frequencies = [state.entities[e] for e in entities]
-        await conn.execute(_ENTITIES, STATE_ID, entities, frequencies)
+    counted = {entity: n for entity, n in state.entities.items() if n > 0}
+    if counted:
+        await conn.execute(_ENTITIES, STATE_ID, list(counted), list(counted.values()))
+    forgotten = [entity for entity, n in state.entities.items() if n <= 0]
+    if forgotten:
+        await conn.execute(_ENTITIES_GONE, STATE_ID, forgotten)
     rows = [
         (STATE_ID, topic["topic_id"], position, json.dumps(topic))
         for position, topic in state.topics.changed

@@ -42,7 +42,7 @@ class ClusterStage:
         self.dimension = dimension
         self.keep_archived = keep_archived
         """Keep archived topics' states in memory (the in-memory pipeline: no PostgreSQL)."""
-        self.stats = EntityStats()
+        self.stats = EntityStats(capacity=config.max_entities)
         self.clusterer = OnlineClusterer(config, self.stats, dimension)
         self.clusterer.archived_states = {} if keep_archived else None
         self.near = NearDuplicateIndex(
@@ -229,7 +229,8 @@ class ClusterStage:
         self.now = datetime.fromisoformat(state["now"]) if state["now"] else None
         self.started = datetime.fromisoformat(state["started"]) if state["started"] else None
         self.stats = EntityStats.restore(
-            {"documents": state["documents"], "frequency": state.get("frequency", {})}
+            {"documents": state["documents"], "frequency": state.get("frequency", {})},
+            self.config.max_entities,
         )
         self.clusterer = OnlineClusterer.restore(
             self.config, state["clusterer"], self.stats, saved=saved, dimension=self.dimension

@@ -116,6 +116,9 @@ class PipelineConfig:
     topic's state however many members it has."""
     max_topic_entities: int = 200
     """Entities counted per topic for its profile (the most frequent ones)."""
+    max_entities: int = 100_000
+    """Entities whose document frequency the cluster stage keeps, at most (the rarest and
+    oldest go first, a quarter over it): the stage's memory stays flat however long it runs."""
     remembered_items: int = 200_000
     """Recent items whose topic the clusterer remembers, for their duplicates and redeliveries
     (older ones are looked up in PostgreSQL)."""

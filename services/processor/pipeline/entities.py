@@ -290,6 +290,10 @@ class EntityStats:
     frequency: Counter[str] = field(default_factory=Counter)
     unsaved: set[str] = field(default_factory=set, compare=False, repr=False)
     """Entities counted since their frequency was last saved (see changes)."""
+    capacity: int = field(default=0, compare=False)
+    """Entities counted at most (0: no bound); beyond a quarter more, the rarest, then the
+    oldest, are forgotten: the long tail of names seen once or twice, whose weight is
+    near the maximum whether counted or not."""
 
     def observe(self, entities: Iterable[str]) -> None:
         """Count one document holding these entities."""
@@ -297,9 +301,23 @@ class EntityStats:
         self.documents += 1
         self.frequency.update(seen)
         self.unsaved |= seen
+        if self.capacity and len(self.frequency) > self.capacity * 5 // 4:
+            self._forget_rarest()
+
+    def _forget_rarest(self) -> None:
+        """Drop the rarest entities, oldest first, down to the capacity."""
+        rarity = 1
+        while len(self.frequency) > self.capacity:
+            excess = len(self.frequency) - self.capacity
+            rare = [e for e, count in self.frequency.items() if count <= rarity][:excess]
+            for entity in rare:
+                del self.frequency[entity]
+            self.unsaved.update(rare)
+            rarity += 1
 
     def changes(self) -> dict[str, int]:
-        """The frequency of every entity counted since the last acknowledged save."""
+        """The frequency of every entity counted (or forgotten: 0) since the last
+        acknowledged save."""
         return {entity: self.frequency[entity] for entity in self.unsaved}
 
     def saved(self, frequencies: dict[str, int]) -> None:
@@ -321,9 +339,9 @@ class EntityStats:
         return {"documents": self.documents, "frequency": dict(self.frequency)}
 
     @classmethod
-    def restore(cls, state: dict[str, Any]) -> EntityStats:
+    def restore(cls, state: dict[str, Any], capacity: int = 0) -> EntityStats:
         """The counts saved by state()."""
-        return cls(state["documents"], Counter(state["frequency"]))
+        return cls(state["documents"], Counter(state["frequency"]), capacity=capacity)
 
 
 def profile_similarity(

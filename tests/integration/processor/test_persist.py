@@ -97,26 +97,30 @@ async def test_a_failing_batch_writes_nothing_and_a_good_one_is_idempotent(
         await pool.close()
 
 
+@pytest.mark.parametrize(("max_entities", "kept"), [(100_000, 6), (3, 3)])  # 3: rows deleted
 async def test_pipeline_state_saves_changed_topics_and_loads_back(
-    test_settings: Settings,
+    test_settings: Settings, max_entities: int, kept: int
 ) -> None:
-    pipeline = Pipeline(PipelineConfig(), HashingEmbedder())
+    config = PipelineConfig(max_entities=max_entities)
+    pipeline = Pipeline(config, HashingEmbedder())
     titles = ["Nimbus outage takes down apps", "Nimbus outage takes down banks"]
     pool = await create_pool(test_settings)
     try:
         store = PipelineStore(pool, window_hours=6)
         assert await load_state(pool) is None
         epoch = await acquire(pool, "test")
-        for minutes, title in enumerate(titles * 2):
-            pipeline.process([make_item(title=f"{title} {minutes}", published_at=AT)])
+        places = ["Arvelholm", "Brisketon", "Corvado", "Dunmere"]
+        for title, place in zip(titles * 2, places, strict=True):
+            pipeline.process([make_item(title=f"{title} in {place}", published_at=AT)])
             changes = pipeline.state_changes()
             await store.save(BatchResult([], [], []), changes, epoch)
             pipeline.state_saved(changes)
         saved = await load_state(pool)
         assert saved is not None
-        restored = Pipeline(PipelineConfig(), HashingEmbedder())
+        restored = Pipeline(config, HashingEmbedder())
         restored.restore(saved)
         assert restored.state() == pipeline.state()
+        assert len(restored.stats.frequency) == kept
     finally:
         await pool.close()
 

@@ -167,3 +167,14 @@ def test_proper_names_are_the_capitalised_names_without_digits(
 def test_a_dropped_first_word_may_start_the_name_after_it(extractor: EntityExtractor) -> None:
     found = extractor.extract("Hollow Meridian 2 revealed at the showcase")
     assert found == ["meridi", "hollow meridian"]
+
+
+def test_entity_counts_are_bounded_forgetting_the_rarest_first() -> None:
+    stats = EntityStats(capacity=4)
+    for entities in (["europe"], ["europe", "a"], ["b"], ["c"], ["europe", "d"]):
+        stats.observe(entities)
+    assert len(stats.frequency) == 5  # up to a quarter over the capacity
+    stats.observe(["e"])
+    assert dict(stats.frequency) == {"europe": 3, "c": 1, "d": 1, "e": 1}  # a, b: oldest rare
+    assert {entity for entity, count in stats.changes().items() if count == 0} == {"a", "b"}
+    assert stats.idf("a") == stats.idf("never-seen")
