@@ -20,7 +20,7 @@ from bench.items import stored_values
 from services.processor.pipeline import NormalizedItem, normalize
 from services.processor.store import content_hash
 from streams.config import load_settings
-from streams.records import RawItem
+from streams.messages.records import RawItem
 
 SETTINGS = load_settings()
 QUEUE = os.environ.get("BENCH_CELERY_QUEUE", "bench")

@@ -14,8 +14,8 @@ import asyncpg
 from pydantic import SecretStr
 
 from streams.config import Settings, load_settings
-from streams.db import migrate
-from streams.topics import ensure_topics
+from streams.messages.topics import ensure_topics
+from streams.servers.db import migrate
 from tests.support.databases import create_database, drop_database
 from tests.support.kafka import delete_namespace
 

@@ -11,8 +11,8 @@ from aiokafka import AIOKafkaProducer
 from bench.items import bench_items, editions, encoded
 from bench.workers import PeakRss
 from streams.config import Settings
-from streams.records import RawItem
-from streams.topics import ITEMS_RAW
+from streams.messages.records import RawItem
+from streams.messages.topics import ITEMS_RAW
 from tests.support.workers import Worker
 
 

@@ -24,7 +24,7 @@ from bench.flow import Flow, wait_processed
 from bench.report import Report
 from bench.workers import running, start_faust
 from streams.config import Settings
-from streams.topics import ITEMS_RAW, PROCESSING_REPORTS, TRENDS_UPDATES
+from streams.messages.topics import ITEMS_RAW, PROCESSING_REPORTS, TRENDS_UPDATES
 
 HELP = """Freshness: an item produced to items.raw until its topic is persisted and its trend
 update published, p50/p95/p99, under a steady load at half the capacity measured in the same run

@@ -28,8 +28,8 @@ from bench.items import corpus
 from bench.report import Report
 from bench.workers import PeakRss, rss_mb, running, start_faust
 from streams.config import Settings
-from streams.records import RequestStatus
-from streams.topics import COLLECT_REQUESTS, COLLECT_RESULTS
+from streams.messages.records import RequestStatus
+from streams.messages.topics import COLLECT_REQUESTS, COLLECT_RESULTS
 
 SIZES = {"requests": 500, "warmup": 20, "file_items": 20}
 TINY = {"requests": 30, "warmup": 3, "file_items": 20}

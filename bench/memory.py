@@ -23,7 +23,7 @@ from bench.env import bench_env
 from bench.report import Report
 from bench.workers import PeakRss, rss_mb, running, start_faust
 from streams.config import Settings
-from streams.topics import ALERTS
+from streams.messages.topics import ALERTS
 
 SIZES = {"alerts": 5000, "settle_ms": 3000}
 TINY = {"alerts": 200, "settle_ms": 500}

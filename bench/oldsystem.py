@@ -34,7 +34,7 @@ from bench.items import bench_items
 from bench.report import Report
 from bench.workers import PeakRss, rss_mb, running, start_faust, wait_settled
 from streams.config import Settings
-from streams.records import RawItem
+from streams.messages.records import RawItem
 
 SIZES = {
     "per_item": 2000,

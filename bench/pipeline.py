@@ -23,7 +23,7 @@ from services.processor.pipeline import (
     load_embedder,
     normalize,
 )
-from streams.records import RawItem
+from streams.messages.records import RawItem
 
 CORPUS = ROOT / "tests" / "fixtures" / "corpus" / "items.jsonl"
 FIELDS = frozenset(RawItem._options.fields)

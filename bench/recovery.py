@@ -24,7 +24,7 @@ from bench.workers import running, start_faust, wait_settled
 from services.processor.persist import PipelineStore, acquire
 from services.processor.pipeline import ClusterStage, PipelineConfig
 from streams.config import Settings
-from streams.db import create_pool
+from streams.servers.db import create_pool
 from tests.support.workers import Worker
 
 HELP = """Recovery: the cluster stage's takeover after kill -9 of its owner.

@@ -22,12 +22,12 @@ import asyncpg
 from bench.items import stored_values
 from services.processor.pipeline import NormalizedItem, normalize
 from services.processor.store import content_hash
-from streams.app import create_app
-from streams.db import create_pool
 from streams.exceptions import RecordValidationError
-from streams.records import RawItem
-from streams.topics import ITEMS_RAW, faust_topic
-from streams.web import add_health_view
+from streams.messages.records import RawItem
+from streams.messages.topics import ITEMS_RAW, faust_topic
+from streams.servers.app import create_app
+from streams.servers.db import create_pool
+from streams.servers.web import add_health_view
 
 __all__ = ["app", "health", "ingest", "same_work"]
 

@@ -27,7 +27,7 @@ from bench.report import Report
 from bench.synthetic import Stories
 from services.processor.persist import PipelineStore, acquire, load_state
 from services.processor.pipeline import ClusterStage, PipelineConfig
-from streams.db import create_pool
+from streams.servers.db import create_pool
 
 HELP = """Soak: a month of item time through the cluster stage, one row per simulated day.
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import psutil
 
 from streams.config import ServiceName, Settings
-from streams.topics import ITEMS_ENRICHED, ITEMS_RAW
+from streams.messages.topics import ITEMS_ENRICHED, ITEMS_RAW
 from tests.support.workers import Worker, free_port, settings_env
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -35,8 +35,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from streams.config import Settings, load_settings  # noqa: E402
-from streams.db.migrations import migrate  # noqa: E402
-from streams.topics import ensure_topics  # noqa: E402
+from streams.messages.topics import ensure_topics  # noqa: E402
+from streams.servers.db.migrations import migrate  # noqa: E402
 
 KAFKA_POM = ROOT / "scripts" / "kafka" / "pom.xml"
 KAFKA_CACHE = ROOT / ".cache" / "kafka"

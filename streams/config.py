@@ -712,7 +712,8 @@ class PluginSection(Section):
 
     and reads it with `ctx.settings.section(WeatherSettings).weather_city`. Its variables are
     read and checked with the built-in ones when a worker starts (a bad value stops the worker
-    with one line naming the variable), and `python -m streams.configref --plugins` lists them.
+    with one line naming the variable), and `python -m streams.operations.configref --plugins`
+    lists them.
     """
 
     group: ClassVar[str] = "plugins"

@@ -14,9 +14,9 @@ import asyncpg
 import pytest
 from pydantic import SecretStr
 
-from streams import client
 from streams.config import ServiceName, Settings, load_settings
-from streams.db import create_pool, migrate
+from streams.requests import client
+from streams.servers.db import create_pool, migrate
 from tests.support.databases import create_database, drop_database
 from tests.support.kafka import delete_namespace
 from tests.support.workers import Worker, settings_env, start_worker

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from streams.records import CollectRequest, RawItem
+from streams.messages.records import CollectRequest, RawItem
 
 
 def make_request(**overrides: Any) -> CollectRequest:

@@ -23,20 +23,21 @@ from services.collector.topics import (
     requests_topic,
     results_topic,
 )
-from streams import client, retry_consumer
-from streams.decoding import consume_records
-from streams.delivery import Delivery
-from streams.jobs import close_on_shutdown, status_publisher
-from streams.logs import event_context
-from streams.records import CollectRequest, ControlCommand, Lane, ProcessingReport, RawItem
-from streams.resources import WorkerResources
-from streams.retry import Guard, Handler, RetryPolicy, Route
-from streams.topics import (
+from streams.messages.delivery import Delivery
+from streams.messages.records import CollectRequest, ControlCommand, Lane, ProcessingReport, RawItem
+from streams.messages.topics import (
     COLLECT_REQUESTS,
     COLLECT_REQUESTS_PRIORITY,
     CONTROL,
     PROCESSING_REPORTS,
 )
+from streams.reliability import retry_consumer
+from streams.reliability.decoding import consume_records
+from streams.reliability.retry import Guard, Handler, RetryPolicy, Route
+from streams.requests import client
+from streams.requests.jobs import close_on_shutdown, status_publisher
+from streams.servers.logs import event_context
+from streams.servers.resources import WorkerResources
 
 __all__ = [
     "collect",

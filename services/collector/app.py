@@ -1,6 +1,6 @@
 """The collector's Faust app (`faust -A services.collector worker`)."""
 
-from streams.app import create_app
+from streams.servers.app import create_app
 
 __all__ = ["app"]
 

@@ -13,7 +13,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from services.collector.plugins import Plugin, PluginContext, PluginError
 from services.collector.plugins.options import limit_option
-from streams.records import CollectRequest, RawItem
+from streams.messages.records import CollectRequest, RawItem
 
 __all__ = ["CONFIRM_EVERY", "Collection", "Confirmed", "ItemSink", "Seen"]
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from streams.decoding import RequestTooLargeError
 from streams.exceptions import TrendStreamError
+from streams.reliability.decoding import RequestTooLargeError
 
 __all__ = ["CollectorError", "RequestTooLargeError"]
 

@@ -9,7 +9,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from streams.config import Settings
-from streams.records import CollectRequest, RequestState, RequestStatus
+from streams.messages.records import CollectRequest, RequestState, RequestStatus
 
 __all__ = ["GroupOutcome", "GroupTracker", "aggregate", "children_of"]
 

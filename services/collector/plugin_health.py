@@ -10,8 +10,8 @@ from aiokafka.errors import KafkaError
 
 from streams.config import Settings
 from streams.exceptions import RecordValidationError
-from streams.records import PluginHealthReport
-from streams.topics import PLUGIN_HEALTH
+from streams.messages.records import PluginHealthReport
+from streams.messages.topics import PLUGIN_HEALTH
 
 __all__ = ["READ_TIMEOUT_S", "PluginHealthView"]
 

@@ -9,7 +9,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from streams.config import Settings
-from streams.records import ProcessingReport
+from streams.messages.records import ProcessingReport
 
 __all__ = ["Pending", "ProcessingTracker"]
 

@@ -19,14 +19,14 @@ from services.collector.plugins import Plugin, PluginContext, PluginError, Plugi
 from services.collector.processing import Pending
 from services.collector.ratelimit import RedisRateLimiter
 from streams.config import Settings
-from streams.decoding import parse_request
-from streams.delivery import Delivery
 from streams.exceptions import RecordValidationError, UnknownPluginError
-from streams.jobs import Outcome, RequestLifecycle, Revocations, Task
-from streams.limits import TimeLimits
-from streams.records import CollectRequest, Lane, RawItem, RequestState, RequestStatus
-from streams.reporting import StatusReporter, StatusSink
-from streams.retry import RetryPolicy
+from streams.messages.delivery import Delivery
+from streams.messages.records import CollectRequest, Lane, RawItem, RequestState, RequestStatus
+from streams.reliability.decoding import parse_request
+from streams.reliability.limits import TimeLimits
+from streams.reliability.retry import RetryPolicy
+from streams.requests.jobs import Outcome, RequestLifecycle, Revocations, Task
+from streams.requests.reporting import StatusReporter, StatusSink
 
 __all__ = [
     "CollectorDeps",
@@ -117,7 +117,7 @@ async def _untracked(items: list[RawItem]) -> None:
 
 class RequestRunner:
     """Checks a trigger, then runs its plugin or fans its group out; the request lifecycle
-    (streams.jobs) reports every state, retries, limits and revokes."""
+    (streams.requests.jobs) reports every state, retries, limits and revokes."""
 
     def __init__(self, deps: CollectorDeps) -> None:
         self.deps = deps

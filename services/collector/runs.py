@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import asyncpg
 
 from services.collector.plugin_health import PluginHealthView
-from streams.metrics import record_plugin_run
-from streams.records import RequestStatus
+from streams.messages.metrics import record_plugin_run
+from streams.messages.records import RequestStatus
 
 __all__ = ["PluginRunLog"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from redis.asyncio import Redis
 
 from streams.config import Settings
-from streams.records import RawItem
+from streams.messages.records import RawItem
 
 __all__ = ["SeenItems"]
 

@@ -6,8 +6,8 @@ from services.collector.agents import publish_request, resources
 from services.collector.app import app
 from streams import catalog
 from streams.config import Settings
-from streams.records import CollectRequest
-from streams.schedules import Fire, Schedule, install
+from streams.messages.records import CollectRequest
+from streams.requests.schedules import Fire, Schedule, install
 
 __all__ = ["collection_schedules", "get_scheduler"]
 

@@ -1,7 +1,7 @@
 """The collector's handles on catalog topics."""
 
 from services.collector.app import app
-from streams.topics import (
+from streams.messages.topics import (
     COLLECT_REQUESTS,
     COLLECT_REQUESTS_PRIORITY,
     COLLECT_RESULTS,

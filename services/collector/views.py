@@ -8,10 +8,10 @@ from services.collector.agents import resources
 from services.collector.app import app
 from services.collector.plugins import default_registry
 from services.collector.runner import parse_trigger
-from streams.client import revoke, submit
 from streams.exceptions import RecordValidationError, UnknownPluginError
-from streams.records import request_id_problem
-from streams.web import add_health_view, add_metrics_view, authorize, read_body
+from streams.messages.records import request_id_problem
+from streams.requests.client import revoke, submit
+from streams.servers.web import add_health_view, add_metrics_view, authorize, read_body
 
 __all__ = ["CollectView", "RequestCancelView", "RequestView", "health", "metrics"]
 

@@ -10,15 +10,16 @@ from services.maintenance.app import app
 from services.maintenance.handlers import Jobs, handlers
 from services.maintenance.lag import LagMonitor
 from services.maintenance.topics import alerts_topic, job_results_topic, jobs_topic
-from streams import client, retry_consumer
-from streams.decoding import consume_records
-from streams.delivery import Delivery
-from streams.jobs import JobRunner, close_on_shutdown, status_publisher
-from streams.limits import job_limits
-from streams.records import Alert, MaintenanceRequest
-from streams.resources import WorkerResources
-from streams.retry import Guard, RetryPolicy, Route
-from streams.topics import ALERTS, MAINTENANCE_REQUESTS
+from streams.messages.delivery import Delivery
+from streams.messages.records import Alert, MaintenanceRequest
+from streams.messages.topics import ALERTS, MAINTENANCE_REQUESTS
+from streams.reliability import retry_consumer
+from streams.reliability.decoding import consume_records
+from streams.reliability.limits import job_limits
+from streams.reliability.retry import Guard, RetryPolicy, Route
+from streams.requests import client
+from streams.requests.jobs import JobRunner, close_on_shutdown, status_publisher
+from streams.servers.resources import WorkerResources
 
 __all__ = ["guard", "handle_jobs", "jobs", "log_alerts", "monitor", "publish_alert", "resources"]
 

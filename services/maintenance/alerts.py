@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from streams.records import Alert
+from streams.messages.records import Alert
 
 __all__ = ["AlertSink", "describe"]
 

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import asyncpg
 
-from streams.records import utcnow
+from streams.messages.records import utcnow
 
 __all__ = ["FIGURES", "DailyFigures", "daily_analytics", "read_analytics"]
 

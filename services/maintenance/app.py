@@ -1,6 +1,6 @@
 """The maintenance worker's Faust app (`faust -A services.maintenance worker`)."""
 
-from streams.app import create_app
+from streams.servers.app import create_app
 
 __all__ = ["app"]
 

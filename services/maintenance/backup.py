@@ -15,7 +15,7 @@ import asyncpg
 
 from streams.config import Settings
 from streams.exceptions import TrendStreamError
-from streams.records import utcnow
+from streams.messages.records import utcnow
 
 __all__ = [
     "BackupError",

@@ -9,11 +9,11 @@ from typing import Any
 
 import asyncpg
 
-from streams.client import request_processing
 from streams.config import Settings
-from streams.db.retention import Target, delete_old
-from streams.offsets import KafkaOffsets
-from streams.records import RequestState, utcnow
+from streams.messages.records import RequestState, utcnow
+from streams.operations.offsets import KafkaOffsets
+from streams.requests.client import request_processing
+from streams.servers.db.retention import Target, delete_old
 
 __all__ = ["PROCESSOR_JOB", "TARGETS", "CleanupReport", "cleanup", "processor_running"]
 

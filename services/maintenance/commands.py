@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.maintenance.app import app
-from streams.topics import ensure_topics
+from streams.messages.topics import ensure_topics
 
 __all__ = ["topics"]
 

@@ -13,9 +13,9 @@ from services.maintenance.cleanup import cleanup
 from services.maintenance.health import HealthHistory, check_health
 from services.maintenance.lag import LagMonitor, group_dict
 from services.maintenance.plugin_health import plugin_health
-from streams.jobs import JobHandler, JobOptionsError, job_handlers
-from streams.records import MaintenanceRequest
-from streams.resources import WorkerResources
+from streams.messages.records import MaintenanceRequest
+from streams.requests.jobs import JobHandler, JobOptionsError, job_handlers
+from streams.servers.resources import WorkerResources
 
 __all__ = ["JobOptionError", "Jobs", "handlers"]
 

@@ -20,9 +20,9 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from services.maintenance.alerts import AlertSink
 from streams.config import ServiceName, Settings
-from streams.records import Alert, AlertSeverity, utcnow
-from streams.state import redis_client
-from streams.vectors import qdrant_client
+from streams.messages.records import Alert, AlertSeverity, utcnow
+from streams.requests.state import redis_client
+from streams.servers.vectors import qdrant_client
 
 __all__ = [
     "CheckResult",

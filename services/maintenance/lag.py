@@ -13,10 +13,10 @@ from aiokafka import TopicPartition
 
 from services.maintenance.alerts import AlertSink
 from streams.config import Settings
-from streams.lag import GroupLag, LagStatus, OffsetSample, PartitionLag, PartitionWindow
-from streams.lag import evaluate_group as summarise
-from streams.offsets import GroupOffsets, KafkaOffsets, service_groups
-from streams.records import Alert, AlertSeverity
+from streams.messages.records import Alert, AlertSeverity
+from streams.operations.lag import GroupLag, LagStatus, OffsetSample, PartitionLag, PartitionWindow
+from streams.operations.lag import evaluate_group as summarise
+from streams.operations.offsets import GroupOffsets, KafkaOffsets, service_groups
 
 __all__ = [
     "GroupOffsets",

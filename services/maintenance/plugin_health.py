@@ -14,8 +14,8 @@ from aiokafka import AIOKafkaProducer
 
 from services.maintenance.alerts import AlertSink
 from streams.config import Settings
-from streams.records import Alert, AlertSeverity, PluginHealthReport
-from streams.topics import PLUGIN_HEALTH
+from streams.messages.records import Alert, AlertSeverity, PluginHealthReport
+from streams.messages.topics import PLUGIN_HEALTH
 
 __all__ = [
     "PluginHealth",

@@ -8,9 +8,9 @@ from services.maintenance.agents import monitor, publish_alert, resources
 from services.maintenance.app import app
 from services.maintenance.topics import jobs_topic
 from streams.config import Settings
-from streams.jobs import scheduled_jobs
-from streams.records import JobRequest, MaintenanceRequest
-from streams.schedules import Schedule, install
+from streams.messages.records import JobRequest, MaintenanceRequest
+from streams.requests.jobs import scheduled_jobs
+from streams.requests.schedules import Schedule, install
 
 __all__ = ["get_scheduler", "maintenance_schedules", "sample_lag"]
 

@@ -1,7 +1,7 @@
 """The maintenance worker's handles on catalog topics."""
 
 from services.maintenance.app import app
-from streams.topics import ALERTS, MAINTENANCE_REQUESTS, MAINTENANCE_RESULTS, faust_topic
+from streams.messages.topics import ALERTS, MAINTENANCE_REQUESTS, MAINTENANCE_RESULTS, faust_topic
 
 __all__ = ["alerts_topic", "job_results_topic", "jobs_topic"]
 

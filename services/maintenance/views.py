@@ -3,7 +3,7 @@
 from services.maintenance.agents import monitor, resources
 from services.maintenance.app import app
 from services.maintenance.dashboard import DashboardApi, install_dashboard
-from streams.web import add_health_view, add_metrics_view
+from streams.servers.web import add_health_view, add_metrics_view
 
 __all__ = ["dashboard", "health", "metrics"]
 

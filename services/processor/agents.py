@@ -25,19 +25,19 @@ from services.processor.topics import (
     trends_topic,
 )
 from services.processor.vectors import ITEMS
-from streams import retry_consumer
-from streams.decoding import parse, valid_deliveries
-from streams.delivery import Delivery
-from streams.jobs import JobRunner, close_on_shutdown, status_publisher
-from streams.limits import job_limits
-from streams.records import (
+from streams.messages.delivery import Delivery
+from streams.messages.records import (
     EnrichedItem,
     ProcessingReport,
     ProcessRequest,
     RawItem,
 )
-from streams.retry import Guard, RetryPolicy, Route
-from streams.topics import ITEMS_ENRICHED, ITEMS_RAW, PROCESS_REQUESTS
+from streams.messages.topics import ITEMS_ENRICHED, ITEMS_RAW, PROCESS_REQUESTS
+from streams.reliability import retry_consumer
+from streams.reliability.decoding import parse, valid_deliveries
+from streams.reliability.limits import job_limits
+from streams.reliability.retry import Guard, RetryPolicy, Route
+from streams.requests.jobs import JobRunner, close_on_shutdown, status_publisher
 
 __all__ = ["cluster", "enrich", "guard", "jobs", "reports", "resources"]
 

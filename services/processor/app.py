@@ -1,8 +1,8 @@
 """The processor's Faust app (`faust -A services.processor worker`)."""
 
 from services.processor.resources import pipeline_config
-from streams.app import create_app
 from streams.exceptions import ConfigurationError
+from streams.servers.app import create_app
 
 __all__ = ["PIPELINE", "app"]
 

@@ -11,9 +11,9 @@ import asyncpg
 from qdrant_client import AsyncQdrantClient
 
 from streams.config import Settings
-from streams.db.retention import Target, delete_old
-from streams.records import utcnow
-from streams.vectors import ITEMS, flush_deletions, qdrant_client
+from streams.messages.records import utcnow
+from streams.servers.db.retention import Target, delete_old
+from streams.servers.vectors import ITEMS, flush_deletions, qdrant_client
 
 __all__ = ["TARGETS", "CleanupReport", "cleanup", "flush_vector_deletions"]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.processor.app import app
-from streams.db import create_pool
+from streams.servers.db import create_pool
 
 __all__ = ["pending"]
 

@@ -35,7 +35,7 @@ from services.processor.pipeline.quality import (
     pairwise,
     purity,
 )
-from streams.records import RawItem, TrendState
+from streams.messages.records import RawItem, TrendState
 
 __all__ = [
     "BASELINE_THRESHOLDS",

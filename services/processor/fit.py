@@ -58,7 +58,7 @@ from services.processor.pipeline.entities import (
 )
 from services.processor.pipeline.scoring import Activity
 from services.processor.pipeline.similarity import Evidence, features
-from streams.records import RawItem
+from streams.messages.records import RawItem
 
 __all__ = [
     "FEATURES",

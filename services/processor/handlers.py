@@ -23,9 +23,9 @@ from streams.catalog import (
     TestPipelineOptions,
 )
 from streams.exceptions import RecordValidationError
-from streams.jobs import JobHandler, JobOptionsError, OptionSchemas, job_handlers
-from streams.records import ProcessRequest, RawItem
-from streams.vectors import flush_deletions
+from streams.messages.records import ProcessRequest, RawItem
+from streams.requests.jobs import JobHandler, JobOptionsError, OptionSchemas, job_handlers
+from streams.servers.vectors import flush_deletions
 
 __all__ = [
     "OPTIONS",

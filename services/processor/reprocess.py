@@ -11,7 +11,7 @@ import asyncpg
 from services.processor.pipeline import PipelineConfig
 from services.processor.pipeline.cluster import bucket_of
 from services.processor.pipeline.scoring import Activity, heat, latest_trend
-from streams.records import utcnow
+from streams.messages.records import utcnow
 
 __all__ = ["Recomputed", "recompute_trends"]
 

@@ -25,7 +25,7 @@ from services.processor.store import ItemStore
 from services.processor.vectors import VectorStore, qdrant_client
 from streams.config import Settings
 from streams.exceptions import ConfigurationError
-from streams.resources import WorkerResources
+from streams.servers.resources import WorkerResources
 
 __all__ = ["Ownership", "Resources", "pipeline_config"]
 

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 
 import asyncpg
 
-from streams.records import RawItem
+from streams.messages.records import RawItem
 
 __all__ = ["ItemStore", "content_hash"]
 

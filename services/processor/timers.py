@@ -6,9 +6,9 @@ from services.processor.agents import resources
 from services.processor.app import app
 from services.processor.topics import jobs_topic
 from streams.config import Settings
-from streams.jobs import scheduled_jobs
-from streams.records import JobRequest, ProcessRequest
-from streams.schedules import Schedule, install
+from streams.messages.records import JobRequest, ProcessRequest
+from streams.requests.jobs import scheduled_jobs
+from streams.requests.schedules import Schedule, install
 
 __all__ = ["get_scheduler", "processing_schedules"]
 

@@ -1,7 +1,7 @@
 """The processor's handles on catalog topics."""
 
 from services.processor.app import app
-from streams.topics import (
+from streams.messages.topics import (
     ITEMS_ENRICHED,
     ITEMS_RAW,
     PROCESS_REQUESTS,

@@ -10,7 +10,7 @@ from typing import Any
 from qdrant_client import AsyncQdrantClient, models
 
 from streams.config import Settings
-from streams.vectors import ITEMS, TOPICS, collection_name, qdrant_client
+from streams.servers.vectors import ITEMS, TOPICS, collection_name, qdrant_client
 
 __all__ = ["ITEMS", "TOPICS", "Neighbour", "VectorStore", "qdrant_client"]
 

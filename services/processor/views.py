@@ -1,7 +1,7 @@
 """The processor's web views."""
 
 from services.processor.app import app
-from streams.web import add_health_view, add_metrics_view
+from streams.servers.web import add_health_view, add_metrics_view
 
 __all__ = ["health", "metrics"]
 

@@ -18,14 +18,15 @@ from aiokafka.errors import KafkaError
 from redis.exceptions import RedisError
 from rich.console import Console
 
-from streams import client, inspect
-from streams.cli.render import trend_table
 from streams.config import Settings, get_settings
 from streams.demo.live import LiveLine
 from streams.demo.replay import Replay, ReplayResult
 from streams.demo.server import DemoServer, plugin_settings
 from streams.demo.week import Week
 from streams.exceptions import TrendStreamError
+from streams.operations import inspect
+from streams.operations.cli.render import trend_table
+from streams.requests import client
 
 __all__ = ["main"]
 

@@ -14,14 +14,14 @@ import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer
 
-from streams.client import request_collection
 from streams.config import Settings
-from streams.db.pool import create_pool
 from streams.demo.week import HOUR, Week, hour_of
 from streams.exceptions import RecordValidationError, TrendStreamError
-from streams.offsets import KafkaOffsets
-from streams.records import RequestState, TrendState, TrendUpdate
-from streams.topics import ITEMS_RAW, TRENDS_UPDATES
+from streams.messages.records import RequestState, TrendState, TrendUpdate
+from streams.messages.topics import ITEMS_RAW, TRENDS_UPDATES
+from streams.operations.offsets import KafkaOffsets
+from streams.requests.client import request_collection
+from streams.servers.db.pool import create_pool
 
 __all__ = ["DemoStats", "Progress", "Replay", "ReplayResult", "demo_stats", "step_clocks"]
 

@@ -12,8 +12,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 from streams.config import Settings
-from streams.records import RequestState
-from streams.topics import COLLECT_REQUESTS, COLLECT_RESULTS, ITEMS_RAW, PROCESSING_REPORTS
+from streams.messages.records import RequestState
+from streams.messages.topics import COLLECT_REQUESTS, COLLECT_RESULTS, ITEMS_RAW, PROCESSING_REPORTS
 from tests.factories import make_request
 from tests.support.kafka import produce, wait_final
 from tests.support.workers import Worker, apoll

@@ -11,8 +11,8 @@ import asyncpg
 import pytest
 
 from streams.config import Settings
-from streams.db.migrations import SQL_DIR, discover, migrate
 from streams.exceptions import MigrationError
+from streams.servers.db.migrations import SQL_DIR, discover, migrate
 from tests.support.databases import create_database, drop_database
 
 

@@ -8,8 +8,8 @@ import pytest
 
 from streams.config import Settings
 from streams.exceptions import RecordValidationError
-from streams.records import CollectRequest, RawItem
-from streams.topics import COLLECT_REQUESTS, ITEMS_RAW, ensure_topics
+from streams.messages.records import CollectRequest, RawItem
+from streams.messages.topics import COLLECT_REQUESTS, ITEMS_RAW, ensure_topics
 from tests.factories import make_item, make_request
 from tests.support.kafka import produce, read_until
 

@@ -13,7 +13,7 @@ import pytest
 from pydantic import SecretStr
 
 from streams.config import Settings
-from streams.topics import CATALOG
+from streams.messages.topics import CATALOG
 from tests.support.workers import free_port, settings_env
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from streams.config import Settings
-from streams.records import RequestState, RequestStatus
-from streams.state import TIMELINE_MAX, RequestStates, redis_client
+from streams.messages.records import RequestState, RequestStatus
+from streams.requests.state import TIMELINE_MAX, RequestStates, redis_client
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 

@@ -8,7 +8,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from streams.config import Settings
 from streams.exceptions import TopicMismatchError
-from streams.topics import CATALOG, ITEMS_RAW, ensure_topics
+from streams.messages.topics import CATALOG, ITEMS_RAW, ensure_topics
 from tests.support.kafka import partition_counts
 
 

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pydantic import SecretStr
 
 from streams.config import Settings
-from streams.db import migrate
+from streams.servers.db import migrate
 
 
 def docker_available() -> bool:

@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from streams.records import RawItem
+from streams.messages.records import RawItem
 
 __all__ = [
     "CORPUS",

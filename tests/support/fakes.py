@@ -10,7 +10,7 @@ from redis.asyncio import Redis
 
 from services.collector.groups import GroupOutcome, aggregate
 from services.collector.processing import Pending
-from streams.records import CollectRequest, Lane, RawItem, RequestStatus
+from streams.messages.records import CollectRequest, Lane, RawItem, RequestStatus
 
 __all__ = [
     "Groups",

@@ -11,8 +11,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from streams.config import Settings
-from streams.records import RequestStatus
-from streams.topics import COLLECT_RESULTS, TopicSpec
+from streams.messages.records import RequestStatus
+from streams.messages.topics import COLLECT_RESULTS, TopicSpec
 
 
 async def produce(

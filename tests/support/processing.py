@@ -13,8 +13,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from services.processor.pipeline.normalize import item_time
 from services.processor.pipeline.quality import adjusted_rand_index, purity
 from streams.config import Settings
-from streams.records import ProcessingReport
-from streams.topics import ITEMS_RAW, PROCESSING_REPORTS
+from streams.messages.records import ProcessingReport
+from streams.messages.topics import ITEMS_RAW, PROCESSING_REPORTS
 from tests.support.corpus import LabelledItem
 from tests.support.kafka import partition_counts
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from streams import catalog, inspect
+from streams import catalog
 from streams.config import Settings, load_settings
-from streams.records import MaintenanceRequest, ProcessRequest
+from streams.messages.records import MaintenanceRequest, ProcessRequest
+from streams.operations import inspect
 
 
 def test_every_setting_the_catalog_names_is_a_setting() -> None:

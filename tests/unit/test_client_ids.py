@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from streams.client import RequestHandle, request_collection, request_maintenance
 from streams.config import load_settings
 from streams.exceptions import RecordValidationError
+from streams.requests.client import RequestHandle, request_collection, request_maintenance
 
 UNREACHABLE = load_settings(
     kafka_bootstrap_servers="127.0.0.1:1", redis_url="redis://127.0.0.1:1/0"

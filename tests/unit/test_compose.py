@@ -140,7 +140,12 @@ def test_worker_waits_for_healthy_infrastructure(services: dict[str, Any], name:
 def test_worker_starts_after_migrations(services: dict[str, Any], name: str) -> None:
     depends = services[name].get("depends_on") or {}
     assert depends.get("migrate", {}).get("condition") == "service_completed_successfully"
-    assert services["migrate"]["command"].split() == ["python", "-m", "streams.db", "migrate"]
+    assert services["migrate"]["command"].split() == [
+        "python",
+        "-m",
+        "streams.servers.db",
+        "migrate",
+    ]
     assert "DATABASE_URL" in _environment(services["migrate"])
 
 

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from streams import config, configref
+from streams import config
 from streams.config import SECTIONS, PluginSection, Settings
+from streams.operations import configref
 
 
 def test_the_reference_is_up_to_date() -> None:

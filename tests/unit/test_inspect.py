@@ -1,4 +1,4 @@
-"""The pure parts of streams.inspect: metrics parsing, plugins and schedules, request data."""
+"""The pure parts of streams.operations.inspect: metrics parsing, plugins, schedules, requests."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from streams import catalog, inspect
+from streams import catalog
 from streams.config import load_settings
-from streams.records import RequestState, RequestStatus
+from streams.messages.records import RequestState, RequestStatus
+from streams.operations import inspect
 
 METRICS = """\
 # HELP trend_stream_messages_consumed_total Messages received

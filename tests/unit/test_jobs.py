@@ -10,10 +10,10 @@ from pydantic import Field
 
 from streams import catalog
 from streams.catalog import JobOptions
-from streams.jobs import JobOptionsError, JobRunner, job_handlers
-from streams.limits import TimeLimits
-from streams.records import ProcessRequest, RequestState
-from streams.retry import Rejected, RetryPolicy
+from streams.messages.records import ProcessRequest, RequestState
+from streams.reliability.limits import TimeLimits
+from streams.reliability.retry import Rejected, RetryPolicy
+from streams.requests.jobs import JobOptionsError, JobRunner, job_handlers
 from tests.support.fakes import Revocations, Statuses
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from streams.lag import (
+from streams.operations.lag import (
     LagStatus,
     OffsetSample,
     PartitionLag,

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from streams.limits import (
+from streams.reliability.limits import (
     HardTimeLimitExceeded,
     RevokedError,
     SoftTimeLimitExceeded,

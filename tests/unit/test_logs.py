@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from types import SimpleNamespace
 
-from streams.logs import KeyValueFormatter, event_context
+from streams.servers.logs import KeyValueFormatter, event_context
 
 
 def _record(msg: str, **extra: object) -> logging.LogRecord:

@@ -8,8 +8,7 @@ from faust.types import TP
 from faust.types.tuples import RecordMetadata
 from prometheus_client.parser import text_string_to_metric_families
 
-from streams.health import is_ready
-from streams.metrics import (
+from streams.messages.metrics import (
     METRICS,
     MetricsSensor,
     WorkerMetrics,
@@ -21,8 +20,9 @@ from streams.metrics import (
     render,
     request_kind,
 )
-from streams.records import RequestState, RequestStatus
-from streams.reporting import StatusReporter
+from streams.messages.records import RequestState, RequestStatus
+from streams.requests.reporting import StatusReporter
+from streams.servers.health import is_ready
 
 ITEMS = TP("items.raw", 0)
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from streams.db.migrations import SQL_DIR, discover
 from streams.exceptions import MigrationError
+from streams.servers.db.migrations import SQL_DIR, discover
 
 
 def test_shipped_migrations_are_numbered_from_one() -> None:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from streams.exceptions import RecordValidationError
-from streams.records import (
+from streams.messages.records import (
     SCHEMA_VERSION,
     CollectRequest,
     RawItem,
@@ -114,14 +114,14 @@ def test_raw_item_requires_its_identity() -> None:
 
 
 def test_the_priority_lane_starts_at_priority_five() -> None:
-    from streams.client import request_topic
-    from streams.records import MaintenanceRequest, ProcessRequest
-    from streams.topics import (
+    from streams.messages.records import MaintenanceRequest, ProcessRequest
+    from streams.messages.topics import (
         COLLECT_REQUESTS,
         COLLECT_REQUESTS_PRIORITY,
         MAINTENANCE_REQUESTS,
         PROCESS_REQUESTS,
     )
+    from streams.requests.client import request_topic
 
     lanes = [make_request(priority=priority).lane for priority in (0, 4, 5, 9)]
     assert lanes == ["bulk", "bulk", "priority", "priority"]

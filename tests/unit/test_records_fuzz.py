@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streams.exceptions import RecordValidationError
-from streams.records import CollectRequest, ControlCommand, RawItem
+from streams.messages.records import CollectRequest, ControlCommand, RawItem
 
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),

@@ -1,4 +1,4 @@
-"""The request id rule and the request checks every door shares (streams/records.py)."""
+"""The request id rule and the request checks every door shares (streams/messages/records.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import pytest
 
 from streams.exceptions import RecordValidationError
-from streams.records import (
+from streams.messages.records import (
     REQUEST_ID_MAX_LENGTH,
     CollectRequest,
     ControlCommand,

@@ -6,10 +6,10 @@ import asyncpg
 import pytest
 import redis.exceptions
 
-from streams.delivery import Delivery, Failure
 from streams.exceptions import RecordValidationError
-from streams.limits import HardTimeLimitExceeded, SoftTimeLimitExceeded
-from streams.retry import Decision, RetryPolicy, is_outage
+from streams.messages.delivery import Delivery, Failure
+from streams.reliability.limits import HardTimeLimitExceeded, SoftTimeLimitExceeded
+from streams.reliability.retry import Decision, RetryPolicy, is_outage
 
 
 def test_backoff_doubles_up_to_the_cap_and_jitter_stays_below_it() -> None:

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from services.collector.timers import collection_schedules
 from streams.config import load_settings
-from streams.schedules import latest_slot
+from streams.requests.schedules import latest_slot
 
 
 def test_latest_slot_is_at_or_before_now() -> None:

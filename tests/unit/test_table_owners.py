@@ -21,7 +21,7 @@ _CODE = re.compile(r"`([^`]+)`")
 
 
 def _tables() -> set[str]:
-    sql = "".join(path.read_text() for path in (ROOT / "streams/db/sql").glob("*.sql"))
+    sql = "".join(path.read_text() for path in (ROOT / "streams/servers/db/sql").glob("*.sql"))
     return set(re.findall(r"CREATE TABLE (\w+)", sql)) | {"schema_migrations"}
 
 
@@ -104,7 +104,7 @@ def _statements(text: str) -> set[str]:
 
 
 def test_the_inspect_queries_are_the_documented_ones() -> None:
-    tree = ast.parse((ROOT / "streams" / "inspect.py").read_text())
+    tree = ast.parse((ROOT / "streams" / "operations" / "inspect.py").read_text())
     queries = {
         " ".join(node.value.split())
         for node in ast.walk(tree)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from streams.config import load_settings
-from streams.topics import (
+from streams.messages.topics import (
     CATALOG,
     COLLECT_RESULTS,
     CONTROL,

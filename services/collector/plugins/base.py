@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from streams.config import Settings
 from streams.exceptions import RecordValidationError, TrendStreamError
-from streams.records import COLLECT_OPTIONS, RawItem
+from streams.messages.records import COLLECT_OPTIONS, RawItem
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis

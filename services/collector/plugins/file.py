@@ -10,7 +10,7 @@ from services.collector.plugins.base import Plugin, PluginContext, PluginInputEr
 from services.collector.plugins.options import limit_option
 from streams.config import Settings
 from streams.exceptions import RecordValidationError
-from streams.records import RawItem
+from streams.messages.records import RawItem
 
 __all__ = ["FilePlugin"]
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel, StrictInt, TypeAdapter
 from services.collector.plugins.base import Plugin, PluginContext, PluginError
 from services.collector.plugins.options import limit_option, names_option
 from streams.config import Settings
-from streams.records import RawItem
+from streams.messages.records import RawItem
 
 __all__ = ["HackerNewsPlugin"]
 

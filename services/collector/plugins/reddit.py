@@ -13,7 +13,7 @@ from pydantic import BaseModel, TypeAdapter
 from services.collector.plugins.base import Plugin, PluginContext
 from services.collector.plugins.options import limit_option, names_option
 from streams.config import Settings
-from streams.records import RawItem
+from streams.messages.records import RawItem
 
 __all__ = ["RedditPlugin"]
 

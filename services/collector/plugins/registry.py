@@ -10,7 +10,7 @@ from services.collector.plugins.base import COMMON_OPTIONS, Plugin, PluginInputE
 from streams import catalog
 from streams.config import Settings
 from streams.exceptions import UnknownPluginError
-from streams.records import CollectRequest, is_request_id
+from streams.messages.records import CollectRequest, is_request_id
 
 __all__ = ["PluginRegistry", "builtin_plugins", "default_registry"]
 

@@ -15,13 +15,13 @@ from services.maintenance.dashboard.inputs import DashboardInputError
 from services.maintenance.dashboard.trends import top_trends
 from services.maintenance.lag import LagMonitor, lag_history
 from services.maintenance.plugin_health import current_health
-from streams import inspect
-from streams.client import revoke, submit
 from streams.config import Settings
-from streams.deadletter import DeadLetterFilter, DeadLetters
 from streams.exceptions import TrendStreamError
-from streams.records import CollectRequest, request_id_problem
-from streams.resources import WorkerResources
+from streams.messages.records import CollectRequest, request_id_problem
+from streams.operations import inspect
+from streams.reliability.deadletter import DeadLetterFilter, DeadLetters
+from streams.requests.client import revoke, submit
+from streams.servers.resources import WorkerResources
 
 __all__ = ["Call", "DashboardApi", "NotFoundError"]
 

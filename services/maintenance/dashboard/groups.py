@@ -8,7 +8,7 @@ from typing import Any
 import asyncpg
 
 from services.maintenance.lag import LagMonitor, group_dict
-from streams.lag import GroupLag, LagStatus, PartitionLag, evaluate_group
+from streams.operations.lag import GroupLag, LagStatus, PartitionLag, evaluate_group
 
 __all__ = ["latest_groups", "recorded_groups"]
 

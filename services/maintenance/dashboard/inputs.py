@@ -8,9 +8,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from streams.deadletter import DeadLetterFilter
 from streams.exceptions import TrendStreamError
-from streams.records import MAX_JSON_DEPTH, RequestState
+from streams.messages.records import MAX_JSON_DEPTH, RequestState
+from streams.reliability.deadletter import DeadLetterFilter
 
 __all__ = [
     "DashboardInputError",

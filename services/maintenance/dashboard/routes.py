@@ -17,9 +17,9 @@ from services.maintenance.dashboard.pages import (
     request_page,
     static_file,
 )
-from streams.app import TrendStreamApp
-from streams.deadletter import DeadLetterNotFoundError
-from streams.web import authorize, read_body
+from streams.reliability.deadletter import DeadLetterNotFoundError
+from streams.servers.app import TrendStreamApp
+from streams.servers.web import authorize, read_body
 
 __all__ = ["PAGE_PATHS", "install_dashboard"]
 

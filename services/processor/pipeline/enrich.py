@@ -19,7 +19,7 @@ from services.processor.pipeline.embed import (
 )
 from services.processor.pipeline.entities import EntityExtractor, load_vocabulary
 from services.processor.pipeline.normalize import Dropped, NormalizedItem, normalize
-from streams.records import EnrichedItem, RawItem
+from streams.messages.records import EnrichedItem, RawItem
 
 __all__ = ["Enriched", "Enricher", "model_folder"]
 

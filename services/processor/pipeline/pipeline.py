@@ -23,7 +23,7 @@ from services.processor.pipeline.results import (
     TopicSnapshot,
     TrendSnapshot,
 )
-from streams.records import RawItem
+from streams.messages.records import RawItem
 
 __all__ = ["Pipeline"]
 

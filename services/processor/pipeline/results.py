@@ -9,7 +9,7 @@ from typing import Any
 from services.processor.pipeline.cluster import TopicChanges
 from services.processor.pipeline.embed import Vectors
 from services.processor.pipeline.normalize import DropReason
-from streams.records import TrendState, TrendUpdate
+from streams.messages.records import TrendState, TrendUpdate
 
 __all__ = [
     "BatchResult",

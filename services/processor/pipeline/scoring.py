@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from services.processor.pipeline.config import PipelineConfig
-from streams.records import TrendState
+from streams.messages.records import TrendState
 
 __all__ = [
     "Activity",

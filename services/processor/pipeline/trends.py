@@ -22,7 +22,7 @@ from services.processor.pipeline.scoring import (
     latest_trend,
     memo_of,
 )
-from streams.records import TrendState
+from streams.messages.records import TrendState
 
 __all__ = ["TrendBook"]
 

@@ -49,11 +49,11 @@ async def run_trendctl(
     stdin: bytes = b"",
     timeout: float = 120.0,
 ) -> Ran:
-    """Run `python -m streams.cli ARGS` with these settings in its environment."""
+    """Run `python -m streams.operations.cli ARGS` with these settings in its environment."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "streams.cli",
+        "streams.operations.cli",
         *args,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,

@@ -12,7 +12,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from streams.config import Settings
-from streams.topics import ITEMS_RAW
+from streams.messages.topics import ITEMS_RAW
 from tests.integration.cli.conftest import Trendctl, run_trendctl
 from tests.support.kafka import produce
 from tests.support.workers import Worker, free_port

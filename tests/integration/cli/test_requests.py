@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from streams.config import Settings
-from streams.deadletter import DeadLetters
-from streams.offsets import KafkaOffsets
-from streams.state import RequestStates, redis_client
-from streams.topics import COLLECT_REQUESTS, COLLECT_RESULTS
+from streams.messages.topics import COLLECT_REQUESTS, COLLECT_RESULTS
+from streams.operations.offsets import KafkaOffsets
+from streams.reliability.deadletter import DeadLetters
+from streams.requests.state import RequestStates, redis_client
 from tests.integration.cli.conftest import Trendctl
 from tests.support.kafka import produce
 from tests.support.workers import Worker, apoll

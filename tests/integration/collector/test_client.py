@@ -10,12 +10,12 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from streams import client
-from streams.client import RequestHandle, RequestTimeoutError, request_collection, send
 from streams.config import Settings
-from streams.records import CollectRequest, RequestState
-from streams.state import RequestStates, redis_client
-from streams.topics import COLLECT_REQUESTS
+from streams.messages.records import CollectRequest, RequestState
+from streams.messages.topics import COLLECT_REQUESTS
+from streams.requests import client
+from streams.requests.client import RequestHandle, RequestTimeoutError, request_collection, send
+from streams.requests.state import RequestStates, redis_client
 from tests.support.workers import Worker, apoll, poll
 
 ROOT = Path(__file__).resolve().parents[3]

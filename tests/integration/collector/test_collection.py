@@ -11,8 +11,8 @@ import pytest
 from aiokafka.partitioner import DefaultPartitioner
 
 from streams.config import Settings
-from streams.records import PluginHealthReport, RawItem, RequestState, RequestStatus
-from streams.topics import (
+from streams.messages.records import PluginHealthReport, RawItem, RequestState, RequestStatus
+from streams.messages.topics import (
     COLLECT_REQUESTS,
     COLLECT_RESULTS,
     ITEMS_RAW,

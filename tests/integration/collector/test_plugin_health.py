@@ -5,8 +5,8 @@ from __future__ import annotations
 from services.collector.plugin_health import PluginHealthView
 from services.collector.runs import PluginRunLog
 from streams.config import Settings
-from streams.records import PluginHealthReport
-from streams.topics import PLUGIN_HEALTH, ensure_topics
+from streams.messages.records import PluginHealthReport
+from streams.messages.topics import PLUGIN_HEALTH, ensure_topics
 from tests.support.kafka import produce
 
 

@@ -24,7 +24,7 @@ from services.collector.plugins.reddit import RedditPlugin
 from services.collector.plugins.rss import RssPlugin
 from services.collector.ratelimit import RateLimiter, RedisRateLimiter
 from streams.config import Settings, load_settings
-from streams.records import RawItem
+from streams.messages.records import RawItem
 from tests.conftest import unique_namespace
 from tests.support.http import FixtureServer, Reply
 from tests.support.workers import free_port

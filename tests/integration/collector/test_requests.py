@@ -11,8 +11,13 @@ from pathlib import Path
 import pytest
 
 from streams.config import Settings
-from streams.records import RawItem, RequestState, RequestStatus
-from streams.topics import COLLECT_REQUESTS, COLLECT_REQUESTS_PRIORITY, COLLECT_RESULTS, ITEMS_RAW
+from streams.messages.records import RawItem, RequestState, RequestStatus
+from streams.messages.topics import (
+    COLLECT_REQUESTS,
+    COLLECT_REQUESTS_PRIORITY,
+    COLLECT_RESULTS,
+    ITEMS_RAW,
+)
 from tests.factories import make_request
 from tests.support.kafka import produce, read_until
 from tests.support.workers import Worker, free_port, settings_env, start_worker

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 from streams.config import Settings
-from streams.records import CollectRequest
-from streams.topics import COLLECT_REQUESTS
+from streams.messages.records import CollectRequest
+from streams.messages.topics import COLLECT_REQUESTS
 from tests.support.kafka import read_until
 from tests.support.workers import Worker
 

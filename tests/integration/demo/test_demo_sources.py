@@ -17,14 +17,14 @@ from services.collector.plugins.hackernews import HackerNewsPlugin
 from services.collector.plugins.mastodon import MastodonPlugin
 from services.collector.plugins.reddit import RedditPlugin
 from services.collector.plugins.rss import RssPlugin
-from streams.client import request_collection
 from streams.config import Settings
 from streams.demo import DemoServer, Progress, Replay, Week, plugin_settings
 from streams.demo.apis import LOOKBACK
 from streams.demo.week import hour_of
-from streams.inspect import top_trends
-from streams.records import RawItem, RequestState
-from streams.topics import ITEMS_RAW
+from streams.messages.records import RawItem, RequestState
+from streams.messages.topics import ITEMS_RAW
+from streams.operations.inspect import top_trends
+from streams.requests.client import request_collection
 from tests.conftest import unique_namespace
 from tests.support.kafka import read_until
 from tests.support.workers import Worker

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from streams.records import Alert
+from streams.messages.records import Alert
 
 
 class Alerts(list[Alert]):

@@ -8,9 +8,9 @@ from datetime import timedelta
 import asyncpg
 
 from services.maintenance.cleanup import PROCESSOR_JOB, cleanup
-from streams.client import RequestHandle
 from streams.config import Settings
-from streams.records import RequestState, utcnow
+from streams.messages.records import RequestState, utcnow
+from streams.requests.client import RequestHandle
 from tests.support.workers import Worker
 
 StartWorkers = Callable[..., list[Worker]]

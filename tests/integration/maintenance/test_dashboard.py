@@ -14,10 +14,10 @@ from pydantic import SecretStr
 
 from services.maintenance.dashboard.openapi import document
 from services.maintenance.dashboard.operations import OPERATIONS
-from streams.client import request_collection, request_maintenance
 from streams.config import Settings
-from streams.deadletter import DeadLetters
-from streams.topics import COLLECT_REQUESTS
+from streams.messages.topics import COLLECT_REQUESTS
+from streams.reliability.deadletter import DeadLetters
+from streams.requests.client import request_collection, request_maintenance
 from tests.support.browser import IN_CI, ensure_browser, headless_chromium
 from tests.support.kafka import produce
 from tests.support.workers import Worker, apoll

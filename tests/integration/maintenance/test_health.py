@@ -14,8 +14,8 @@ from pydantic import SecretStr
 
 from services.maintenance.health import HealthHistory, HealthStatus, PoolGetter, check_health
 from streams.config import Settings
-from streams.db import create_pool
-from streams.records import AlertSeverity
+from streams.messages.records import AlertSeverity
+from streams.servers.db import create_pool
 from tests.integration.maintenance.conftest import Alerts
 from tests.support.workers import free_port, poll
 

@@ -8,9 +8,9 @@ from typing import Any
 import asyncpg
 import pytest
 
-from streams.client import request_maintenance
 from streams.config import Settings
 from streams.exceptions import RecordValidationError
+from streams.requests.client import request_maintenance
 from tests.support.workers import Worker, apoll, free_port, poll
 
 StartWorkers = Callable[..., list[Worker]]

@@ -16,8 +16,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from services.maintenance.lag import LagMonitor, lag_history
 from streams.config import Settings
-from streams.lag import GroupLag, LagStatus
-from streams.records import utcnow
+from streams.messages.records import utcnow
+from streams.operations.lag import GroupLag, LagStatus
 from tests.integration.maintenance.conftest import Alerts
 
 SAMPLE_EVERY_S = 0.3

@@ -10,8 +10,8 @@ import asyncpg
 from services.maintenance.analytics import daily_analytics, read_analytics
 from services.maintenance.plugin_health import disabled_plugins, plugin_health
 from streams.config import Settings
-from streams.records import PluginHealthReport, utcnow
-from streams.topics import PLUGIN_HEALTH, ensure_topics
+from streams.messages.records import PluginHealthReport, utcnow
+from streams.messages.topics import PLUGIN_HEALTH, ensure_topics
 from tests.integration.maintenance.conftest import Alerts
 from tests.support.kafka import read_all
 

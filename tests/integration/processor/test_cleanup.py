@@ -9,8 +9,8 @@ import asyncpg
 from services.processor.cleanup import cleanup
 from services.processor.vectors import ITEMS, VectorStore
 from streams.config import Settings
-from streams.records import utcnow
-from streams.vectors import qdrant_client
+from streams.messages.records import utcnow
+from streams.servers.vectors import qdrant_client
 
 OLD, NEW = timedelta(days=40), timedelta(days=2)
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import asyncpg
 
 from services.processor.store import ItemStore
-from streams.client import RequestHandle, request_processing
 from streams.config import Settings
-from streams.db import create_pool
+from streams.requests.client import RequestHandle, request_processing
+from streams.servers.db import create_pool
 from tests.factories import make_item
 from tests.support.workers import Worker, apoll
 

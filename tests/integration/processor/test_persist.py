@@ -25,8 +25,8 @@ from services.processor.pipeline import (
 )
 from services.processor.store import ItemStore
 from streams.config import Settings
-from streams.db import create_pool
-from streams.records import TrendState
+from streams.messages.records import TrendState
+from streams.servers.db import create_pool
 from tests.factories import make_item
 
 AT = datetime(2026, 11, 20, 12, tzinfo=UTC)

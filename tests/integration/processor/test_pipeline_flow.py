@@ -18,8 +18,8 @@ import pytest
 from services.processor.pipeline.quality import adjusted_rand_index, bcubed, purity
 from services.processor.vectors import ITEMS, VectorStore, qdrant_client
 from streams.config import Settings
-from streams.records import TrendState, TrendUpdate
-from streams.topics import TRENDS_UPDATES
+from streams.messages.records import TrendState, TrendUpdate
+from streams.messages.topics import TRENDS_UPDATES
 from tests.support.corpus import CORPUS, HELDOUT, LabelledItem, load_corpus, load_stories
 from tests.support.kafka import read_all
 from tests.support.processing import Feeder, assignments, spans, table_counts

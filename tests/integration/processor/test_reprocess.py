@@ -15,8 +15,8 @@ from services.processor.pipeline import (
 from services.processor.reprocess import recompute_trends
 from services.processor.store import ItemStore
 from streams.config import Settings
-from streams.db import create_pool
-from streams.records import RawItem, TrendState
+from streams.messages.records import RawItem, TrendState
+from streams.servers.db import create_pool
 from tests.factories import make_item
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)

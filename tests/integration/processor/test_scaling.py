@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from streams.config import Settings
-from streams.topics import ITEMS_ENRICHED, ITEMS_RAW
+from streams.messages.topics import ITEMS_ENRICHED, ITEMS_RAW
 from tests.support.corpus import LabelledItem, load_corpus
 from tests.support.processing import Feeder, Quality, assignments, fetch, quality, spans
 from tests.support.workers import Worker, poll

@@ -7,16 +7,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 from streams.config import Settings
-from streams.deadletter import DeadLetterFilter, DeadLetters
-from streams.records import RequestState, RequestStatus, is_request_id
-from streams.state import RequestStates, redis_client
-from streams.topics import (
+from streams.messages.records import RequestState, RequestStatus, is_request_id
+from streams.messages.topics import (
     COLLECT_REQUESTS,
     COLLECT_RESULTS,
     CONTROL,
     MAINTENANCE_REQUESTS,
     PROCESS_REQUESTS,
 )
+from streams.reliability.deadletter import DeadLetterFilter, DeadLetters
+from streams.requests.state import RequestStates, redis_client
 from tests.support.kafka import produce, read_all, wait_final
 from tests.support.workers import Worker, apoll
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from streams.config import Settings
-from streams.topics import COLLECT_REQUESTS
+from streams.messages.topics import COLLECT_REQUESTS
 from tests.support.workers import Worker, poll
 
 pytestmark = pytest.mark.slow

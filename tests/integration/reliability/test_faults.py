@@ -20,10 +20,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
 from streams.config import Settings
-from streams.db import migrate
-from streams.deadletter import DeadLetters
-from streams.records import RawItem
-from streams.topics import ITEMS_RAW, ensure_topics
+from streams.messages.records import RawItem
+from streams.messages.topics import ITEMS_RAW, ensure_topics
+from streams.reliability.deadletter import DeadLetters
+from streams.servers.db import migrate
 from tests.factories import make_item
 from tests.support.workers import Worker, apoll, free_port, settings_env
 

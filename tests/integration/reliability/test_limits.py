@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from streams.client import RequestHandle
 from streams.config import Settings
-from streams.records import RequestState
-from streams.topics import COLLECT_REQUESTS, ensure_topics
+from streams.messages.records import RequestState
+from streams.messages.topics import COLLECT_REQUESTS, ensure_topics
+from streams.requests.client import RequestHandle
 from tests.factories import make_request
 from tests.integration.reliability.conftest import ROOT
 from tests.support.http import FixtureServer, Reply

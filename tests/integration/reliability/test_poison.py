@@ -8,12 +8,9 @@ from pathlib import Path
 
 import asyncpg
 
-from streams.client import request_processing
 from streams.config import Settings
-from streams.deadletter import DeadLetters
-from streams.records import Alert, ControlCommand, ProcessingReport, RequestState
-from streams.state import RequestStates, redis_client
-from streams.topics import (
+from streams.messages.records import Alert, ControlCommand, ProcessingReport, RequestState
+from streams.messages.topics import (
     ALERTS,
     COLLECT_REQUESTS,
     COLLECT_REQUESTS_PRIORITY,
@@ -24,6 +21,9 @@ from streams.topics import (
     PROCESSING_REPORTS,
     TopicSpec,
 )
+from streams.reliability.deadletter import DeadLetters
+from streams.requests.client import request_processing
+from streams.requests.state import RequestStates, redis_client
 from tests.factories import make_item, make_request
 from tests.support.kafka import produce, wait_final
 from tests.support.workers import Worker, apoll, poll

@@ -15,11 +15,9 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from redis.asyncio import Redis
 
-from streams.client import RequestHandle, request_collection
 from streams.config import Settings
-from streams.records import CollectRequest, ControlCommand, RequestState, RequestStatus
-from streams.state import RequestStates, redis_client
-from streams.topics import (
+from streams.messages.records import CollectRequest, ControlCommand, RequestState, RequestStatus
+from streams.messages.topics import (
     COLLECT_REQUESTS,
     COLLECT_RESULTS,
     CONTROL,
@@ -28,6 +26,8 @@ from streams.topics import (
     TopicSpec,
     ensure_topics,
 )
+from streams.requests.client import RequestHandle, request_collection
+from streams.requests.state import RequestStates, redis_client
 from tests.integration.cli.conftest import run_trendctl
 from tests.support.kafka import produce, wait_final
 from tests.support.workers import Worker, apoll, free_port, settings_env

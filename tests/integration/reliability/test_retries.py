@@ -6,9 +6,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from streams.config import Settings
-from streams.deadletter import DeadLetterFilter, DeadLetters
-from streams.records import RequestState, RequestStatus
-from streams.topics import COLLECT_REQUESTS, COLLECT_RESULTS
+from streams.messages.records import RequestState, RequestStatus
+from streams.messages.topics import COLLECT_REQUESTS, COLLECT_RESULTS
+from streams.reliability.deadletter import DeadLetterFilter, DeadLetters
 from tests.factories import make_request
 from tests.support.http import FixtureServer, Reply
 from tests.support.kafka import produce, read_until

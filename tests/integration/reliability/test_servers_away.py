@@ -16,11 +16,11 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from streams.client import request_collection
 from streams.config import Settings
-from streams.db import migrate
-from streams.records import RequestState
-from streams.state import RequestStates, redis_client
+from streams.messages.records import RequestState
+from streams.requests.client import request_collection
+from streams.requests.state import RequestStates, redis_client
+from streams.servers.db import migrate
 from tests.support.workers import Worker, free_port, poll, settings_env
 
 ROOT = Path(__file__).resolve().parents[3]

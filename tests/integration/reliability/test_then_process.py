@@ -13,10 +13,10 @@ from services.collector.plugins.file import FilePlugin
 from services.collector.processing import Pending, ProcessingTracker
 from services.collector.runner import CollectorDeps, RequestRunner
 from streams.config import Settings
-from streams.jobs import NO_RETRIES
-from streams.records import ProcessingReport, RawItem, RequestState, RequestStatus
-from streams.state import redis_client
-from streams.topics import COLLECT_REQUESTS, COLLECT_RESULTS, PROCESSING_REPORTS
+from streams.messages.records import ProcessingReport, RawItem, RequestState, RequestStatus
+from streams.messages.topics import COLLECT_REQUESTS, COLLECT_RESULTS, PROCESSING_REPORTS
+from streams.requests.jobs import NO_RETRIES
+from streams.requests.state import redis_client
 from tests.factories import make_request
 from tests.support import fakes
 from tests.support.kafka import produce, read_all, read_until, wait_final

@@ -9,8 +9,8 @@ import typer
 from aiokafka.errors import KafkaConnectionError
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from streams.cli import main
-from streams.cli.app import CliError, reaching, run
+from streams.operations.cli import main
+from streams.operations.cli.app import CliError, reaching, run
 
 
 def trendctl(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

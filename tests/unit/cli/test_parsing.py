@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from streams.cli.parsing import (
+from streams.operations.cli.parsing import (
     BadInputError,
     catalog_topic,
     dead_letter_filter,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from streams.cli import render
-from streams.inspect import TrendInfo
+from streams.operations.cli import render
+from streams.operations.inspect import TrendInfo
 
 LONG_TITLE = (
     "Backdoor found in the libvarn compression library's release tarballs, planted by a "

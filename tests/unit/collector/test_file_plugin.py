@@ -11,7 +11,7 @@ import pytest
 from services.collector.plugins import PluginContext, PluginError
 from services.collector.plugins.file import FilePlugin
 from streams.config import load_settings
-from streams.records import RawItem
+from streams.messages.records import RawItem
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 

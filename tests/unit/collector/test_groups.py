@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.collector.groups import aggregate, children_of
-from streams.records import RequestState
+from streams.messages.records import RequestState
 from tests.factories import make_request
 
 

@@ -14,10 +14,10 @@ from services.collector.plugins.file import FilePlugin
 from services.collector.processing import Pending
 from services.collector.runner import CollectorDeps, RequestRunner
 from streams.config import load_settings
-from streams.jobs import NO_RETRIES
-from streams.limits import TimeLimits
-from streams.records import CollectRequest, Lane, RawItem, RequestState, RequestStatus
-from streams.retry import RetryPolicy
+from streams.messages.records import CollectRequest, Lane, RawItem, RequestState, RequestStatus
+from streams.reliability.limits import TimeLimits
+from streams.reliability.retry import RetryPolicy
+from streams.requests.jobs import NO_RETRIES
 from tests.factories import make_item, make_request
 from tests.support import fakes
 

@@ -25,7 +25,7 @@ from services.maintenance.dashboard.pages import (
     static_file,
 )
 from services.maintenance.dashboard.trends import hourly_series
-from streams.deadletter import DeadLetterFilter
+from streams.reliability.deadletter import DeadLetterFilter
 
 
 def test_whole_numbers_have_defaults_and_bounds() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.maintenance.health import CheckResult, HealthReport, HealthStatus, overall
-from streams.records import utcnow
+from streams.messages.records import utcnow
 
 
 def checks(*failing: str) -> list[CheckResult]:

@@ -6,8 +6,8 @@ from aiokafka import TopicPartition
 
 from services.maintenance.lag import GroupOffsets, LagMonitor, lag_alert, service_groups
 from streams.config import load_settings
-from streams.lag import GroupLag, LagStatus
-from streams.records import AlertSeverity
+from streams.messages.records import AlertSeverity
+from streams.operations.lag import GroupLag, LagStatus
 
 TP = TopicPartition("items.raw", 0)
 

@@ -18,8 +18,8 @@ def test_each_job_on_its_cron_and_an_empty_one_is_off() -> None:
 
 
 async def test_a_slot_sends_a_maintenance_request() -> None:
-    from streams.records import JobRequest, MaintenanceRequest
-    from streams.schedules import job_schedules
+    from streams.messages.records import JobRequest, MaintenanceRequest
+    from streams.requests.schedules import job_schedules
 
     sent: list[JobRequest] = []
 

@@ -10,7 +10,7 @@ import pytest
 from services.processor.evaluate import CachedEmbedder, Labelled
 from services.processor.fit import fit_weights, pairs, twins
 from services.processor.pipeline import PipelineConfig, load_embedder
-from streams.records import RawItem
+from streams.messages.records import RawItem
 
 T0 = datetime(2026, 11, 17, 12, 0, tzinfo=UTC)
 OUTAGE = [

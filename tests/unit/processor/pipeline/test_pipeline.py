@@ -9,7 +9,7 @@ import pytest
 
 from services.processor.pipeline import HashingEmbedder, Pipeline, PipelineConfig
 from services.processor.pipeline.normalize import DropReason
-from streams.records import RawItem, TrendUpdate
+from streams.messages.records import RawItem, TrendUpdate
 from tests.factories import make_item
 
 T0 = datetime(2026, 11, 17, 14, 0, tzinfo=UTC)

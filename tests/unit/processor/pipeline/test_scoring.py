@@ -19,7 +19,7 @@ from services.processor.pipeline.scoring import (
     memo_of,
     trend_timeline,
 )
-from streams.records import TrendState
+from streams.messages.records import TrendState
 
 CONFIG = PipelineConfig()
 WINDOW = CONFIG.window_buckets

@@ -1,6 +1,0 @@
-"""PostgreSQL access: the connection pool and the schema migrations."""
-
-from streams.db.migrations import Migration, discover, migrate
-from streams.db.pool import create_pool
-
-__all__ = ["Migration", "create_pool", "discover", "migrate"]

@@ -1,0 +1,1 @@
+"""Running the system: offsets and lag, inspection, `trendctl`, the configuration reference."""

@@ -1,0 +1,1 @@
+"""Surviving failures: retry topics, dead letters, invalid messages, time limits."""

@@ -1,0 +1,1 @@
+"""A request's life: its states, status reports, the one lifecycle, schedules, the client."""

@@ -1,0 +1,1 @@
+"""What a worker runs on: its Faust app, logs, web views, and PostgreSQL, Redis, Qdrant."""
