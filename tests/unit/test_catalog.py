@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import pytest
+from croniter import croniter
 
 from streams import catalog
-from streams.config import Settings, load_settings
+from streams.config import (
+    CollectorSettings,
+    MaintenanceSettings,
+    ProcessorSettings,
+    Settings,
+    load_settings,
+)
 from streams.messages.records import MaintenanceRequest, ProcessRequest
 from streams.operations import inspect
 
@@ -14,6 +21,21 @@ def test_every_setting_the_catalog_names_is_a_setting() -> None:
     variables = {name.upper() for name in Settings.model_fields}
     named = {setting for entry in catalog.schedules() for setting in entry.cron.settings()}
     assert named <= variables, named - variables
+
+
+def test_each_schedule_is_a_setting_of_its_service_made_from_the_catalog() -> None:
+    sections = {
+        "collector": CollectorSettings,
+        "processor": ProcessorSettings,
+        "maintenance": MaintenanceSettings,
+    }
+    for entry in catalog.schedules():
+        field = sections[entry.service].model_fields[entry.cron.setting.lower()]
+        assert field.default == entry.cron.default and croniter.is_valid(entry.cron.default)
+        assert field.description == entry.description
+    sweep = {entry.name: entry for entry in catalog.schedules()}["sweep"]
+    assert sweep.description.startswith("SCHEDULE_SWEEP: cron of `process sweep` (send stored")
+    assert sweep.description.endswith("with `limit` from SWEEP_LIMIT; empty: off.")
 
 
 def test_names_are_unique_and_each_job_declares_its_options() -> None:
