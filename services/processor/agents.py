@@ -226,7 +226,8 @@ async def _cluster(
     await _save(results, result, ownership)
     if not result.revivals:
         return result
-    saved = await load_archived(await resources.pool(), sorted(set(result.revivals.values())))
+    wanted = sorted({topic for found in result.revivals.values() for topic in found})
+    saved = await load_archived(await resources.pool(), wanted)
     revived = await asyncio.to_thread(stage.revive, result.revivals, saved)
     await _save(results, revived, ownership)
     return result.followed_by(revived)

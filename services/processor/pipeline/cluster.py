@@ -618,15 +618,19 @@ class OnlineClusterer:
         self.created.clear()
         return created
 
-    def join_back(self, candidate: str, archived: str, evidence: Evidence) -> dict[str, str]:
-        """Merge a candidate into a topic taken back from the archive when the item that
-        started the candidate would have joined that topic (had it been live); return
-        absorbed -> kept (empty when they stay apart)."""
-        new, old = self.topics.get(candidate), self.topics.get(archived)
-        if new is None or old is None or new is old:
+    def join_back(
+        self, candidate: str, archived: Iterable[str], evidence: Evidence
+    ) -> dict[str, str]:
+        """Merge a candidate into the topic taken back from the archive that the item that
+        started the candidate would have joined (had they been live); return absorbed -> kept
+        (empty when it stays apart)."""
+        new = self.topics.get(candidate)
+        back = [self.topics[t] for t in archived if t in self.topics and t != candidate]
+        if new is None or not back:
             return {}
-        near = [(archived, float(evidence.vector @ old.centroid))]
-        if self._best_topic(evidence, near) is None:
+        near = [(topic.topic_id, float(evidence.vector @ topic.centroid)) for topic in back]
+        old = self._best_topic(evidence, sorted(near, key=lambda pair: -pair[1]))
+        if old is None:
             return {}
         kept, absorbed = sorted((new, old), key=_seniority)
         self._absorb(kept, absorbed)

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from services.processor.pipeline.cluster import Member, OnlineClusterer, TopicState
+from services.processor.pipeline.cluster import Member, OnlineClusterer, TopicState, bucket_of
 from services.processor.pipeline.config import PipelineConfig
 from services.processor.pipeline.dedupe import NearDuplicateIndex
 from services.processor.pipeline.enrich import Enriched
@@ -26,6 +26,9 @@ from services.processor.pipeline.similarity import Evidence
 from services.processor.pipeline.trends import TrendBook
 
 __all__ = ["ClusterStage"]
+
+_REVIVED_AT_MOST = 3
+"""Archived topics brought back for one returning candidate, closest first."""
 
 
 class ClusterStage:
@@ -54,6 +57,8 @@ class ClusterStage:
         )
         self.labels = Labeller(config)
         self._reviving: dict[str, Evidence] = {}
+        self._archive_checked: dict[str, int] = {}
+        """The bucket in which each counted topic was last compared with the archive."""
         """The evidence of the items that started the candidates of the pending revivals."""
         self.book = TrendBook(config)
         self.duplicates = 0
@@ -129,8 +134,35 @@ class ClusterStage:
         touched = {merged.get(t, t) for t in touched} | set(merged.values())
         self.book.forget([*expired, *merged])
         snapshots, trends, ranks = self._rescore(touched)
-        revivals = self._revivals()
+        revivals = {**self._merge_revivals(touched), **self._revivals()}
         return BatchResult(outcomes, snapshots, trends, merged, expired, revivals, ranks)
+
+    def _merge_revivals(self, touched: set[str]) -> dict[str, list[str]]:
+        """Counted topics this batch touched whose centroid meets an archived topic's as two
+        parts of one story would (merge_centroid_similarity): the archived topic comes back
+        and the two merge if their names agree (once per topic and bucket, the archive
+        being searched whole)."""
+        clusterer = self.clusterer
+        if not len(clusterer.archive) or self.now is None:
+            return {}
+        bucket = bucket_of(self.now, self.config)
+        due = [
+            t
+            for t in sorted(touched & clusterer.counted_ids.keys())
+            if self._archive_checked.get(t) != bucket
+        ]
+        self._archive_checked = {t: bucket for t in due} | {
+            t: b for t, b in self._archive_checked.items() if b == bucket
+        }
+        if not due:
+            return {}
+        vectors = np.stack([clusterer.topics[t].centroid for t in due])
+        found = clusterer.archive.closest(vectors, self.config.merge_centroid_similarity)
+        return {
+            t: archived[:_REVIVED_AT_MOST]
+            for t, archived in zip(due, found, strict=True)
+            if archived
+        }
 
     def _rescore(
         self, touched: set[str]
@@ -144,9 +176,10 @@ class ClusterStage:
         counted = [clusterer.topics[t] for t in touched if t in clusterer.counted_ids]
         return [_snapshot(topic) for topic in sorted(counted, key=_largest)], trends, ranks
 
-    def _revivals(self) -> dict[str, str]:
-        """Candidates started in this batch that continue an archived topic (the closest one
-        to the item that started each): a story that returned after going quiet."""
+    def _revivals(self) -> dict[str, list[str]]:
+        """Candidates started in this batch that may continue an archived topic (the archived
+        topics closest to the item that started each, closest first, a few at most): a story
+        that returned after going quiet."""
         created = self.clusterer.take_created()
         if not created or not len(self.clusterer.archive):
             return {}
@@ -154,12 +187,16 @@ class ClusterStage:
         vectors = np.stack([created[t].vector for t in ids])
         floor = self.config.min_embedding_similarity
         found = self.clusterer.archive.closest(vectors, floor)
-        revivals = {t: archived[0] for t, archived in zip(ids, found, strict=True) if archived}
+        revivals = {
+            topic: archived[:_REVIVED_AT_MOST]
+            for topic, archived in zip(ids, found, strict=True)
+            if archived
+        }
         self._reviving = {t: created[t] for t in revivals}
         return revivals
 
     def revive(
-        self, revivals: Mapping[str, str], saved: Mapping[str, dict[str, Any]]
+        self, revivals: Mapping[str, list[str]], saved: Mapping[str, dict[str, Any]]
     ) -> BatchResult:
         """Take archived topics back (their saved states, by id) and merge each candidate
         that continues one into it when the item that started it would have joined it; the
@@ -171,11 +208,15 @@ class ClusterStage:
                 clusterer.restore_topic(TopicState.from_dict(state))
                 clusterer.touch(topic_id)
         merged: dict[str, str] = {}
-        for new, old in revivals.items():
+        for new, archived in revivals.items():
             evidence = self._reviving.get(new)
             if evidence is not None:
-                merged.update(clusterer.join_back(clusterer.resolve(new) or new, old, evidence))
+                candidate = clusterer.resolve(new) or new
+                merged.update(clusterer.join_back(candidate, archived, evidence))
         self._reviving = {}
+        back = {t for found in revivals.values() for t in found} & clusterer.topics.keys()
+        later = clusterer.merge_converged(back)  # parts of one story, one of them archived
+        merged = {old: later.get(new, new) for old, new in merged.items()} | later
         for absorbed, kept in merged.items():
             self.near.merge(absorbed, kept)
         touched = set(saved) & clusterer.topics.keys() | set(merged.values())

@@ -56,7 +56,9 @@ class Pipeline:
         result = replace(result, outcomes=gone + result.outcomes)
         if result.revivals:
             saved = self.cluster.clusterer.archived_states or {}
-            wanted = {old: saved[old] for old in result.revivals.values() if old in saved}
+            wanted = {
+                a: saved[a] for found in result.revivals.values() for a in found if a in saved
+            }
             result = result.followed_by(self.cluster.revive(result.revivals, wanted))
         return result
 

@@ -115,9 +115,9 @@ class BatchResult:
     """Topics absorbed in this batch, mapped to the topic that absorbed them."""
     expired: list[str] = field(default_factory=list)
     """Candidates and idle topics forgotten in this batch."""
-    revivals: dict[str, str] = field(default_factory=dict)
-    """New topics that continue an archived one (new topic -> archived topic): the archived
-    topic's saved state is to be handed to ClusterStage.revive."""
+    revivals: dict[str, list[str]] = field(default_factory=dict)
+    """New topics that may continue an archived one (new topic -> archived topics, closest
+    first): their saved states are to be handed to ClusterStage.revive."""
     ranks: dict[str, int | None] = field(default_factory=dict)
     """The rank (1: highest score, among the `ranked_topics` highest) of each trend in
     `trends`, and of every other topic whose rank moved in this batch (None: no longer
