@@ -66,7 +66,8 @@ class TopicIndex:
         self._indexed: Vectors = np.zeros((64, dimension), dtype=np.float32)
         """Each row's centroid as the index holds it (zero: not in the index)."""
         self._fresh: dict[int, None] = {}
-        """Rows changed since the index last took them (new, moved or reused), in order."""
+        """Rows the index does not hold where they are (new, reused, or drifted below
+        `reindex_cosine` of their indexed copy), in order: searched exactly until commit()."""
         self._fresh_rows: Rows | None = None
 
     def __len__(self) -> int:
@@ -87,7 +88,8 @@ class TopicIndex:
             self.rows[topic_id] = row
             self.ids[row] = topic_id
         self.matrix[row] = centroid
-        self._mark(row)
+        if self._index is not None and float(centroid @ self._indexed[row]) < self.reindex_cosine:
+            self._mark(row)  # new, or moved too far from where the index holds it
         return row
 
     def remove(self, topic_id: str) -> None:
