@@ -31,12 +31,13 @@ from streams.messages.records import (
     ProcessingReport,
     ProcessRequest,
     RawItem,
+    StreamRecord,
 )
 from streams.messages.topics import ITEMS_ENRICHED, ITEMS_RAW, PROCESS_REQUESTS
 from streams.reliability import retry_consumer
 from streams.reliability.decoding import parse, valid_deliveries
 from streams.reliability.limits import job_limits
-from streams.reliability.retry import Guard, RetryPolicy, Route
+from streams.reliability.retry import Guard, Handler, RetryPolicy, Route
 from streams.requests.jobs import JobRunner, close_on_shutdown, status_publisher
 
 __all__ = ["cluster", "enrich", "guard", "jobs", "reports", "resources"]
@@ -162,15 +163,7 @@ async def _publish(
 @app.agent(items_topic)
 async def enrich(stream: Any) -> None:
     """Each batch of raw items: stored, normalised, embedded, published to items.enriched."""
-    settings = app.settings
-    batches = stream.take_events(
-        settings.processor_batch_size, within=settings.processor_batch_within_s
-    )
-    async for events in batches:
-        deliveries = [Delivery.of_message(event.message) for event in events]
-        valid = await valid_deliveries(deliveries, RawItem, guard)
-        if valid:
-            await _finish(guard.handle(valid, handle_raw))
+    await _in_batches(stream, RawItem, handle_raw)
 
 
 # -- cluster: items.enriched (one partition) -> topics, trends; one fenced owner ------------
@@ -263,15 +256,21 @@ async def _announce(result: BatchResult, records: list[EnrichedItem], done: dict
 @app.agent(enriched_topic)
 async def cluster(stream: Any) -> None:
     """Each batch of enriched items: near-duplicates, topics, trends, one transaction."""
+    await _in_batches(stream, EnrichedItem, handle_enriched)
+
+
+async def _in_batches(stream: Any, kind: type[StreamRecord], handler: Handler) -> None:
+    """Take the stream in batches (PROCESSOR_BATCH_SIZE, PROCESSOR_BATCH_WITHIN_S); each
+    batch's malformed messages are dead-lettered, the rest handled to the end by `handler`."""
     settings = app.settings
     batches = stream.take_events(
         settings.processor_batch_size, within=settings.processor_batch_within_s
     )
     async for events in batches:
         deliveries = [Delivery.of_message(event.message) for event in events]
-        valid = await valid_deliveries(deliveries, EnrichedItem, guard)
+        valid = await valid_deliveries(deliveries, kind, guard)
         if valid:
-            await _finish(guard.handle(valid, handle_enriched))
+            await _finish(guard.handle(valid, handler))
 
 
 @app.on_partitions_assigned.connect  # type: ignore[arg-type]

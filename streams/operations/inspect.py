@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from importlib.metadata import entry_points
-from typing import Any, get_args
+from typing import Any, TypeVar, get_args
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -48,6 +48,8 @@ __all__ = [
     "top_trends",
     "workers",
 ]
+
+T = TypeVar("T")
 
 ACTIVE_STATES = frozenset({RequestState.RECEIVED, RequestState.STARTED, RequestState.RETRY})
 """The states of a request a worker holds (Celery's active and reserved)."""
@@ -108,18 +110,28 @@ def _services(services: Iterable[ServiceName] | None) -> list[ServiceName]:
     return list(services) if services is not None else list(get_args(ServiceName))
 
 
+async def _ask_each(
+    settings: Settings,
+    services: Iterable[ServiceName] | None,
+    timeout: float,
+    probe: Callable[[httpx.AsyncClient, str, str], Awaitable[T]],
+) -> list[T]:
+    """`probe(client, service, url)` for each service's worker at once, in service order."""
+    async with httpx.AsyncClient(timeout=timeout) as client:
+        return list(
+            await asyncio.gather(
+                *(probe(client, s, _url(settings, s)) for s in _services(services))
+            )
+        )
+
+
 async def workers(
     settings: Settings,
     services: Iterable[ServiceName] | None = None,
     timeout: float = WEB_TIMEOUT_S,
 ) -> list[WorkerInfo]:
     """Ask each service's worker (at its `*_WEB_HOST:*_WEB_PORT`) for `GET /health`."""
-    async with httpx.AsyncClient(timeout=timeout) as client:
-        return list(
-            await asyncio.gather(
-                *(_worker(client, s, _url(settings, s)) for s in _services(services))
-            )
-        )
+    return await _ask_each(settings, services, timeout, _worker)
 
 
 async def _worker(client: httpx.AsyncClient, service: str, url: str) -> WorkerInfo:
@@ -148,12 +160,7 @@ async def stats(
     timeout: float = WEB_TIMEOUT_S,
 ) -> list[WorkerStats]:
     """Each service's worker figures from `GET /metrics`."""
-    async with httpx.AsyncClient(timeout=timeout) as client:
-        return list(
-            await asyncio.gather(
-                *(_stats(client, s, _url(settings, s)) for s in _services(services))
-            )
-        )
+    return await _ask_each(settings, services, timeout, _stats)
 
 
 async def _stats(client: httpx.AsyncClient, service: str, url: str) -> WorkerStats:
