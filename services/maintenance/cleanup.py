@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
+from dataclasses import dataclass
+from datetime import timedelta
 
 import asyncpg
 
@@ -13,6 +12,7 @@ from streams.config import Settings
 from streams.messages.records import RequestState, utcnow
 from streams.operations.offsets import KafkaOffsets
 from streams.requests.client import request_processing
+from streams.servers.db import retention
 from streams.servers.db.retention import Target, delete_old
 
 __all__ = ["PROCESSOR_JOB", "TARGETS", "CleanupReport", "cleanup", "processor_running"]
@@ -32,31 +32,14 @@ TARGETS = (
 
 
 @dataclass
-class CleanupReport:
-    """What a cleanup removed: rows per table, vectors, and vector deletions still owed."""
+class CleanupReport(retention.CleanupReport):
+    """The rows and vectors removed, this service's and the processor's (by its job)."""
 
-    cutoff: datetime
-    deleted: dict[str, int] = field(default_factory=dict)
-    vectors_deleted: int = 0
-    vectors_pending: int = 0
-    vectors_error: str | None = None
     processor_request_id: str | None = None
     """The processor's `cleanup_data` request."""
     processor_state: str = RequestState.PENDING.value
     """Its state: SUCCESS once waited for (its figures are in this report), PENDING when no
     processor was running to wait for (it runs the job when it starts)."""
-
-    def as_dict(self) -> dict[str, Any]:
-        """The report as JSON-ready data."""
-        return {
-            "cutoff": self.cutoff.isoformat(),
-            "deleted": dict(self.deleted),
-            "vectors_deleted": self.vectors_deleted,
-            "vectors_pending": self.vectors_pending,
-            "vectors_error": self.vectors_error,
-            "processor_request_id": self.processor_request_id,
-            "processor_state": self.processor_state,
-        }
 
 
 async def cleanup(settings: Settings, pool: asyncpg.Pool, days: int | None = None) -> CleanupReport:

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 import asyncpg
 from qdrant_client import AsyncQdrantClient
 
 from streams.config import Settings
 from streams.messages.records import utcnow
-from streams.servers.db.retention import Target, delete_old
+from streams.servers.db.retention import CleanupReport, Target, delete_old
 from streams.servers.vectors import ITEMS, flush_deletions, qdrant_client
 
-__all__ = ["TARGETS", "CleanupReport", "cleanup", "flush_vector_deletions"]
+__all__ = ["TARGETS", "cleanup", "flush_vector_deletions"]
 
 log = logging.getLogger(__name__)
 
@@ -42,27 +40,6 @@ WITH gone AS (
 )
 SELECT count(*) FROM gone
 """
-
-
-@dataclass
-class CleanupReport:
-    """What a cleanup removed: rows per table, vectors, and vector deletions still owed."""
-
-    cutoff: datetime
-    deleted: dict[str, int] = field(default_factory=dict)
-    vectors_deleted: int = 0
-    vectors_pending: int = 0
-    vectors_error: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        """The report as JSON-ready data."""
-        return {
-            "cutoff": self.cutoff.isoformat(),
-            "deleted": dict(self.deleted),
-            "vectors_deleted": self.vectors_deleted,
-            "vectors_pending": self.vectors_pending,
-            "vectors_error": self.vectors_error,
-        }
 
 
 async def _delete(pool: asyncpg.Pool, target: Target, cutoff: datetime, size: int) -> int:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 
-__all__ = ["Target", "delete_old"]
+__all__ = ["CleanupReport", "Target", "delete_old"]
 
 _ROWS = """
 WITH gone AS (
@@ -17,6 +18,21 @@ WITH gone AS (
 )
 SELECT count(*) FROM gone
 """
+
+
+@dataclass
+class CleanupReport:
+    """What a cleanup removed: rows per table, vectors, and vector deletions still owed."""
+
+    cutoff: datetime
+    deleted: dict[str, int] = field(default_factory=dict)
+    vectors_deleted: int = 0
+    vectors_pending: int = 0
+    vectors_error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The report as JSON-ready data."""
+        return {**asdict(self), "cutoff": self.cutoff.isoformat()}
 
 
 @dataclass(frozen=True)
