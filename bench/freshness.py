@@ -32,10 +32,11 @@ update published, p50/p95/p99, under a steady load at half the capacity measured
 
 Usage: python bench/freshness.py [--capacity-items N] [--seconds N] [--warmup N] [--repeat N]
                                  [--tiny] [--out PATH]
-Two configurations, one after the other: the default PROCESSOR_BATCH_WITHIN_S, then 0.2 s.
-With the default, every repeat measures the capacity (items/s, a burst through one processor
-worker); in both, every repeat then sends items one by one at half the capacity for --seconds,
-each timed from its send:
+Two configurations, one after the other: the default PROCESSOR_BATCH_WITHIN_S (0.2 s), then the
+former default, 1 s (within_1s_ rows, for comparison; the goal is the default's). With the
+default, every repeat measures the capacity (items/s, a burst through one processor worker); in
+both, every repeat then sends items one by one at half the capacity for --seconds, each timed
+from its send:
 - persisted: to its row's processed_at (set in the cluster stage's transaction with its topic);
 - trend: to the trends.updates message for its topic published after that transaction (its
   Kafka timestamp), for items whose batch published one (trends.updates announces changes of
@@ -48,8 +49,8 @@ TINY = {"capacity_items": 100, "seconds": 5, "warmup": 20}
 OLD_INTERVAL_S = 30 * 60
 """The old design's processing schedule: every 30 minutes."""
 GOAL_MS = 2000.0
-SHORT_WITHIN_S = 0.2
-"""The batch wait of the second configuration measured (the scaling tests use it too)."""
+COMPARED_WITHIN_S = 1.0
+"""The batch wait of the second configuration measured: the former default."""
 
 
 def percentiles(samples: Sequence[float]) -> dict[str, float]:
@@ -249,23 +250,17 @@ async def main() -> Report:
     )
     async with bench_env("fresh") as settings:
         await configuration(settings, report, sizes)
-        short = settings.model_copy(update={"processor_batch_within_s": SHORT_WITHIN_S})
+        compared = settings.model_copy(update={"processor_batch_within_s": COMPARED_WITHIN_S})
         capacity = report.median("capacity")
-        await configuration(short, report, sizes, prefix="short_within_", capacity=capacity)
+        await configuration(compared, report, sizes, prefix="within_1s_", capacity=capacity)
     old_design(report)
     report.notes.append(
         f"PROCESSOR_BATCH_WITHIN_S {settings.processor_batch_within_s:g} (default) and "
-        f"{SHORT_WITHIN_S:g} (short_within_ rows): each stage waits that long for a batch"
+        f"{COMPARED_WITHIN_S:g} (within_1s_ rows): each stage waits that long for a batch"
     )
     report.ratio("old_design_p99_vs_trend_p99", "old_design_p99", "trend_p99")
     report.target(f"trend update p99 <= {GOAL_MS:.0f} ms", "trend_p99", at_most=GOAL_MS)
     report.target(f"persisted p99 <= {GOAL_MS:.0f} ms", "persisted_p99", at_most=GOAL_MS)
-    for kind in ("trend", "persisted"):
-        report.target(
-            f"{kind} p99 <= {GOAL_MS:.0f} ms, batch wait {SHORT_WITHIN_S:g} s",
-            f"short_within_{kind}_p99",
-            at_most=GOAL_MS,
-        )
     print(report.table())
     print(f"\nwritten: {report.save(args.out)}")
     return report
