@@ -42,9 +42,10 @@ MISSED = {
         "burst; nothing in their cosine, names or timing tells them apart (docs/pipeline.md)"
     ),
     ("baseline", "tuning"): (
-        "on the corpus it was tuned on, plain nearest-centroid (ARI 0.961) keeps more of the "
-        "name-less chess and aurora posts than the pipeline (0.949), at the cost of two "
-        "one-off posts in topics; on the held-out corpus the pipeline is far ahead"
+        "on the corpus it was tuned on, plain nearest-centroid keeps more of the name-less "
+        "chess and aurora posts: its B-cubed F1 is 0.975 against the pipeline's 0.973 (the "
+        "pipeline's ARI is higher, 0.963 against 0.961), at the cost of two one-off posts in "
+        "topics; on the held-out corpus the pipeline is far ahead"
     ),
 }
 """Goals not met, each on one corpus: strict expected failures, so that meeting one fails
