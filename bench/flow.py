@@ -30,21 +30,44 @@ async def produce(settings: Settings, messages: list[tuple[bytes, bytes]]) -> No
 
 async def wait_processed(settings: Settings, total: int, stall: float = 120.0) -> None:
     """Poll PostgreSQL until `total` item rows are processed (rows of every earlier round too);
-    give up when the count stands still for `stall` seconds."""
+    give up when the count stands still for `stall` seconds.
+
+    Each poll counts the whole table (a scan that grows with it, on the cores the measured
+    workers use), so polls are spaced by half the time the rows still missing should take at
+    the rate seen so far (at least POLL_MIN_S, at most POLL_MAX_S): a handful per round, and
+    the end still seen within POLL_MIN_S. Polling every 50 ms took most of a core from both
+    sides of a comparison once the table held tens of thousands of rows.
+    """
     conn = await asyncpg.connect(settings.database_url.get_secret_value())
+    first: tuple[float, int] | None = None
     last, moved = -1, time.monotonic()
     try:
         while True:
             done = await conn.fetchval("SELECT count(*) FROM items WHERE processed_at IS NOT NULL")
+            now = time.monotonic()
             if done >= total:
                 return
+            first = first or (now, done)
             if done != last:
-                last, moved = done, time.monotonic()
-            elif time.monotonic() - moved > stall:
+                last, moved = done, now
+            elif now - moved > stall:
                 raise TimeoutError(f"{done} of {total} items processed, none for {stall}s")
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(_next_poll(first, now, done, total))
     finally:
         await conn.close()
+
+
+POLL_MIN_S = 0.05
+POLL_MAX_S = 1.0
+
+
+def _next_poll(first: tuple[float, int], now: float, done: int, total: int) -> float:
+    """Half the time the missing rows should take at the rate seen since `first`."""
+    started, done_then = first
+    rate = (done - done_then) / (now - started) if now > started else 0.0
+    if rate <= 0:
+        return POLL_MIN_S
+    return min(POLL_MAX_S, max(POLL_MIN_S, (total - done) / rate / 2))
 
 
 class Flow:

@@ -54,8 +54,11 @@ FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text
 ON CONFLICT (source, source_id) DO NOTHING
 """
 _STORED = """
-SELECT DISTINCT ON (content_hash) content_hash, id FROM items
-WHERE content_hash = ANY($1::text[]) ORDER BY content_hash, id
+SELECT wanted.hash AS content_hash, first.id
+FROM unnest($1::text[]) AS wanted(hash)
+CROSS JOIN LATERAL (
+    SELECT id FROM items WHERE content_hash = wanted.hash ORDER BY content_hash, id LIMIT 1
+) AS first
 """
 _pool: asyncpg.Pool | None = None
 

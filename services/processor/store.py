@@ -26,10 +26,16 @@ ON CONFLICT (source, source_id) DO NOTHING
 RETURNING source || ':' || source_id AS key
 """
 _ORIGINALS = """
-SELECT DISTINCT ON (content_hash) content_hash, source || ':' || source_id AS key
-FROM items WHERE content_hash = ANY($1::text[]) AND dropped_reason IS NULL
-ORDER BY content_hash, id
+SELECT wanted.hash AS content_hash, first.key
+FROM unnest($1::text[]) AS wanted(hash)
+CROSS JOIN LATERAL (
+    SELECT source || ':' || source_id AS key FROM items
+    WHERE content_hash = wanted.hash AND dropped_reason IS NULL
+    ORDER BY content_hash, id LIMIT 1
+) AS first
 """
+"""The first kept item of each hash: one probe of (content_hash, id) per hash (an `= ANY`
+over the batch's hashes was planned as a sequential scan while the table had no statistics)."""
 _DROPPED = """
 UPDATE items SET processed_at = now(), dropped_reason = b.reason
 FROM unnest($1::text[], $2::text[], $3::text[]) AS b(source, source_id, reason)
