@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from dataclasses import dataclass
 from typing import get_args
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.records_to_delete import RecordsToDelete
+from aiokafka.errors import KafkaError, for_code
+from aiokafka.protocol.commit import OffsetFetchRequest
 
 from streams.config import ServiceName, Settings
 from streams.messages.topics import TopicSpec
 
 __all__ = ["GroupOffsets", "KafkaOffsets", "service_groups", "truncate_topic"]
+
+COORDINATOR_WAIT_S = 30.0
+"""How long a read waits out a group coordinator that is loading or moving."""
 
 
 def service_groups(settings: Settings) -> list[str]:
@@ -54,8 +61,7 @@ class KafkaOffsets:
         admin, consumer = await self._clients()
         described = (await admin.describe_consumer_groups([group]))[0].groups[0]
         state, members = str(described[2]), len(described[5])
-        offsets = await admin.list_consumer_group_offsets(group)
-        committed = {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
+        committed = await _committed(admin, group)
         ends = await consumer.end_offsets(list(committed)) if committed else {}
         return GroupOffsets(group, state, members, committed, dict(ends))
 
@@ -110,3 +116,35 @@ async def truncate_topic(settings: Settings, spec: TopicSpec) -> dict[int, int]:
         return await offsets.truncate(spec.full_name(settings))
     finally:
         await offsets.close()
+
+
+async def _committed(admin: AIOKafkaAdminClient, group: str) -> dict[TopicPartition, int]:
+    """The group's committed offsets, waiting out a coordinator that is loading or moving.
+
+    aiokafka's `list_consumer_group_offsets` ignores the response's group-level error: a
+    coordinator still loading its offsets answers with no partitions and no error raised, which
+    reads as a group that never committed.
+    """
+    deadline = time.monotonic() + COORDINATOR_WAIT_S
+    while True:
+        try:
+            return await _fetch_committed(admin, group)
+        except KafkaError as exc:
+            if not exc.retriable or time.monotonic() > deadline:
+                raise
+        await asyncio.sleep(0.2)
+
+
+async def _fetch_committed(admin: AIOKafkaAdminClient, group: str) -> dict[TopicPartition, int]:
+    coordinator = await admin.find_coordinator(group)
+    response = await admin._send_request(OffsetFetchRequest(group, None), coordinator)
+    if error := getattr(response, "error_code", 0):
+        raise for_code(error)(f"offsets of group {group}")
+    committed: dict[TopicPartition, int] = {}
+    for topic, partitions in response.topics:
+        for partition, offset, _metadata, code in partitions:
+            if code:
+                raise for_code(code)(f"offset of group {group} on {topic}:{partition}")
+            if offset >= 0:
+                committed[TopicPartition(topic, partition)] = offset
+    return committed
