@@ -8,7 +8,7 @@ import typer
 
 from streams.config import Settings
 from streams.operations.cli.app import CliError, dlq_app, out, reaching, run, settings
-from streams.operations.cli.parsing import BadInputError, dead_letter_filter
+from streams.operations.cli.parsing import AsJson, BadInputError, dead_letter_filter
 from streams.operations.cli.render import print_json, table, when
 from streams.reliability.deadletter import DeadLetter, DeadLetterFilter, DeadLetters
 
@@ -19,7 +19,6 @@ Error = Annotated[str | None, typer.Option(help="Error class, e.g. RecordValidat
 Since = Annotated[str | None, typer.Option(help="Dead since: ISO 8601, epoch or age (2h).")]
 Until = Annotated[str | None, typer.Option(help="Dead until: ISO 8601, epoch or age (2h).")]
 Ids = Annotated[list[str] | None, typer.Option("--id", help="A dead letter id (repeatable).")]
-AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
 def _filter(

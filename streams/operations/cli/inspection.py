@@ -9,6 +9,7 @@ import typer
 from streams.config import Settings
 from streams.operations import inspect
 from streams.operations.cli.app import CliError, inspect_app, out, reaching, run, settings
+from streams.operations.cli.parsing import AsJson
 from streams.operations.cli.render import (
     print_json,
     registered_tables,
@@ -20,7 +21,6 @@ from streams.operations.cli.render import (
 
 __all__ = ["active", "registered", "scheduled", "stats", "workers"]
 
-AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 Timeout = Annotated[float, typer.Option(help="Seconds each worker may take to answer.")]
 
 

@@ -20,14 +20,12 @@ from streams.operations.cli.app import (
     settings,
     trends_app,
 )
-from streams.operations.cli.parsing import BadInputError, catalog_topic
+from streams.operations.cli.parsing import AsJson, BadInputError, catalog_topic
 from streams.operations.cli.render import lag_tables, print_json, table, trend_table
 from streams.operations.offsets import truncate_topic
 from streams.requests.client import RequestHandle, RequestTimeoutError, request_maintenance
 
 __all__ = ["backup_now", "health", "lag", "purge", "top"]
-
-AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 
 
 @cli.command()

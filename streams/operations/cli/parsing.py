@@ -1,16 +1,20 @@
-"""Reading `trendctl`'s arguments: `KEY=VALUE` options, times, states and dead-letter filters."""
+"""Reading `trendctl`'s arguments: the --json option, `KEY=VALUE`, times, states, filters."""
 
 from __future__ import annotations
 
 import json
 import re
 from datetime import datetime, timedelta
+from typing import Annotated
+
+import typer
 
 from streams.messages.records import RequestState, utcnow
 from streams.messages.topics import CATALOG, TopicSpec
 from streams.reliability.deadletter import DeadLetterFilter
 
 __all__ = [
+    "AsJson",
     "BadInputError",
     "catalog_topic",
     "dead_letter_filter",
@@ -18,6 +22,9 @@ __all__ = [
     "parse_states",
     "parse_time",
 ]
+
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+"""The `--json` option of every command that prints a table."""
 
 _AGO = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}

@@ -19,7 +19,7 @@ from streams.exceptions import RecordValidationError
 from streams.messages.records import CollectRequest, RequestState, RequestStatus, request_id_problem
 from streams.operations import inspect
 from streams.operations.cli.app import CliError, cli, err, out, reaching, run, settings
-from streams.operations.cli.parsing import BadInputError, parse_options, parse_states
+from streams.operations.cli.parsing import AsJson, BadInputError, parse_options, parse_states
 from streams.operations.cli.render import print_json, request_table, status_summary, timeline_table
 from streams.requests.client import RequestHandle, RequestTimeoutError, request_collection
 from streams.requests.state import RequestStates, redis_client
@@ -41,7 +41,6 @@ OptionList = Annotated[
     typer.Option("--option", "-o", help="KEY=VALUE (JSON values; dotted keys nest)."),
 ]
 Priority = Annotated[int, typer.Option(min=0, max=9, help=">= 5 goes to the priority topic.")]
-AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 RequestId = Annotated[
     str | None, typer.Option("--id", help="The request's id (default: a new one).")
 ]
