@@ -21,7 +21,14 @@ pytestmark = pytest.mark.slow
 StartWorkers = Callable[..., list[Worker]]
 MakeSettings = Callable[[], Awaitable[Settings]]
 SPAN_HOURS = 6
-"""The corpus is fed six hours of item time at a time, each span waited for."""
+"""The kill and stall tests cut the corpus in spans of six hours of item time."""
+COMPARED_SPAN_HOURS = 3
+"""The corpus is fed to 1, 2 and 3 workers three hours of item time at a time, each span
+waited for: a span's items reach the cluster stage in the order the enrich workers finish them,
+and the online clusterer is sensitive to order across its batches. In memory, with every span
+shuffled and cut into random batches (16 orders), ARI on this corpus stays within 0.963-0.966
+for spans of 3 h, but ranges 0.948-0.966 for spans of 6 h (an aurora post meeting the cloud
+outage's topic before the outage's earlier items): more than the 0.01 compared here."""
 TAKEOVER_GOAL_S = 15.0
 
 
@@ -62,7 +69,7 @@ def _settled(workers: list[Worker], settings: Settings) -> bool:
 
 async def _feed(settings: Settings, corpus: list[LabelledItem], run: str) -> None:
     async with Feeder(settings) as feeder:
-        for number, span in enumerate(spans(corpus, SPAN_HOURS)):
+        for number, span in enumerate(spans(corpus, COMPARED_SPAN_HOURS)):
             await feeder.feed(span, f"{run}-{number}")
 
 
