@@ -54,7 +54,7 @@ async def test_corpus_becomes_topics_trends_and_vectors(
     test_settings: Settings, start_workers: StartWorkers, folder: Path
 ) -> None:
     corpus, stories = load_corpus(folder), load_stories(folder)
-    settings = test_settings.model_copy(update={"processor_batch_within_s": 0.2})
+    settings = test_settings.model_copy(update={"processor_batch_within_s": 0.05})
     hours = spans(corpus)
     (first_worker,) = start_workers("processor", settings)
     await _feed_hours(settings, hours[: len(hours) // 2], "before")
