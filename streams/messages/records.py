@@ -148,6 +148,17 @@ class RequestState(enum.StrEnum):
         """True for the states after which nothing more happens to a request."""
         return self in (RequestState.SUCCESS, RequestState.FAILURE, RequestState.REVOKED)
 
+    @classmethod
+    def parse_many(cls, text: str) -> "list[RequestState]":
+        """States separated by commas (`failure, REVOKED`), any case; ValueError naming the
+        unknown ones."""
+        parts = [part.strip().upper() for part in text.split(",") if part.strip()]
+        unknown = [part for part in parts if part not in cls.__members__]
+        if unknown:
+            choices = ", ".join(state.value for state in cls)
+            raise ValueError(f"unknown state {', '.join(unknown)} not one of {choices}")
+        return [cls(part) for part in parts]
+
 
 class TrendState(enum.StrEnum):
     """Where a topic stands in its life as a trend."""

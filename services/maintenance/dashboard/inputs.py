@@ -58,13 +58,10 @@ def states(query: Mapping[str, str], key: str = "state") -> str | None:
     raw = query.get(key)
     if raw is None or raw.strip() == "":
         return None
-    parts = [part.strip().upper() for part in raw.split(",") if part.strip()]
-    known = {state.value for state in RequestState}
-    bad = [part for part in parts if part not in known]
-    if bad:
-        allowed = ", ".join(state.value for state in RequestState)
-        raise DashboardInputError(f"{key}: {', '.join(bad)} not one of {allowed}")
-    return ",".join(parts)
+    try:
+        return ",".join(RequestState.parse_many(raw))
+    except ValueError as exc:
+        raise DashboardInputError(f"{key}: {exc}") from None
 
 
 def json_body(raw: bytes) -> dict[str, Any]:

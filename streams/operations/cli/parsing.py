@@ -94,13 +94,10 @@ def parse_states(text: str | None) -> str | None:
     """A comma-separated list of request states, checked and upper-cased (None: any state)."""
     if not text:
         return None
-    states = [part.strip().upper() for part in text.split(",") if part.strip()]
-    known = {state.value for state in RequestState}
-    unknown = [state for state in states if state not in known]
-    if unknown:
-        choices = ", ".join(state.value for state in RequestState)
-        raise BadInputError(f"unknown state {', '.join(unknown)}: use one of {choices}")
-    return ",".join(states)
+    try:
+        return ",".join(RequestState.parse_many(text))
+    except ValueError as exc:
+        raise BadInputError(str(exc)) from None
 
 
 def dead_letter_filter(
