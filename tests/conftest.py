@@ -12,6 +12,8 @@ from typing import Any
 
 import asyncpg
 import pytest
+from hypothesis import Phase, Verbosity
+from hypothesis import settings as hypothesis_settings
 from pydantic import SecretStr
 
 from streams.config import ServiceName, Settings, load_settings
@@ -23,6 +25,16 @@ from tests.support.workers import Worker, settings_env, start_worker
 
 ROOT = Path(__file__).resolve().parents[1]
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+# Property tests: in CI one fixed set of examples (derandomized: the same on every run, no
+# example database), so a failure there is a failure of the code, reproducible by running the
+# test again; elsewhere random examples, remembered in .hypothesis/. Both print the blob that
+# reproduces a failing example (@reproduce_failure).
+hypothesis_settings.register_profile(
+    "ci", derandomize=True, database=None, print_blob=True, verbosity=Verbosity.normal
+)
+hypothesis_settings.register_profile("dev", print_blob=True, phases=tuple(Phase))
+hypothesis_settings.load_profile("ci" if IN_CI else os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 
 def unique_namespace() -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -19,12 +20,45 @@ from pydantic import SecretStr
 from streams.config import ServiceName, Settings
 
 
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
+_CHOOSE = random.SystemRandom()
+_LOWEST_PORT = 10_000
+
+
+def _ephemeral_low() -> int:
+    """The first port of the kernel's ephemeral range (32768 when it cannot be read)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768
+
+
+def _bindable(port: int) -> bool:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_ports(count: int = 1) -> int:
+    """The first of `count` consecutive TCP ports nobody listens on right now.
+
+    Chosen below the kernel's ephemeral range: a port the kernel hands out (to any client
+    socket, e.g. a connection to Kafka) could be taken between this check and the server's bind;
+    one below the range is only ever taken by a server binding it on purpose.
+    """
+    high = _ephemeral_low() - count
+    for _ in range(500):
+        first = _CHOOSE.randrange(_LOWEST_PORT, high)
+        if all(_bindable(first + n) for n in range(count)):
+            return first
+    raise AssertionError(f"no {count} consecutive free ports below {high + count}")
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now (see free_ports)."""
+    return free_ports(1)
 
 
 def env_value(value: object) -> str:

@@ -134,11 +134,16 @@ async def test_a_group_that_stops_reaches_stop_and_catching_up_brings_it_back_to
     finally:
         await monitor.close()
 
-    mine = [a for a in alerts if a.subject == group]
-    assert [(a.previous_state, a.state) for a in mine] == [
-        ("OK", stopped.status.value),
-        (stopped.status.value, "OK"),
-    ]
+    # The alerts tell the group's story: it left OK and came back, alerts alternating between
+    # leaving OK and coming back, the status it stopped in among them. A loaded machine can hold
+    # the consumer back for a window of samples (a WARN and its recovery before the stop, or a
+    # WARN that turns into STOP without an alert of its own): more pairs, never another story.
+    mine = [(a.previous_state, a.state) for a in alerts if a.subject == group]
+    assert 2 <= len(mine) <= 6 and len(mine) % 2 == 0, mine
+    leaving, returning = mine[0::2], mine[1::2]
+    assert all(was == "OK" and now != "OK" for was, now in leaving), mine
+    assert all(was != "OK" and now == "OK" for was, now in returning), mine
+    assert stopped.status.value in {state for pair in mine for state in pair}, mine
     history = await lag_history(pool, group, utcnow().replace(year=2000))
     assert len(history) >= 3
     assert stopped.status.value in {status for point in history for status in point["statuses"]}
