@@ -19,7 +19,6 @@ from pydantic import SecretStr
 
 from streams.config import ServiceName, Settings
 
-
 _CHOOSE = random.SystemRandom()
 _LOWEST_PORT = 10_000
 
