@@ -58,9 +58,9 @@ def _since(options: Mapping[str, Any]) -> datetime | None:
 class Collection:
     """Counts and samples of one run; `run` drives the plugin and fills them.
 
-    An item counts as published (marked seen, told to `confirmed`) only once the broker
+    An item counts as published (told to `confirmed`, then marked seen) only once the broker
     acknowledged it: an item lost with the worker is neither seen nor counted, and a re-run
-    publishes it again.
+    publishes it again; an item marked seen was always told to `confirmed` first.
     """
 
     plugin: Plugin
@@ -115,16 +115,18 @@ class Collection:
         return await self.seen.seen(item)
 
     async def _confirm(self) -> None:
-        """Wait for the broker to acknowledge the items sent, then mark them seen and tell
-        `confirmed` (never before: an item the broker may not have is not published yet)."""
+        """Wait for the broker to acknowledge the items sent, then tell `confirmed`, then mark
+        them seen (never before the acknowledgement: an item the broker may not have is not
+        published yet; never seen before confirmed: a worker killed between the two would
+        leave seen items that a re-run skips and its request never waits for)."""
         sent, self._sent = self._sent, []
         if not sent:
             return
         await asyncio.gather(*(acknowledged for _, acknowledged in sent))
         items = [item for item, _ in sent]
+        await self.confirmed(items)
         for item in items:
             await self.seen.mark(item)
-        await self.confirmed(items)
 
     def _result(self) -> dict[str, Any]:
         result: dict[str, Any] = {

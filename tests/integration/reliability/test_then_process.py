@@ -7,11 +7,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
+from redis.asyncio import Redis
 
+from services.collector.collection import Seen
 from services.collector.plugins import PluginRegistry
 from services.collector.plugins.file import FilePlugin
 from services.collector.processing import Pending, ProcessingTracker
 from services.collector.runner import CollectorDeps, RequestRunner
+from services.collector.seen import SeenItems
 from streams.config import Settings
 from streams.messages.records import ProcessingReport, RawItem, RequestState, RequestStatus
 from streams.messages.topics import COLLECT_REQUESTS, COLLECT_RESULTS, PROCESSING_REPORTS
@@ -162,7 +165,7 @@ class Broker:
 
 
 def _collector(
-    settings: Settings, tracker: ProcessingTracker, seen: fakes.Seen, broker: Broker
+    settings: Settings, tracker: ProcessingTracker, seen: Seen, broker: Broker
 ) -> RequestRunner:
     return RequestRunner(
         CollectorDeps(
@@ -197,6 +200,46 @@ async def test_a_run_killed_before_the_broker_acknowledged_leaves_nothing_to_wai
     rerun = await _collector(test_settings, tracker, seen, Broker(hold=False)).run(request)
     assert rerun.state is RequestState.STARTED and rerun.result is not None
     assert (rerun.result["items_published"], rerun.result["items_already_seen"]) == (5, 0)
+    done = await tracker.reported(_report(request.request_id, ITEMS))
+    assert done is not None and done.processing == {"items_processed": 5, "items_new": 5}
+
+
+class KilledAtMark(SeenItems):
+    """The real seen marks (Redis), with the worker killed as it marks its `at`-th item."""
+
+    def __init__(self, redis: Redis, settings: Settings, at: int) -> None:
+        super().__init__(redis, settings)
+        self.at = at
+        self.marks = 0
+        self.killed = asyncio.Event()
+
+    async def mark(self, item: RawItem) -> None:
+        self.marks += 1
+        if self.marks == self.at:
+            self.killed.set()
+            await asyncio.get_running_loop().create_future()  # never returns: killed here
+        await super().mark(item)
+
+
+@pytest.mark.parametrize("at", [1, 3, 5])
+async def test_a_run_killed_while_marking_items_seen_still_counts_every_item(
+    tracker: ProcessingTracker, test_settings: Settings, at: int
+) -> None:
+    request = make_request(dry_run=False, then_process=True)
+    seen = KilledAtMark(tracker.redis, test_settings, at)
+    run = _collector(test_settings, tracker, seen, Broker(hold=False)).run(request)
+    killed = asyncio.create_task(run)
+    await seen.killed.wait()
+    killed.cancel()  # kill -9 with `at - 1` items marked seen, the broker having all five
+    with pytest.raises(asyncio.CancelledError):
+        await killed
+
+    rerun = _collector(
+        test_settings, tracker, SeenItems(tracker.redis, test_settings), Broker(hold=False)
+    )
+    status = await rerun.run(request)
+    assert status.state is RequestState.STARTED and status.result is not None
+    assert status.result["items_published"] + status.result["items_already_seen"] == 5
     done = await tracker.reported(_report(request.request_id, ITEMS))
     assert done is not None and done.processing == {"items_processed": 5, "items_new": 5}
 
