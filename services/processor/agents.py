@@ -61,8 +61,9 @@ def reports(
     stage: str, handled: Iterable[tuple[str, str | None]], new: set[str]
 ) -> list[ProcessingReport]:
     """One report per request with items handled by `stage`: (item key, request id) pairs;
-    `new` holds the keys stored for the first time. Reports name their items, so a reader
-    counts an item reported twice (a redelivery) once."""
+    `new` holds the keys new for their request (ItemStore.save: first stored by it, on every
+    redelivery). Reports name their items, so a reader counts an item reported twice (a
+    redelivery) once."""
     keys: defaultdict[str, list[str]] = defaultdict(list)
     for key, request_id in handled:
         if request_id:
@@ -197,7 +198,7 @@ async def handle_enriched(deliveries: list[Delivery]) -> None:
     except BaseException:
         await resources.stand_down("batch failed")  # its memory holds a batch not saved
         raise
-    await _announce(result, records, done)
+    await _announce(result, records)
     log.info(
         "batch clustered items=%d skipped=%d topics=%d trends=%d epoch=%d",
         len(records),
@@ -242,14 +243,14 @@ async def _saved_topics(remembered: Any, items: list[Enriched]) -> dict[str, str
     return await (await resources.items()).topics_of(sorted(originals)) if originals else {}
 
 
-async def _announce(result: BatchResult, records: list[EnrichedItem], done: dict[str, int]) -> None:
+async def _announce(result: BatchResult, records: list[EnrichedItem]) -> None:
     changes = [
         await trends_topic.send(key=trend.topic_id, value=trend.to_update(result.rank_of(trend, n)))
         for n, trend in enumerate(result.trends, start=1)
         if trend.changed
     ]
     await asyncio.gather(*changes)
-    new = {record.key for record in records if record.new and record.key not in done}
+    new = {record.key for record in records if record.new}  # new for its request, done or not
     await _send_reports(reports("cluster", ((r.key, r.request_id) for r in records), new))
 
 

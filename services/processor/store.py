@@ -13,18 +13,30 @@ from streams.messages.records import RawItem
 __all__ = ["ItemStore", "content_hash"]
 
 _INSERT = """
-INSERT INTO items (source, source_id, url, title, body, author, published_at, score, comments,
-                   engagement, content_hash, request_id, collected_at)
-SELECT source, source_id, url, title, body, author, published_at, score, comments,
-       engagement::jsonb, content_hash, request_id, collected_at
-FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-            $7::timestamptz[], $8::int[], $9::int[], $10::text[], $11::text[], $12::text[],
-            $13::timestamptz[])
-     AS batch(source, source_id, url, title, body, author, published_at, score, comments,
-              engagement, content_hash, request_id, collected_at)
-ON CONFLICT (source, source_id) DO NOTHING
-RETURNING source || ':' || source_id AS key
+WITH batch AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                         $7::timestamptz[], $8::int[], $9::int[], $10::text[], $11::text[],
+                         $12::text[], $13::timestamptz[])
+         AS batch(source, source_id, url, title, body, author, published_at, score, comments,
+                  engagement, content_hash, request_id, collected_at)
+), stored AS (
+    INSERT INTO items (source, source_id, url, title, body, author, published_at, score,
+                       comments, engagement, content_hash, request_id, collected_at)
+    SELECT source, source_id, url, title, body, author, published_at, score, comments,
+           engagement::jsonb, content_hash, request_id, collected_at
+    FROM batch
+    ON CONFLICT (source, source_id) DO NOTHING
+    RETURNING source, source_id
+)
+SELECT source || ':' || source_id AS key FROM stored
+UNION
+SELECT items.source || ':' || items.source_id FROM items
+JOIN batch ON items.source = batch.source AND items.source_id = batch.source_id
+          AND items.request_id = batch.request_id
 """
+"""Stores the batch's new rows; returns the keys new for their request: the rows stored now,
+and the rows stored before by the same request (a redelivery; the join reads the table as it
+was before this statement's insert)."""
 _ORIGINALS = """
 SELECT wanted.hash AS content_hash, first.key
 FROM unnest($1::text[]) AS wanted(hash)
@@ -82,10 +94,14 @@ class ItemStore:
     async def save(
         self, items: Sequence[RawItem], hashes: Mapping[str, str] | None = None
     ) -> set[str]:
-        """Insert a batch in one statement; return the keys of the rows that were new.
+        """Insert a batch in one statement; return the keys of the items new for their request.
 
-        `hashes` gives items' content hashes by key (the enrich stage's, of the normalised
-        text); an item without one gets content_hash() of its raw text.
+        An item is new for its request when its row was first stored by that request (the
+        row's request_id), however often it is delivered: a redelivery after a crash is new
+        again, an item another request stored first is not. An item without a request is new
+        only when its row is stored now. `hashes` gives items' content hashes by key (the
+        enrich stage's, of the normalised text); an item without one gets content_hash() of
+        its raw text.
         """
         hashes = hashes or {}
         rows = (_row(item, hashes.get(item.key) or content_hash(item)) for item in items)

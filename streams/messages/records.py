@@ -529,7 +529,7 @@ class ProcessingReport(StreamRecord, namespace="trend_stream.ProcessingReport"):
     keys: List[str] = None  # type: ignore[assignment]
     """The keys of the items handled (`source:source_id`)."""
     new_keys: List[str] = None  # type: ignore[assignment]
-    """The keys of the items stored for the first time."""
+    """The keys of the items new for this request: first stored by it (on every redelivery)."""
     reported_at: Optional[datetime] = None
     schema_version: int = SCHEMA_VERSION
 
@@ -562,7 +562,8 @@ class EnrichedItem(StreamRecord, namespace="trend_stream.EnrichedItem"):
     """The key of the item this one repeats exactly (same normalised content)."""
     request_id: Optional[str] = None
     new: bool = True
-    """Whether the enrich stage stored the item for the first time (False on redelivery)."""
+    """Whether the item is new for its request: its row was first stored by that request
+    (true on every redelivery too; false when another request stored it first)."""
     names: List[str] = None  # type: ignore[assignment]
     """The entities written as proper names (a subset of `entities`); empty in messages of
     earlier versions, whose items then never contradict a topic by their names."""

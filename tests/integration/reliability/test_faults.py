@@ -20,11 +20,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
 from streams.config import Settings
-from streams.messages.records import RawItem
-from streams.messages.topics import ITEMS_RAW, ensure_topics
+from streams.messages.records import ProcessingReport, RawItem
+from streams.messages.topics import ITEMS_RAW, PROCESSING_REPORTS, ensure_topics
 from streams.reliability.deadletter import DeadLetters
 from streams.servers.db import migrate
 from tests.factories import make_item
+from tests.support.kafka import read_all
 from tests.support.workers import Worker, apoll, free_port, settings_env
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -45,12 +46,13 @@ def _stack(settings: Settings, *args: str) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
 
 
-def _items(prefix: str, count: int) -> list[RawItem]:
+def _items(prefix: str, count: int, request_id: str | None = None) -> list[RawItem]:
     words = ("kernel", "rust", "quantum", "battery", "satellite", "compiler", "vaccine", "chip")
     return [
         make_item(
             source_id=f"{prefix}-{n}",
             title=f"{words[n % 8].title()} report {prefix} number {n} on {words[n // 8 % 8]}",
+            request_id=request_id,
         )
         for n in range(count)
     ]
@@ -98,12 +100,21 @@ def _retries(worker: Worker) -> float:
     return sum(sample.value for sample in samples)
 
 
+async def _reported(settings: Settings, request_id: str) -> tuple[set[str], set[str]]:
+    """The keys of the request's items the processor reported, and those it reported new."""
+    reports = [ProcessingReport.parse(v) for v in await read_all(settings, PROCESSING_REPORTS)]
+    mine = [report for report in reports if report.request_id == request_id]
+    handled = {key for report in mine for key in report.keys}
+    return handled, {key for report in mine for key in report.new_keys}
+
+
 @pytest.mark.timeout(900)
 async def test_a_processor_killed_mid_stream_loses_and_duplicates_nothing(
     test_settings: Settings, start_workers: StartWorkers
 ) -> None:
     await ensure_topics(test_settings)
-    await _produce(test_settings, _items("kill", 5000))
+    items = _items("kill", 5000, request_id="killed")
+    await _produce(test_settings, items)
     [first] = start_workers("processor", test_settings)
     assert await apoll(lambda: _processed(test_settings, 300), 240), "nothing processed"
     first.process.kill()
@@ -115,6 +126,15 @@ async def test_a_processor_killed_mid_stream_loses_and_duplicates_nothing(
     counts = await apoll(lambda: _processed(test_settings, 5000), 600)
     assert counts == (5000, 5000, 5000)
     assert await DeadLetters(test_settings).entries() == []
+    keys = {item.key for item in items}
+
+    async def all_reported() -> set[str] | None:
+        handled, new = await _reported(test_settings, "killed")
+        return new if handled == keys else None
+
+    new = await apoll(all_reported, 60, interval=1.0)
+    assert new is not None, "not every item was reported"
+    assert len(new) == len(keys)  # each new for its request, however often it was delivered
 
 
 @pytest.mark.timeout(900)
