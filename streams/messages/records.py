@@ -65,6 +65,7 @@ __all__ = [
     "check_request_id",
     "collect_option_problems",
     "is_request_id",
+    "json_problem",
     "request_id_problem",
     "utcnow",
 ]
@@ -84,6 +85,8 @@ _REQUEST_ID = re.compile(rf"^(?!\.+$)[A-Za-z0-9._:@+=-]{{1,{REQUEST_ID_MAX_LENGT
 MAX_JSON_DEPTH = 32
 """Deepest nesting of objects and arrays a message may hold."""
 _INT64 = (-(2**63), 2**63 - 1)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+"""A lone surrogate: valid in JSON (`"\\ud800"`) but not in text (no UTF-8 encoding holds it)."""
 MAX_SAMPLE_SIZE = 1000
 """The most items a dry run may return in its result (option `sample_size`)."""
 MAX_NAME_LENGTH = 200
@@ -185,12 +188,12 @@ class StreamRecord(faust.Record, abstract=True, serializer="json", isodates=True
     ) -> R:
         """Build a record from JSON bytes, text or a dict; RecordValidationError if invalid.
 
-        Types are strict (`"yes"` is not a boolean, `"5"` not a number); objects and arrays may
-        nest MAX_JSON_DEPTH deep; integers must fit in 64 bits; numbers must be finite.
+        Types are strict (`"yes"` is not a boolean, `"5"` not a number); the payload must pass
+        `json_problem` (depth, 64-bit integers, finite numbers, no lone surrogate).
         """
         data = {**(defaults or {}), **_decode(cls.__name__, payload)}
         data.pop("__faust", None)
-        problem = _json_problem(data, cls._nul_refused)
+        problem = json_problem(data, cls._nul_refused)
         if problem is not None:
             raise RecordValidationError(f"invalid {cls.__name__}: {problem}")
         try:
@@ -230,10 +233,15 @@ def _decode(kind: str, payload: Union[bytes, str, Dict[str, Any], None]) -> Dict
     return data
 
 
-def _json_problem(data: Dict[str, Any], refuse_nul: bool) -> Optional[str]:
-    """What makes a decoded payload unusable whatever its schema (None: nothing).
+def json_problem(data: Dict[str, Any], refuse_nul: bool = False) -> Optional[str]:
+    """What makes decoded JSON unusable whatever its schema (None: nothing): the one rule of
+    every door, topic and HTTP body alike.
 
-    Walked without recursion, so a deep payload cannot exhaust the stack.
+    Objects and arrays nest at most MAX_JSON_DEPTH deep, integers fit in 64 bits, numbers are
+    finite, and no string or key holds a lone surrogate (valid JSON, `"\\ud800"`, but not
+    text: it cannot be encoded for Redis, Kafka, PostgreSQL or a JSON answer); `refuse_nul`:
+    no NUL character either (PostgreSQL refuses it). Walked without recursion, so a deep
+    payload cannot exhaust the stack.
     """
     stack: List[tuple[str, Any, int]] = [("", data, 0)]
     while stack:
@@ -244,8 +252,8 @@ def _json_problem(data: Dict[str, Any], refuse_nul: bool) -> Optional[str]:
                 return f"{label}: nests deeper than {MAX_JSON_DEPTH} levels"
             pairs = value.items() if isinstance(value, dict) else enumerate(value)
             for key, child in pairs:
-                if refuse_nul and isinstance(key, str) and "\x00" in key:
-                    return f"{label}: a key holds a NUL character"
+                if isinstance(key, str) and (problem := _text_problem(key, refuse_nul)):
+                    return f"{label}: a key {problem}"
                 stack.append((f"{where}.{key}" if where else str(key), child, depth + 1))
         elif isinstance(value, bool) or value is None:
             continue
@@ -253,8 +261,18 @@ def _json_problem(data: Dict[str, Any], refuse_nul: bool) -> Optional[str]:
             return f"{label}: integer outside the 64-bit range"
         elif isinstance(value, float) and not math.isfinite(value):
             return f"{label}: numbers must be finite, got {value}"
-        elif refuse_nul and isinstance(value, str) and "\x00" in value:
-            return f"{label}: text must not hold a NUL character"
+        elif isinstance(value, str) and (problem := _text_problem(value, refuse_nul)):
+            return f"{label}: text {problem}"
+    return None
+
+
+def _text_problem(text: str, refuse_nul: bool) -> Optional[str]:
+    """What makes a string unusable as text (None: nothing); never quotes the string itself."""
+    if surrogate := _SURROGATE.search(text):
+        code = f"\\u{ord(surrogate.group()):04x}"
+        return f"holds a lone surrogate ({code} at {surrogate.start()}), which is not valid text"
+    if refuse_nul and "\x00" in text:
+        return "must not hold a NUL character"
     return None
 
 
@@ -300,7 +318,7 @@ def _request_problems(request: Any) -> List[str]:
     if problem := request_id_problem(request.request_id):
         problems.append(f"request_id: {problem}")
     if isinstance(request.options, dict) and (
-        problem := _json_problem({"options": request.options}, refuse_nul=True)
+        problem := json_problem({"options": request.options}, refuse_nul=True)
     ):
         problems.append(problem)
     requested_by = request.requested_by

@@ -129,3 +129,36 @@ def test_the_priority_lane_starts_at_priority_five() -> None:
     assert request_topic(make_request(priority=4)) is COLLECT_REQUESTS
     assert request_topic(ProcessRequest(job="sweep")) is PROCESS_REQUESTS
     assert request_topic(MaintenanceRequest(job="lag")) is MAINTENANCE_REQUESTS
+
+
+SURROGATES = [
+    (b'{"plugin": "file", "options": {"path": "\\ud800"}}', "options.path: text holds"),
+    (b'{"plugin": "file", "options": {"a\\udfffb": 1}}', "options: a key holds"),
+    (b'{"plugin": "fi\\udc00le"}', "plugin: text holds"),
+    (b'{"plugin": "file", "options": {"x": [["\\ud83d"]]}}', "options.x.0.0: text holds"),
+]
+
+
+@pytest.mark.parametrize(("payload", "message"), SURROGATES)
+def test_a_lone_surrogate_is_refused_with_where_it_is(payload: bytes, message: str) -> None:
+    with pytest.raises(RecordValidationError) as caught:
+        CollectRequest.parse(payload)
+    error = str(caught.value)
+    assert message in error and "lone surrogate" in error, error
+    error.encode("utf-8")  # the reason itself is text: it goes to headers, Redis and answers
+
+
+def test_every_record_refuses_a_lone_surrogate_even_where_any_value_is_allowed() -> None:
+    from streams.messages.records import Alert, MaintenanceRequest
+
+    status = {"request_id": "r1", "state": "SUCCESS", "result": {"title": "\ud800"}}
+    alert = {"source": "s", "subject": "x", "severity": "info", "message": "m", "details": {}}
+    for kind, data in [
+        (RequestStatus, status),
+        (Alert, {**alert, "details": {"\udbff": 1}}),
+        (MaintenanceRequest, {"job": "health", "options": {"note": "\udc00"}}),
+        (RawItem, {"source": "s", "source_id": "1", "title": "t", "engagement": {"\ud800": 1}}),
+    ]:
+        with pytest.raises(RecordValidationError, match="lone surrogate"):
+            kind.parse(json.dumps(data).encode())
+    assert CollectRequest.parse(b'{"plugin": "\\ud83d\\ude00"}').plugin == "\U0001f600"

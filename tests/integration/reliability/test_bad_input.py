@@ -9,11 +9,17 @@ from pathlib import Path
 from streams.config import Settings
 from streams.messages.records import RequestState, RequestStatus, is_request_id
 from streams.messages.topics import (
+    ALERTS,
     COLLECT_REQUESTS,
+    COLLECT_REQUESTS_PRIORITY,
     COLLECT_RESULTS,
     CONTROL,
+    ITEMS_ENRICHED,
+    ITEMS_RAW,
     MAINTENANCE_REQUESTS,
     PROCESS_REQUESTS,
+    PROCESSING_REPORTS,
+    TopicSpec,
 )
 from streams.reliability.deadletter import DeadLetterFilter, DeadLetters
 from streams.requests.state import RequestStates, redis_client
@@ -176,3 +182,56 @@ async def test_requests_with_bad_ids_are_dead_lettered_with_the_reason_on_every_
     for worker in (collector, maintenance):
         assert "\x00" not in worker.output()
         assert worker.process.poll() is None
+
+
+LONE_SURROGATES: dict[TopicSpec, bytes] = {
+    COLLECT_REQUESTS: b'{"plugin": "file", "dry_run": true, "options": {"path": "\\ud800"}}',
+    COLLECT_REQUESTS_PRIORITY: b'{"plugin": "file", "priority": 7, '
+    b'"options": {"path": "tests/fixtures/items.jsonl", "x\\udc00": 1}}',
+    CONTROL: b'{"command": "revoke", "request_id": "sur-revoked", "issued_by": "\\ud800"}',
+    PROCESSING_REPORTS: b'{"request_id": "sur-report", "items_handled": 1, "items_new": 1, '
+    b'"stage": "\\udfff"}',
+    ITEMS_RAW: b'{"source": "test", "source_id": "sur-1", "title": "caf\\ud800"}',
+    ITEMS_ENRICHED: b'{"key": "test:sur-2", "at": "2026-01-01T00:00:00Z", "title": "\\ud800"}',
+    PROCESS_REQUESTS: b'{"job": "test_pipeline", "request_id": "sur-process", '
+    b'"options": {"path": "\\ud800"}}',
+    MAINTENANCE_REQUESTS: b'{"job": "health", "request_id": "sur-health", '
+    b'"options": {"note": "\\ud800"}}',
+    ALERTS: b'{"source": "test", "subject": "sur", "severity": "info", "message": "m", '
+    b'"details": {"\\ud800": 1}}',
+}
+"""One message per consumed topic, valid but for a lone surrogate (valid JSON, not text)."""
+
+
+async def test_a_lone_surrogate_is_dead_lettered_at_once_with_the_reason_on_every_topic(
+    test_settings: Settings, start_workers: Callable[..., list[Worker]]
+) -> None:
+    settings = test_settings.model_copy(
+        update={"file_plugin_dir": ROOT, "collect_max_retries": 3, "retry_backoff_s": 0.2}
+    )
+    workers = [
+        *start_workers("collector", settings),
+        *start_workers("processor", settings),
+        *start_workers("maintenance", settings),
+    ]
+    for spec, payload in LONE_SURROGATES.items():
+        await produce(settings, spec, payload, key=f"sur-{spec.name}".encode())
+
+    letters = DeadLetters(settings)
+    for spec in LONE_SURROGATES:
+        key = f"sur-{spec.name}"
+
+        async def found(key: str = key) -> list[dict[str, object]]:
+            return [e.describe() for e in await letters.entries() if e.describe()["key"] == key]
+
+        [letter] = await apoll(found, 60) or [{"key": key, "missing": await letters.summary()}]
+        assert letter["attempts"] == 1, letter
+        assert letter["error_class"] == "RecordValidationError", letter
+        assert "lone surrogate" in str(letter["error_message"]), letter
+    requests = {f"sur-{spec.name}" for spec in (COLLECT_REQUESTS, COLLECT_REQUESTS_PRIORITY)}
+    finals = await wait_final(settings, requests)
+    assert all(final.state is RequestState.FAILURE for final in finals.values()), finals
+    assert all(final.retries == 1 for final in finals.values()), finals
+    statuses = [RequestStatus.parse(v) for v in await read_all(settings, COLLECT_RESULTS)]
+    assert not [s for s in statuses if s.state is RequestState.RETRY]
+    assert all(worker.process.poll() is None for worker in workers)
