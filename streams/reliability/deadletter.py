@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import math
+import re
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,19 +18,38 @@ from aiokafka.admin.records_to_delete import RecordsToDelete
 from streams.config import Settings
 from streams.exceptions import TrendStreamError
 from streams.messages.delivery import HEADER, Delivery
-from streams.messages.topics import DEAD_LETTER_TOPICS
+from streams.messages.topics import CATALOG, DEAD_LETTER_TOPICS
 
-__all__ = ["DeadLetter", "DeadLetterFilter", "DeadLetterNotFoundError", "DeadLetters"]
+__all__ = [
+    "MAX_IDS",
+    "DeadLetter",
+    "DeadLetterFilter",
+    "DeadLetterFilterError",
+    "DeadLetterNotFoundError",
+    "DeadLetters",
+]
 
 MARKER = HEADER + "marker"
 """Header of the records that mark a dead letter as redriven or purged (they carry no value)."""
 TARGET = HEADER + "target"
 DROPPED_ON_REDRIVE = ("attempt", "due", "traceback", "marker", "target")
 READ_TIMEOUT_S = 30.0
+MAX_IDS = 10_000
+"""The most dead-letter ids one filter may name."""
+LATEST_TIME = 253402300799.0
+"""9999-12-31T23:59:59Z: the latest time a filter may name (epoch seconds)."""
+_ID = re.compile(r"^(?P<dlq>[A-Za-z0-9._-]{1,200}):(?P<partition>\d{1,9}):(?P<offset>\d{1,19})$")
+_ERROR_CLASS = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,199}$")
+_ORIGINALS = tuple(spec.name.removesuffix(".dlq") for spec in DEAD_LETTER_TOPICS)
+"""The catalog topics that have a dead-letter topic."""
 
 
 class DeadLetterNotFoundError(TrendStreamError):
     """No active dead letter has this id."""
+
+
+class DeadLetterFilterError(TrendStreamError):
+    """A filter condition no dead letter could meet, or of the wrong form; names the field."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +100,40 @@ class DeadLetterFilter:
     until: float | None = None
     ids: frozenset[str] = field(default_factory=frozenset)
 
+    @classmethod
+    def checked(
+        cls,
+        *,
+        topic: str | None = None,
+        error_class: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        ids: Iterable[str] = (),
+        now: float | None = None,
+    ) -> DeadLetterFilter:
+        """The filter of every door (the dashboard, `trendctl dlq`), each condition checked:
+        `topic` a catalog topic with dead letters (`.dlq` may be added), `error_class` a class
+        name, `since` and `until` finite epoch seconds from 1970 (`since` not in the future,
+        `until` before year 10000, `since` not after `until`), `ids` at most MAX_IDS of the form
+        `<topic>.dlq:<partition>:<offset>`. DeadLetterFilterError naming the field otherwise.
+        """
+        if error_class is not None and not _ERROR_CLASS.match(error_class):
+            raise DeadLetterFilterError(
+                f"error_class: expected an error's class name (e.g. RecordValidationError), "
+                f"got {_shown(error_class)}"
+            )
+        start = _time("since", since, latest=time.time() if now is None else now)
+        end = _time("until", until, latest=LATEST_TIME)
+        if start is not None and end is not None and start > end:
+            raise DeadLetterFilterError(f"since ({start}) is after until ({end})")
+        return cls(
+            topic=_topic(topic) if topic is not None else None,
+            error_class=error_class,
+            since=start,
+            until=end,
+            ids=_ids(ids),
+        )
+
     def matches(self, letter: DeadLetter) -> bool:
         """True when the dead letter meets every condition."""
         return (
@@ -87,6 +143,57 @@ class DeadLetterFilter:
             and (self.until is None or letter.dead_at <= self.until)
             and (not self.ids or letter.id in self.ids)
         )
+
+
+def _shown(value: str) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:60]}... ({len(value):,} characters)"
+
+
+def _topic(name: str) -> str:
+    plain = name.removesuffix(".dlq")
+    if plain in _ORIGINALS:
+        return plain
+    choices = ", ".join(_ORIGINALS)
+    if any(spec.name == plain for spec in CATALOG):
+        raise DeadLetterFilterError(
+            f"topic: {_shown(name)} has no dead-letter topic (topics with dead letters: {choices})"
+        )
+    raise DeadLetterFilterError(
+        f"topic: {_shown(name)} is not a catalog topic (topics with dead letters: {choices})"
+    )
+
+
+def _time(field_name: str, value: float | None, latest: float) -> float | None:
+    """A time of the filter: finite, from 1970 and not after `latest`."""
+    if value is None:
+        return None
+    if not math.isfinite(value) or not 0 <= value <= LATEST_TIME:
+        raise DeadLetterFilterError(
+            f"{field_name}: expected epoch seconds from 0 to {LATEST_TIME:.0f} (year 9999), "
+            f"got {value}"
+        )
+    if value > latest:
+        raise DeadLetterFilterError(
+            f"{field_name}: {value} is in the future (now: {latest:.0f}); no dead letter is "
+            "that recent"
+        )
+    return float(value)
+
+
+def _ids(ids: Iterable[str]) -> frozenset[str]:
+    found = frozenset(ids)
+    if len(found) > MAX_IDS:
+        raise DeadLetterFilterError(f"ids: at most {MAX_IDS:,} dead-letter ids, got {len(found):,}")
+    for letter_id in sorted(found):
+        match = _ID.match(letter_id)
+        dlq = match["dlq"] if match else ""
+        if not dlq.endswith(".dlq") or dlq.removesuffix(".dlq") not in _ORIGINALS:
+            raise DeadLetterFilterError(
+                f"ids: {_shown(letter_id)} is not a dead-letter id: expected "
+                "<topic>.dlq:<partition>:<offset>, e.g. collect.requests.dlq:0:5"
+            )
+    return found
 
 
 class DeadLetters:

@@ -4,7 +4,7 @@ bad input; a property test posts arbitrary trigger bodies to a real collector an
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,10 @@ from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from streams.config import Settings
-from tests.support.workers import Worker, free_port
+from streams.messages.topics import COLLECT_REQUESTS
+from streams.reliability.deadletter import DeadLetters
+from tests.support.kafka import produce
+from tests.support.workers import Worker, apoll, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "web-errors-test-token"
@@ -100,6 +103,16 @@ BAD_BODIES: dict[str, tuple[bytes, int, str]] = {
         "(10,000 characters)",
     ),
     "not JSON": (b"{nope", 400, "JSON"),
+    "lone surrogate in an option": (
+        b'{"plugin": "file", "dry_run": true, "options": {"path": "\\ud800"}}',
+        400,
+        "options.path: text holds a lone surrogate (\\ud800 at 0)",
+    ),
+    "lone surrogate in a key": (
+        b'{"plugin": "file", "options": {"path": "x.jsonl", "a\\udc00": 1}}',
+        400,
+        "options: a key holds a lone surrogate (\\udc00 at 1)",
+    ),
     "over MAX_REQUEST_BYTES": (
         b'{"plugin": "' + b"x" * (2 * MIB) + b'"}',
         413,
@@ -166,7 +179,7 @@ JSON_VALUES = st.recursive(
     | st.integers()
     | st.floats()
     | st.text()
-    | st.sampled_from(["file", "all", "high_frequency", "x.jsonl", "a/b", "\x00", "yes"]),
+    | st.sampled_from(["file", "all", "high_frequency", "x.jsonl", "a/b", "\x00", "yes", "\ud800"]),
     lambda children: (
         st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
     ),
@@ -244,3 +257,66 @@ def test_without_a_token_every_action_is_refused(
         for headers in ({}, AUTH, {"Authorization": "Bearer"}):
             response = httpx.post(f"{worker.url}{path}", content=body, headers=headers, timeout=30)
             assert "API_TOKEN is not set" in _json_error(response, 401), path
+
+
+BAD_FILTERS: dict[bytes, str] = {
+    b'{"until": 1e400}': "until: numbers must be finite",
+    b'{"since": -1e400}': "since: numbers must be finite",
+    b'{"until": -1}': "until: expected epoch seconds from 0",
+    b'{"until": 1e300}': "until: expected epoch seconds from 0",
+    b'{"since": 4000000000}': "since: 4000000000.0 is in the future",
+    b'{"since": "9999-01-01T00:00:00+00:00"}': "is in the future",
+    b'{"since": 20, "until": 10}': "since (20.0) is after until (10.0)",
+    b'{"since": "yesterday"}': "since: expected epoch seconds or ISO 8601",
+    b'{"since": true}': "since: expected epoch seconds",
+    b'{"ids": ["not-an-id"]}': "ids: 'not-an-id' is not a dead-letter id",
+    b'{"ids": ["trends.updates.dlq:0:1"]}': "is not a dead-letter id",
+    b'{"ids": "collect.requests.dlq:0:0"}': "ids: expected a list",
+    b'{"ids": [5]}': "ids: each id is a string",
+    b'{"topic": "nope"}': "topic: 'nope' is not a catalog topic",
+    b'{"topic": "trends.updates"}': "topic: 'trends.updates' has no dead-letter topic",
+    b'{"topic": 5}': "topic: expected a string, got int",
+    b'{"error_class": ["x"]}': "error_class: expected a string, got list",
+    b'{"error_class": "no such class"}': "error_class: expected an error's class name",
+    b'{"all": "yes"}': "all: expected true or false",
+    b'{"all": false}': "or all: true for every dead letter",
+    b'{"all": true, "colour": "red"}': "unknown field(s): colour",
+    b"": "or all: true for every dead letter",
+    b"{}": "or all: true for every dead letter",
+    b"[]": "body must be a JSON object, got list",
+    b'{"topic": "\\ud800"}': "topic: text holds a lone surrogate (\\ud800 at 0)",
+    b'{"\\udc00": true}': "a key holds a lone surrogate (\\udc00 at 0)",
+}
+"""Bodies of a redrive or purge that no dead letter could rightly match: each names its field."""
+
+
+async def test_dead_letter_actions_refuse_bad_filters_and_touch_nothing(
+    clients: dict[str, httpx.Client], web_settings: Settings
+) -> None:
+    for n in range(2):
+        await produce(web_settings, COLLECT_REQUESTS, b'{"plugin": ', key=f"broken-{n}".encode())
+    letters = DeadLetters(web_settings)
+
+    async def broken() -> list[str]:
+        entries = await letters.entries()
+        return [e.id for e in entries if (e.delivery.key_text or "").startswith("broken-")]
+
+    ids = await apoll(lambda: _two(broken), 60)
+    assert ids, await letters.summary()
+    dashboard = clients["maintenance"]
+    for action in ("redrive", "purge"):
+        for body, message in BAD_FILTERS.items():
+            response = dashboard.post(f"/api/deadletters/{action}", content=body, headers=AUTH)
+            assert message in _json_error(response, 400), (action, body)
+    for query in ({"topic": "nope"}, {"error_class": "a b"}):
+        assert _json_error(dashboard.get("/api/deadletters", params=query), 400)
+    assert await broken() == ids
+
+    one = dashboard.post("/api/deadletters/purge", json={"ids": ids[:1]}, headers=AUTH)
+    assert one.status_code == 200 and one.json() == {"purged": ids[:1], "count": 1}, one.text
+    assert await broken() == ids[1:]
+
+
+async def _two(found: Callable[[], Awaitable[list[str]]]) -> list[str]:
+    ids = await found()
+    return ids if len(ids) == 2 else []

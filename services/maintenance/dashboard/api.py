@@ -19,7 +19,7 @@ from streams.config import Settings
 from streams.exceptions import TrendStreamError
 from streams.messages.records import CollectRequest, request_id_problem
 from streams.operations import inspect
-from streams.reliability.deadletter import DeadLetterFilter, DeadLetters
+from streams.reliability.deadletter import DeadLetters
 from streams.requests.client import revoke, submit
 from streams.servers.resources import WorkerResources
 
@@ -123,10 +123,7 @@ class DashboardApi:
 
     async def deadletters(self, call: Call) -> dict[str, Any]:
         """Active dead letters: counts per topic and error class, and the latest ones."""
-        query = call.query
-        where = DeadLetterFilter(
-            topic=inputs.name(query, "topic"), error_class=inputs.name(query, "error_class")
-        )
+        where = inputs.deadletter_query(call.query)
         letters = await DeadLetters(self.settings).entries(where)
         counts: dict[str, dict[str, int]] = {}
         for letter in letters:

@@ -11,7 +11,7 @@ import typer
 
 from streams.messages.records import RequestState, utcnow
 from streams.messages.topics import CATALOG, TopicSpec
-from streams.reliability.deadletter import DeadLetterFilter
+from streams.reliability.deadletter import DeadLetterFilter, DeadLetterFilterError
 
 __all__ = [
     "AsJson",
@@ -107,19 +107,18 @@ def dead_letter_filter(
     until: str | None = None,
     ids: list[str] | None = None,
 ) -> DeadLetterFilter:
-    """The dead letters an operation applies to; `topic` is an original catalog topic."""
-    if topic is not None:
-        spec = catalog_topic(topic.removesuffix(".dlq"))
-        if not spec.retried and not spec.dead_lettered:
-            raise BadInputError(f"topic {topic!r} has no dead-letter topic")
-        topic = spec.name
-    return DeadLetterFilter(
-        topic=topic,
-        error_class=error or None,
-        since=parse_time(since) if since else None,
-        until=parse_time(until) if until else None,
-        ids=frozenset(ids or ()),
-    )
+    """The dead letters an operation applies to, checked by the dashboard's rule too
+    (DeadLetterFilter.checked); `topic` is an original catalog topic."""
+    try:
+        return DeadLetterFilter.checked(
+            topic=topic,
+            error_class=error or None,
+            since=parse_time(since) if since else None,
+            until=parse_time(until) if until else None,
+            ids=ids or (),
+        )
+    except DeadLetterFilterError as exc:
+        raise BadInputError(str(exc)) from None
 
 
 def catalog_topic(name: str, namespace: str = "") -> TopicSpec:

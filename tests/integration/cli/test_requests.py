@@ -115,6 +115,17 @@ async def test_dead_letters_list_show_redrive_purge(
     unknown = await trendctl("dlq", "show", "collect.requests.dlq:0:999")
     assert unknown.code == 1 and "no active dead letter" in unknown.error_line()
 
+    for filters, message in [
+        (("--until", "1e400"), "until: expected epoch seconds"),
+        (("--since", "4000000000"), "since: 4000000000.0 is in the future"),
+        (("--id", "not-an-id"), "ids: 'not-an-id' is not a dead-letter id"),
+        (("--topic", "nope"), "topic: 'nope' is not a catalog topic"),
+    ]:
+        for command in (("dlq", "redrive"), ("dlq", "purge", "--yes"), ("dlq", "list")):
+            bad = await trendctl(*command, *filters)
+            assert bad.code == 2 and message in bad.error_line(), (command, filters, bad.err)
+    assert letter["id"] in [e.id for e in await letters.entries()], "a refused filter acted"
+
     redriven = await trendctl("dlq", "redrive", "--id", letter["id"])
     assert redriven.code == 0 and "redriven: 1" in redriven.out
 

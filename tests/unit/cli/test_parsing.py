@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -74,12 +75,33 @@ def test_states_are_checked_and_upper_cased() -> None:
 
 
 def test_a_dead_letter_filter_from_the_options() -> None:
-    where = dead_letter_filter("collect.requests.dlq", "RecordValidationError", "2h", None, ["x"])
+    letter = "collect.requests.dlq:0:5"
+    error = "RecordValidationError"
+    where = dead_letter_filter("collect.requests.dlq", error, "2h", None, [letter])
     assert where.topic == "collect.requests"
     assert where.error_class == "RecordValidationError"
     assert where.since is not None and where.until is None
-    assert where.ids == frozenset({"x"})
+    assert where.ids == frozenset({letter})
     assert dead_letter_filter() == dead_letter_filter(None, None, None, None, [])
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"until": "1e400"}, "until: expected epoch seconds from 0"),
+        ({"since": "1e400"}, "since: expected epoch seconds from 0"),
+        ({"since": "4000000000"}, "since: 4000000000.0 is in the future"),
+        ({"since": "1h", "until": "2h"}, "is after until"),
+        ({"ids": ["not-an-id"]}, "ids: 'not-an-id' is not a dead-letter id"),
+        ({"ids": ["trends.updates.dlq:0:1"]}, "is not a dead-letter id"),
+        ({"error": "Record Error"}, "error_class: expected an error's class name"),
+    ],
+)
+def test_a_dead_letter_filter_refuses_what_no_dead_letter_could_match(
+    arguments: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(BadInputError, match=message):
+        dead_letter_filter(**arguments)
 
 
 def test_a_dead_letter_filter_refuses_a_topic_without_dead_letters() -> None:

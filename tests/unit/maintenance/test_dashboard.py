@@ -55,6 +55,12 @@ def test_bodies_are_json_objects() -> None:
         json_body(b"{nope")
     with pytest.raises(DashboardInputError, match="must be a JSON object, got list"):
         json_body(b"[1]")
+    with pytest.raises(DashboardInputError, match="body: until: numbers must be finite"):
+        json_body(b'{"until": 1e400}')
+    with pytest.raises(DashboardInputError, match=r"body: topic: text holds a lone surrogate"):
+        json_body(b'{"topic": "\\ud800"}')
+    with pytest.raises(DashboardInputError, match=r"body: payload: a key holds a lone surrogate"):
+        json_body(b'{"\\udfff": 1}')
 
 
 def test_a_dead_letter_filter_needs_a_condition_or_all() -> None:
@@ -68,8 +74,14 @@ def test_a_dead_letter_filter_needs_a_condition_or_all() -> None:
     assert ids == frozenset({"items.raw.dlq:0:3"})
     for body, message in [
         ({}, "all: true"),
-        ({"all": "yes"}, "all: true"),
-        ({"topic": 3}, "topic: expected a name"),
+        ({"all": False}, "all: true"),
+        ({"all": "yes"}, "all: expected true or false"),
+        ({"topic": 3}, "topic: expected a string, got int"),
+        ({"topic": "nope"}, "topic: 'nope' is not a catalog topic"),
+        ({"until": float("inf")}, "until: expected epoch seconds from 0"),
+        ({"since": 4e9}, "since: 4000000000.0 is in the future"),
+        ({"ids": ["not-an-id"]}, "ids: 'not-an-id' is not a dead-letter id"),
+        ({"ids": [3]}, "ids: each id is a string"),
         ({"since": "yesterday"}, "since: expected epoch seconds"),
         ({"until": "2026-01-01T00:00:00"}, "with a timezone"),
         ({"ids": "items.raw.dlq:0:3"}, "ids: expected a list"),
