@@ -132,8 +132,13 @@ async def collect_priority(stream: Any) -> None:
 
 
 async def _revoke(command: ControlCommand) -> None:
+    """Keep the revocation; a `then_process` request waiting for the processor ends REVOKED
+    now (a queued or running one is stopped by its own check)."""
     await resources.states.revoke(command.request_id)
     log.info("request revoked by=%s", command.issued_by, extra={"request_id": command.request_id})
+    pending = await processing.revoke(command.request_id)
+    if pending is not None:
+        await (await get_runner()).revoke(pending)
 
 
 async def _reported(report: ProcessingReport) -> None:
@@ -145,7 +150,8 @@ async def _reported(report: ProcessingReport) -> None:
 
 @app.agent(control_topic)
 async def control(stream: Any) -> None:
-    """Control commands: `revoke` marks a request revoked for every worker (Redis)."""
+    """Control commands: `revoke` marks a request revoked for every worker (Redis), and ends
+    one waiting for the processor."""
     await consume_records(stream, ControlCommand, guard, _revoke)
 
 

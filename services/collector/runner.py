@@ -21,7 +21,7 @@ from services.collector.ratelimit import RedisRateLimiter
 from streams.config import Settings
 from streams.exceptions import RecordValidationError, UnknownPluginError
 from streams.messages.delivery import Delivery
-from streams.messages.records import CollectRequest, Lane, RawItem, RequestState, RequestStatus
+from streams.messages.records import CollectRequest, Lane, RawItem, RequestStatus
 from streams.reliability.decoding import parse_request
 from streams.reliability.limits import TimeLimits
 from streams.reliability.retry import RetryPolicy
@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 RequestSink = Callable[[CollectRequest, Lane], Awaitable[None]]
 """Produces a request to a lane's topic (a group's children)."""
 EXPECTED_FAILURES = (PluginError, UnknownPluginError, RecordValidationError, CollectorError)
+PROCESSOR = "the processor"
+"""What a `then_process` request waits for."""
 
 
 def parse_trigger(payload: bytes | None, max_bytes: int, key: str | None = None) -> CollectRequest:
@@ -84,10 +86,11 @@ class Processing(Protocol):
         """Items of the request the broker acknowledged."""
 
     async def expect(self, request_id: str, items: int, context: dict[str, Any]) -> Pending | None:
-        """The run published `items` items; Pending if they were all processed already."""
+        """The run published `items` items; Pending if they were all processed already;
+        RevokedError if the request was revoked meanwhile."""
 
     async def finished(self, request_id: str) -> None:
-        """The request's SUCCESS is published."""
+        """The request's SUCCESS (or REVOKED after waiting) is published."""
 
 
 @dataclass(frozen=True)
@@ -168,7 +171,21 @@ class RequestRunner:
         return await self._lifecycles[lane].run(request, attempt)
 
     async def complete(self, pending: Pending) -> RequestStatus:
-        """Publish the SUCCESS of a `then_process` request whose items are all processed."""
+        """Publish the end of a `then_process` request whose items are all processed: SUCCESS,
+        or REVOKED if it was revoked while it waited."""
+        lifecycle, report, result = self._waited(pending)
+        return await lifecycle.finish(report, result, PROCESSOR)
+
+    async def revoke(self, pending: Pending) -> RequestStatus:
+        """Publish REVOKED for a `then_process` request revoked while it waited for the
+        processor (ended by the tracker's `revoke`), with its figures so far."""
+        lifecycle, report, result = self._waited(pending)
+        return await lifecycle.revoke_waiting(report, result, PROCESSOR)
+
+    def _waited(
+        self, pending: Pending
+    ) -> tuple[RequestLifecycle[CollectRequest], StatusReporter, dict[str, Any]]:
+        """The lifecycle, reporter and final result of a request that waited for the processor."""
         context = pending.context
         lifecycle = self._lifecycles["bulk"]
         report = lifecycle.reporter(
@@ -177,9 +194,7 @@ class RequestRunner:
             parent_id=context["parent_id"],
             timings=context["timings"],
         )
-        return await lifecycle.succeed(
-            report, {**context["result"], "processing": pending.processing}
-        )
+        return lifecycle, report, {**context["result"], "processing": pending.processing}
 
     def limits(self, plugin: str) -> TimeLimits:
         """The soft and hard time limits of a plugin's runs (per-plugin settings first)."""
@@ -217,7 +232,9 @@ class RequestRunner:
                 await http.aclose()
         result["duration_s"] = round(time.monotonic() - started, 3)
         if tracked:
-            return await self._await_processing(request, report, result)
+            waiting = {**result, "processing": "waiting for the processor"}
+            wait = partial(self._await_processing, request, report, result)
+            return Outcome(waiting, waiting=True, wait=wait, awaits=PROCESSOR)
         return Outcome(result)
 
     async def _published(self, request_id: str, items: list[RawItem]) -> None:
@@ -226,8 +243,9 @@ class RequestRunner:
 
     async def _await_processing(
         self, request: CollectRequest, report: StatusReporter, result: dict[str, Any]
-    ) -> Outcome:
-        """Stay STARTED until the processor reported every published item (`then_process`)."""
+    ) -> dict[str, Any] | None:
+        """Once STARTED says it waits: wait until the processor reported every published item
+        (`then_process`); the final result if they all were already (RevokedError: revoked)."""
         context = {
             "result": result,
             "timings": report.timings,
@@ -237,9 +255,7 @@ class RequestRunner:
         pending = await self.deps.processing.expect(
             request.request_id, result["items_published"], context
         )
-        if pending is None:
-            return Outcome({**result, "processing": "waiting for the processor"}, waiting=True)
-        return Outcome({**result, "processing": pending.processing})
+        return None if pending is None else {**result, "processing": pending.processing}
 
     def _http(self, plugin: Plugin) -> SourceHttp | None:
         if not plugin.uses_http:
@@ -266,10 +282,10 @@ class RequestRunner:
         return Outcome(result, waiting=True)
 
     async def _settled(self, status: RequestStatus) -> None:
-        """A final status: a `then_process` SUCCESS is confirmed to the tracker, the plugin run
-        recorded, and the parent group closed when this was its last child."""
-        waited = isinstance((status.result or {}).get("processing"), dict)
-        if status.state is RequestState.SUCCESS and waited:
+        """A final status: the end of a `then_process` request that waited (SUCCESS, or
+        REVOKED) is confirmed to the tracker, the plugin run recorded, and the parent group
+        closed when this was its last child."""
+        if isinstance((status.result or {}).get("processing"), dict):
             await self.deps.processing.finished(status.request_id)
         if status.plugin in self.registry.names():
             await self.deps.runs.record(status)

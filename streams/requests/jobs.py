@@ -39,6 +39,7 @@ __all__ = [
     "Revocations",
     "Settled",
     "Task",
+    "Wait",
     "check_job_options",
     "close_on_shutdown",
     "job_handlers",
@@ -75,6 +76,11 @@ class Revocations(Protocol):
         """True once the request was revoked."""
 
 
+Wait = Callable[[], Awaitable[dict[str, Any] | None]]
+"""Lets others end a waiting request; a result when it can end at once (SUCCESS); RevokedError
+when it was revoked meanwhile."""
+
+
 @dataclass(frozen=True)
 class Outcome:
     """How a request's work ended: its result, for SUCCESS; or `waiting`: the request stays
@@ -82,6 +88,11 @@ class Outcome:
 
     result: dict[str, Any]
     waiting: bool = False
+    wait: Wait | None = None
+    """Called once the waiting STARTED is published, never before, so that no final state
+    others publish can come before it."""
+    awaits: str = "others"
+    """What a waiting request waits for, as a revocation meanwhile says ("the processor")."""
 
 
 @dataclass(frozen=True)
@@ -118,12 +129,13 @@ class RequestLifecycle(Generic[Q]):
 
     RECEIVED, then REVOKED if it was revoked before it ran; the service's `prepare` checks it
     and gives its work; STARTED; then SUCCESS with the work's result (or STARTED again while
-    it waits for others to end it). A message over `max_bytes` or not a valid request, and
-    bad input (RecordValidationError), are FAILURE at once; any other failure is RETRY (with
-    its due time) while `policy` allows, then FAILURE; a revocation while the work runs under
-    limits stops it (REVOKED, checked every `revoke_check_s`); an outage (a server away) is
-    raised, for the guard to wait it out. Every status goes to `statuses`; `settled` hears
-    each final one.
+    it waits for others to end it: `finish`, or `revoke_waiting`). A message over `max_bytes`
+    or not a valid request, and bad input (RecordValidationError), are FAILURE at once; any
+    other failure is RETRY (with its due time) while `policy` allows, then FAILURE; a
+    revocation while the work runs under limits stops it (REVOKED, checked every
+    `revoke_check_s`), and one while it waits ends it REVOKED, never SUCCESS; an outage (a
+    server away) is raised, for the guard to wait it out. Every status goes to `statuses`;
+    `settled` hears each final one.
     """
 
     def __init__(
@@ -212,11 +224,32 @@ class RequestLifecycle(Generic[Q]):
             await self.settled(status)
         return status
 
-    async def succeed(self, report: StatusReporter, result: dict[str, Any]) -> RequestStatus:
-        """Publish the SUCCESS of a request that was waiting (STARTED) for others to end it."""
-        status = await report(RequestState.SUCCESS, result=result)
+    async def finish(
+        self, report: StatusReporter, result: dict[str, Any], awaits: str = "others"
+    ) -> RequestStatus:
+        """Publish the end of a request that was waiting (STARTED) for `awaits` to end it:
+        SUCCESS with `result`, or REVOKED (with it) if it was revoked meanwhile."""
+        status = await self._ended(report, result, awaits)
         await self.settled(status)
         return status
+
+    async def revoke_waiting(
+        self, report: StatusReporter, result: dict[str, Any], awaits: str = "others"
+    ) -> RequestStatus:
+        """Publish REVOKED (with `result`) for a request revoked while it waited (STARTED) for
+        `awaits` to end it."""
+        status = await report(RequestState.REVOKED, result=result, error=_revoked(report, awaits))
+        await self.settled(status)
+        return status
+
+    async def _ended(
+        self, report: StatusReporter, result: dict[str, Any], awaits: str
+    ) -> RequestStatus:
+        """SUCCESS, unless the request was revoked while it waited (REVOKED)."""
+        if await self.revocations.is_revoked(report.request_id):
+            error = _revoked(report, awaits)
+            return await report(RequestState.REVOKED, result=result, error=error)
+        return await report(RequestState.SUCCESS, result=result)
 
     async def _run(self, request: Q, report: StatusReporter) -> RequestStatus:
         if await self.revocations.is_revoked(request.request_id):
@@ -229,8 +262,11 @@ class RequestLifecycle(Generic[Q]):
             revoked = partial(self.revocations.is_revoked, request.request_id)
             work = run_limited(work, task.limits, revoked, self.revoke_check_s)
         outcome = await work
-        state = RequestState.STARTED if outcome.waiting else RequestState.SUCCESS
-        return await report(state, result=outcome.result)
+        if not outcome.waiting:
+            return await report(RequestState.SUCCESS, result=outcome.result)
+        status = await report(RequestState.STARTED, result=outcome.result)
+        ended = await outcome.wait() if outcome.wait is not None else None
+        return status if ended is None else await self._ended(report, ended, outcome.awaits)
 
     async def _failed(self, report: StatusReporter, exc: Exception, attempt: int) -> RequestStatus:
         """RETRY with the next due time while the policy allows, else FAILURE."""
@@ -240,6 +276,10 @@ class RequestLifecycle(Generic[Q]):
         note = RetryNote(attempt, decision.due or None, Failure.of(exc).traceback)
         state = RequestState.RETRY if decision.action == "retry" else RequestState.FAILURE
         return await report(state, error=exc, retry=note)
+
+
+def _revoked(report: StatusReporter, awaits: str) -> RevokedError:
+    return RevokedError(f"request {report.request_id} was revoked while waiting for {awaits}")
 
 
 def check_job_options(request: JobRequest, schemas: OptionSchemas) -> JobOptions | None:

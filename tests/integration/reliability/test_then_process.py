@@ -18,6 +18,8 @@ from services.collector.seen import SeenItems
 from streams.config import Settings
 from streams.messages.records import ProcessingReport, RawItem, RequestState, RequestStatus
 from streams.messages.topics import COLLECT_REQUESTS, COLLECT_RESULTS, PROCESSING_REPORTS
+from streams.reliability.limits import RevokedError
+from streams.requests.client import RequestHandle
 from streams.requests.jobs import NO_RETRIES
 from streams.requests.state import redis_client
 from tests.factories import make_request
@@ -144,6 +146,48 @@ async def test_of_concurrent_reports_and_expect_exactly_one_closes(
     outcomes = await asyncio.gather(tracker.expect("race", 40, {}), *calls)
     closing = [outcome for outcome in outcomes if outcome is not None]
     assert len(closing) == 1 and closing[0].processing["items_processed"] == 40
+
+
+async def test_a_revocation_ends_a_waiting_request_once_and_later_reports_change_nothing(
+    tracker: ProcessingTracker,
+) -> None:
+    assert await tracker.revoke("never-tracked") is None
+    assert not await tracker.redis.exists(tracker.prefix + "never-tracked")
+    await tracker.begin("w")
+    await tracker.published("w", *KEYS)
+    assert await tracker.expect("w", 5, {"run": 1}) is None
+    assert await tracker.reported(_report("w", KEYS[:2], KEYS[:1])) is None
+    revoked = Pending("w", {"run": 1}, {"items_processed": 2, "items_new": 1})
+    assert await tracker.revoke("w") == revoked
+    assert await tracker.revoke("w") == revoked  # redelivered before its REVOKED was confirmed
+    assert await tracker.reported(_report("w", KEYS)) is None
+    await tracker.finished("w")
+    assert await tracker.revoke("w") is None
+    assert await tracker.reported(_report("w", KEYS, stage="clustered")) is None
+
+
+async def test_a_revocation_while_the_run_publishes_ends_it_at_its_expect(
+    tracker: ProcessingTracker,
+) -> None:
+    await tracker.begin("p")
+    await tracker.published("p", *KEYS[:2])
+    assert await tracker.revoke("p") is None  # still publishing: its run ends it
+    await tracker.published("p", *KEYS[2:])
+    with pytest.raises(RevokedError):
+        await tracker.expect("p", 5, {})
+    assert await tracker.reported(_report("p", KEYS)) is None
+
+
+async def test_a_request_closed_by_its_reports_is_not_revoked_by_the_tracker(
+    tracker: ProcessingTracker,
+) -> None:
+    await tracker.begin("c")
+    await tracker.published("c", *KEYS)
+    await tracker.expect("c", 5, {})
+    closed = await tracker.reported(_report("c", KEYS))
+    assert closed is not None
+    assert await tracker.revoke("c") is None  # its end is being published (SUCCESS or REVOKED)
+    assert await tracker.reported(_report("c", KEYS)) == closed
 
 
 # --- a collector killed between sending its items and the broker's acknowledgement ---------------
@@ -283,3 +327,37 @@ async def test_repeated_reports_and_a_rerun_count_each_item_once(
     assert final.state is RequestState.SUCCESS
     assert final.result is not None
     assert final.result["processing"] == {"items_processed": 5, "items_new": 5}
+
+
+async def test_a_request_cancelled_while_it_waits_for_the_processor_ends_revoked(
+    test_settings: Settings, start_workers: Callable[..., list[Worker]]
+) -> None:
+    settings = test_settings.model_copy(update={"file_plugin_dir": ROOT, "seen_items_ttl_s": 0})
+    start_workers("collector", settings)
+    cancelled, later = (make_request(dry_run=False, then_process=True) for _ in range(2))
+    rid = cancelled.request_id
+    await produce(settings, COLLECT_REQUESTS, cancelled.dumps(), rid.encode())
+    await read_until(settings, COLLECT_RESULTS, lambda v: _waiting(v, rid) >= 1)
+    async with RequestHandle(rid, settings) as handle:
+        await handle.cancel(issued_by="test")
+    final = (await wait_final(settings, {rid}, timeout=30))[rid]
+    assert final.state is RequestState.REVOKED, final
+    assert "waiting for the processor" in (final.error or "")
+
+    # The processor reports every item afterwards: the request stays REVOKED. `later`'s report
+    # follows them on their partition, so once `later` succeeded, they were all read.
+    lid = later.request_id
+    await produce(settings, COLLECT_REQUESTS, later.dumps(), lid.encode())
+    await read_until(settings, COLLECT_RESULTS, lambda v: _waiting(v, lid) >= 1)
+    for report in (
+        _report(rid, ITEMS),
+        _report(rid, ITEMS, stage="clustered"),
+        _report(lid, ITEMS),
+    ):
+        await produce(settings, PROCESSING_REPORTS, report.dumps(), rid.encode())
+    assert (await wait_final(settings, {lid}))[lid].state is RequestState.SUCCESS
+    statuses = [RequestStatus.parse(v) for v in await read_all(settings, COLLECT_RESULTS)]
+    assert [s.state for s in statuses if s.request_id == rid][-1] is RequestState.REVOKED
+    assert not [s for s in statuses if s.request_id == rid and s.state is RequestState.SUCCESS]
+    async with RequestHandle(rid, settings) as handle:
+        assert await handle.state() is RequestState.REVOKED

@@ -15,7 +15,7 @@ from services.collector.processing import Pending
 from services.collector.runner import CollectorDeps, RequestRunner
 from streams.config import load_settings
 from streams.messages.records import CollectRequest, Lane, RawItem, RequestState, RequestStatus
-from streams.reliability.limits import TimeLimits
+from streams.reliability.limits import RevokedError, TimeLimits
 from streams.reliability.retry import RetryPolicy
 from streams.requests.jobs import NO_RETRIES
 from tests.factories import make_item, make_request
@@ -396,6 +396,65 @@ async def test_a_then_process_request_succeeds_once_its_items_are_processed() ->
     )
     assert sinks.processing.calls[-1] == ("finished", request.request_id)
     assert [run.state for run in sinks.runs.recorded] == [RequestState.SUCCESS]
+
+
+def _waited(request: CollectRequest, waiting: RequestStatus) -> dict[str, Any]:
+    """The context the tracker keeps for a request waiting for the processor."""
+    assert waiting.result is not None
+    return {
+        "result": {k: v for k, v in waiting.result.items() if k != "processing"},
+        "timings": waiting.timings,
+        "plugin": request.plugin,
+        "parent_id": None,
+    }
+
+
+async def test_a_then_process_request_revoked_while_it_waits_never_succeeds() -> None:
+    sinks = Sinks()
+    runner = _runner(sinks)
+    request, other = (make_request(dry_run=False, then_process=True) for _ in range(2))
+    figures = {"items_processed": 5, "items_new": 5}
+    waiting = await runner.run(request)
+    sinks.revocations.revoked.add(request.request_id)  # revoked, then its items were processed
+    final = await runner.complete(Pending(request.request_id, _waited(request, waiting), figures))
+    assert (final.state, final.result and final.result["processing"]) == (
+        RequestState.REVOKED,
+        figures,
+    )
+    assert (
+        final.error == f"request {request.request_id} was revoked while waiting for the processor"
+    )
+    assert sinks.processing.calls[-1] == ("finished", request.request_id)
+
+    waiting = await runner.run(other)  # revoked while waiting: the tracker ended it
+    so_far = {"items_processed": 2, "items_new": 1}
+    ended = await runner.revoke(Pending(other.request_id, _waited(other, waiting), so_far))
+    assert (ended.state, ended.result and ended.result["processing"]) == (
+        RequestState.REVOKED,
+        so_far,
+    )
+    assert sinks.processing.calls[-1] == ("finished", other.request_id)
+    assert [run.state for run in sinks.runs.recorded] == [RequestState.REVOKED] * 2
+
+
+async def test_a_then_process_request_says_it_waits_before_anyone_can_end_it() -> None:
+    sinks = Sinks()
+    said: list[object] = []
+
+    async def expect(request_id: str, items: int, context: dict[str, Any]) -> Pending | None:
+        said.append((sinks.statuses[-1].result or {}).get("processing"))
+        raise RevokedError(f"request {request_id} was revoked while it ran")
+
+    sinks.processing.expect = expect  # type: ignore[method-assign]
+    final = await _runner(sinks).run(make_request(dry_run=False, then_process=True))
+    assert said == ["waiting for the processor"]
+    assert [s.state for s in sinks.statuses] == [
+        RequestState.RECEIVED,
+        RequestState.STARTED,
+        RequestState.STARTED,
+        RequestState.REVOKED,
+    ]
+    assert final.state is RequestState.REVOKED
 
 
 async def test_a_request_revoked_before_it_ran_is_revoked_and_recorded() -> None:
