@@ -5,9 +5,13 @@ from __future__ import annotations
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
+from http import HTTPStatus
 from typing import Any
 
 from aiohttp import web as aiohttp_web
+from aiohttp.http_exceptions import LineTooLong
+from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_request import BaseRequest
 from faust import web
 
 from streams.config import Settings
@@ -43,10 +47,58 @@ def install_json_errors(app: TrendStreamApp) -> None:
     """Answer every error of this worker's web server as JSON, never a traceback or a 500 for
     bad input: a route or method that does not exist (404, 405), a body too large (413),
     invalid input (400), a server the worker needs away (503 with Retry-After), and anything
-    unexpected (500, logged with its traceback). Call before the web server starts."""
-    middlewares = app.web.web_app.middlewares  # type: ignore[attr-defined]
+    unexpected (500, logged with its traceback); also what aiohttp refuses before any route
+    sees it (a request line or header over its 8,190 bytes, a malformed request: 400). Call
+    before the web server starts."""
+    server = app.web
+    middlewares = server.web_app.middlewares  # type: ignore[attr-defined]
     if _json_errors not in middlewares:
         middlewares.append(_json_errors)
+        server._runner = _JsonErrorRunner(server.web_app, access_log=None)  # type: ignore[attr-defined]
+
+
+class _JsonErrorHandler(RequestHandler):
+    """aiohttp's connection handler, answering a request it could not parse with the JSON
+    error of every route instead of plain text."""
+
+    def handle_error(
+        self,
+        request: BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> aiohttp_web.StreamResponse:
+        if request.writer.output_size > 0:  # an answer has begun: aiohttp closes the connection
+            return super().handle_error(request, status, exc, message)
+        if isinstance(exc, LineTooLong):
+            message = (
+                f"the request line (method and URL) or a header is longer than {exc.args[1]} "
+                "bytes, the most this server reads"
+            )
+        problem = message or HTTPStatus(status).phrase
+        if status >= 500:
+            log.error("web request failed status=%d: %s", status, problem, exc_info=exc)
+        else:
+            log.warning("web request refused status=%d: %s", status, problem[:300])
+        response = error_response(status, problem)
+        response.force_close()
+        return response
+
+
+class _JsonErrorServer(aiohttp_web.Server):
+    """aiohttp's server, whose connections are _JsonErrorHandlers."""
+
+    def __call__(self) -> RequestHandler:
+        return _JsonErrorHandler(self, loop=self._loop, **self._kwargs)
+
+
+class _JsonErrorRunner(aiohttp_web.AppRunner):
+    """Faust's runner of the worker's web app, serving it with a _JsonErrorServer."""
+
+    async def _make_server(self) -> aiohttp_web.Server:
+        server = await super()._make_server()
+        server.__class__ = _JsonErrorServer  # aiohttp builds it with no way to pick the handler
+        return server
 
 
 @aiohttp_web.middleware

@@ -171,6 +171,21 @@ def test_unknown_routes_methods_and_request_ids_are_json_errors(
         assert "invalid request id" in _json_error(cancel, 400)
         assert "invalid request id" in _json_error(dashboard.get(f"/api/requests/{bad}"), 400)
     _json_error(collector.get("/requests/nobody-asked"), 404)
+    page = dashboard.get("/dashboard/requests/nobody-asked")
+    assert "no request 'nobody-asked' is known" in _json_error(page, 404)
+    assert "invalid request id" in _json_error(dashboard.get("/dashboard/requests/a%20b"), 400)
+
+
+def test_what_aiohttp_refuses_before_any_route_is_a_json_error_too(
+    clients: dict[str, httpx.Client],
+) -> None:
+    long_line = "longer than 8190 bytes, the most this server reads"
+    for client in clients.values():
+        for path in (f"/health?x={'a' * 20_000}", f"/requests/{'r' * 20_000}"):
+            assert long_line in _json_error(client.get(path), 400), path
+        header = client.get("/health/live", headers={"X-Long": "h" * 20_000})
+        assert long_line in _json_error(header, 400)
+        assert client.get("/health/live").status_code == 200
 
 
 JSON_VALUES = st.recursive(

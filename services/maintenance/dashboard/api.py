@@ -17,7 +17,7 @@ from services.maintenance.lag import LagMonitor, lag_history
 from services.maintenance.plugin_health import current_health
 from streams.config import Settings
 from streams.exceptions import TrendStreamError
-from streams.messages.records import CollectRequest, request_id_problem
+from streams.messages.records import CollectRequest, RequestStatus, request_id_problem
 from streams.operations import inspect
 from streams.reliability.deadletter import DeadLetters
 from streams.requests.client import revoke, submit
@@ -76,12 +76,17 @@ class DashboardApi:
     async def request(self, call: Call) -> dict[str, Any]:
         """One request: its latest status, result, traceback and timeline."""
         request_id = call.path["request_id"]
+        info = inspect.request_info(await self.status(request_id)).as_dict()
+        timeline = await inspect.timeline(self.settings, request_id, self.resources.redis)
+        return {**info, "timeline": timeline}
+
+    async def status(self, request_id: str) -> RequestStatus:
+        """A request's latest status; DashboardInputError for an invalid id, NotFoundError
+        when no request has it."""
         status = await self.resources.states.get(_checked_id(request_id))
         if status is None:
             raise NotFoundError(f"no request {request_id!r} is known")
-        info = inspect.request_info(status).as_dict()
-        timeline = await inspect.timeline(self.settings, request_id, self.resources.redis)
-        return {**info, "timeline": timeline}
+        return status
 
     async def cancel(self, call: Call) -> dict[str, Any]:
         """Revoke a request: recorded in Redis at once and announced on `control`."""

@@ -33,7 +33,7 @@ def install_dashboard(app: TrendStreamApp, api: DashboardApi) -> None:
         by_path[op.path][op.method] = op
     for path, methods in by_path.items():
         app.page(path)(_api_view(path, methods, api))
-    _install_pages(app, api.settings.dashboard_refresh_s)
+    _install_pages(app, api)
 
 
 def _api_view(path: str, methods: dict[str, Operation], api: DashboardApi) -> type[web.View]:
@@ -77,8 +77,9 @@ async def serve(
     return view.json(result, status=op.status)
 
 
-def _install_pages(app: TrendStreamApp, refresh_s: float) -> None:
+def _install_pages(app: TrendStreamApp, api: DashboardApi) -> None:
     spec = document()
+    refresh_s = api.settings.dashboard_refresh_s
 
     @app.page(OPENAPI_PATH)
     async def openapi(view: web.View, request: web.Request) -> web.Response:
@@ -90,6 +91,12 @@ def _install_pages(app: TrendStreamApp, refresh_s: float) -> None:
 
     @app.page("/dashboard/requests/{request_id}")
     async def detail(view: web.View, request: web.Request, request_id: str) -> web.Response:
+        try:
+            await api.status(request_id)
+        except DashboardInputError as exc:
+            return view.json({"error": str(exc)}, status=400)
+        except NotFoundError as exc:
+            return view.json({"error": str(exc)}, status=404)
         return view.html(request_page(refresh_s, request_id))
 
     @app.page("/dashboard/static/{name}")
