@@ -28,6 +28,7 @@ from streams.messages.records import CollectRequest, ControlCommand, Lane, Proce
 from streams.messages.topics import (
     COLLECT_REQUESTS,
     COLLECT_REQUESTS_PRIORITY,
+    COLLECT_RESULTS,
     CONTROL,
     PROCESSING_REPORTS,
 )
@@ -90,14 +91,14 @@ async def get_runner() -> RequestRunner:
                 CollectorDeps(
                     default_registry(settings),
                     settings,
-                    status_publisher(results_topic, resources.states),
+                    status_publisher(results_topic, COLLECT_RESULTS, resources.states),
                     _publish_item,
                     publish_request,
                     redis=redis,
                     revocations=resources.states,
                     seen=SeenItems(redis, settings),
                     groups=GroupTracker(redis, settings),
-                    runs=PluginRunLog(await resources.pool(), PluginHealthView(settings)),
+                    runs=PluginRunLog(await resources.pool(), PluginHealthView(settings), settings),
                     processing=processing,
                     policy=_collect_policy,
                 )

@@ -14,6 +14,7 @@ from pydantic import TypeAdapter, ValidationError
 from services.collector.plugins import Plugin, PluginContext, PluginError
 from services.collector.plugins.options import limit_option
 from streams.messages.records import CollectRequest, RawItem
+from streams.messages.topics import MessageTooLargeError
 
 __all__ = ["CONFIRM_EVERY", "Collection", "Confirmed", "ItemSink", "Seen"]
 
@@ -69,6 +70,9 @@ class Collection:
     seen: Seen
     confirmed: Confirmed
     sample_size: int = 5
+    max_item_bytes: int | None = None
+    """The largest item published (the processor's MAX_REQUEST_BYTES); a larger one fails the
+    run at once (MessageTooLargeError). None: no limit."""
     counts: dict[str, int] = field(
         default_factory=lambda: dict.fromkeys(("collected", "published", "seen", "too_old"), 0)
     )
@@ -103,11 +107,20 @@ class Collection:
         elif await self._seen(item):
             self.counts["seen"] += 1
         else:
+            self._check_size(item)
             self._sent.append((item, await self.publish(item)))
             self._sent_keys.add(item.key)
             self.counts["published"] += 1
             if len(self._sent) >= CONFIRM_EVERY:
                 await self._confirm()
+
+    def _check_size(self, item: RawItem) -> None:
+        size = len(item.dumps())
+        if self.max_item_bytes is not None and size > self.max_item_bytes:
+            raise MessageTooLargeError(
+                f"item {item.key} is {size:,} bytes; the processor takes items of at most "
+                f"{self.max_item_bytes:,} (MAX_REQUEST_BYTES)"
+            )
 
     async def _seen(self, item: RawItem) -> bool:
         if self.seen.enabled and item.key in self._sent_keys:

@@ -22,6 +22,7 @@ from streams.config import Settings
 from streams.exceptions import RecordValidationError, UnknownPluginError
 from streams.messages.delivery import Delivery
 from streams.messages.records import CollectRequest, Lane, RawItem, RequestStatus
+from streams.messages.topics import ITEMS_RAW
 from streams.reliability.decoding import parse_request
 from streams.reliability.limits import TimeLimits
 from streams.reliability.retry import RetryPolicy
@@ -222,7 +223,13 @@ class RequestRunner:
         ctx = PluginContext(request.request_id, deps.settings, request.dry_run, http, deps.redis)
         confirmed = partial(self._published, request.request_id) if tracked else _untracked
         collection = Collection(
-            plugin, request, deps.items, deps.seen, confirmed, deps.settings.dry_run_sample_size
+            plugin,
+            request,
+            deps.items,
+            deps.seen,
+            confirmed,
+            deps.settings.dry_run_sample_size,
+            max_item_bytes=min(deps.settings.max_request_bytes, ITEMS_RAW.max_value_bytes),
         )
         started = time.monotonic()
         try:

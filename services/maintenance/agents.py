@@ -12,7 +12,7 @@ from services.maintenance.lag import LagMonitor
 from services.maintenance.topics import alerts_topic, job_results_topic, jobs_topic
 from streams.messages.delivery import Delivery
 from streams.messages.records import Alert, MaintenanceRequest
-from streams.messages.topics import ALERTS, MAINTENANCE_REQUESTS
+from streams.messages.topics import ALERTS, MAINTENANCE_REQUESTS, MAINTENANCE_RESULTS
 from streams.reliability import retry_consumer
 from streams.reliability.decoding import consume_records
 from streams.reliability.limits import job_limits
@@ -46,7 +46,7 @@ async def log_alerts(stream: Any) -> None:
 _runner = JobRunner(
     MaintenanceRequest,
     handlers(Jobs(resources, monitor, publish_alert)),
-    status_publisher(job_results_topic, resources.states),
+    status_publisher(job_results_topic, MAINTENANCE_RESULTS, resources.states),
     resources.states,
     policy=RetryPolicy.for_kind(app.settings, app.settings.maintenance_max_retries),
     limits=job_limits(app.settings),

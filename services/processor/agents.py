@@ -33,7 +33,7 @@ from streams.messages.records import (
     RawItem,
     StreamRecord,
 )
-from streams.messages.topics import ITEMS_ENRICHED, ITEMS_RAW, PROCESS_REQUESTS
+from streams.messages.topics import ITEMS_ENRICHED, ITEMS_RAW, PROCESS_REQUESTS, PROCESS_RESULTS
 from streams.reliability import retry_consumer
 from streams.reliability.decoding import parse, valid_deliveries
 from streams.reliability.limits import job_limits
@@ -308,7 +308,7 @@ async def _finish(batch: Coroutine[Any, Any, None]) -> None:
         raise
 
 
-_publish_status = status_publisher(job_results_topic, resources.states)
+_publish_status = status_publisher(job_results_topic, PROCESS_RESULTS, resources.states)
 
 
 _job_runner = JobRunner(

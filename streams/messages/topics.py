@@ -13,7 +13,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
 from streams.config import Settings
-from streams.exceptions import TopicMismatchError
+from streams.exceptions import RecordValidationError, TopicMismatchError
 from streams.messages.records import (
     Alert,
     CollectRequest,
@@ -53,6 +53,7 @@ __all__ = [
     "RETRY_LEVELS",
     "TRENDS_UPDATES",
     "EnsureReport",
+    "MessageTooLargeError",
     "TopicSpec",
     "dead_letter_topic",
     "ensure_topics",
@@ -63,6 +64,15 @@ __all__ = [
 log = logging.getLogger(__name__)
 DAY_MS = 24 * 60 * 60 * 1000
 METADATA_WAIT_S = 10.0
+BROKER_MAX_MESSAGE_BYTES = 1_048_588
+"""Kafka's default `message.max.bytes`: the limit of a topic that sets no `max.message.bytes`."""
+RECORD_OVERHEAD_BYTES = 1024
+"""What a message's key, headers and batch framing may take of its topic's limit."""
+
+
+class MessageTooLargeError(RecordValidationError):
+    """A message is larger than its topic takes: the broker would refuse it, so it is refused
+    before it is sent (never retried: a retry would send the same bytes)."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +102,22 @@ class TopicSpec:
     def partition_count(self, settings: Settings) -> int:
         """The partition count this topic must have."""
         return self.partitions or settings.topic_partitions
+
+    @property
+    def max_value_bytes(self) -> int:
+        """The largest value a message of this topic may carry (its limit, less the key's,
+        headers' and framing's share)."""
+        return (self.max_message_bytes or BROKER_MAX_MESSAGE_BYTES) - RECORD_OVERHEAD_BYTES
+
+    def check_size(self, value: bytes, what: str) -> bytes:
+        """`value` itself when this topic takes it; MessageTooLargeError saying `what` it is
+        otherwise (`the SUCCESS status of request r1`)."""
+        if len(value) > self.max_value_bytes:
+            raise MessageTooLargeError(
+                f"{what} is {len(value):,} bytes; {self.name} takes at most "
+                f"{self.max_value_bytes:,}"
+            )
+        return value
 
     def broker_config(self) -> dict[str, str]:
         """Topic-level configuration sent when the topic is created."""

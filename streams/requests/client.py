@@ -7,11 +7,14 @@ import contextlib
 import logging
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from redis.exceptions import RedisError
 
 from streams.config import Settings, get_settings
 from streams.exceptions import TrendStreamError
@@ -28,11 +31,15 @@ from streams.messages.records import (
 from streams.messages.topics import (
     COLLECT_REQUESTS,
     COLLECT_REQUESTS_PRIORITY,
+    COLLECT_RESULTS,
     CONTROL,
     MAINTENANCE_REQUESTS,
+    MAINTENANCE_RESULTS,
     PROCESS_REQUESTS,
+    PROCESS_RESULTS,
     TopicSpec,
 )
+from streams.reliability.decoding import check_size
 from streams.requests.state import RequestStates, redis_client
 
 __all__ = [
@@ -44,6 +51,7 @@ __all__ = [
     "request_maintenance",
     "request_processing",
     "request_topic",
+    "results_topic",
     "revoke",
     "send",
     "submit",
@@ -52,6 +60,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 POLL_INTERVAL_S = 0.05
 _JOB_TOPICS = {"processor": PROCESS_REQUESTS, "maintenance": MAINTENANCE_REQUESTS}
+_RESULT_TOPICS = {"processor": PROCESS_RESULTS, "maintenance": MAINTENANCE_RESULTS}
 
 
 class RequestTimeoutError(TrendStreamError):
@@ -129,35 +138,81 @@ def request_topic(request: CollectRequest | JobRequest) -> TopicSpec:
     return _JOB_TOPICS[request.service]
 
 
+def results_topic(request: CollectRequest | JobRequest) -> TopicSpec:
+    """Where a request's statuses go: its service's results topic."""
+    if isinstance(request, CollectRequest):
+        return COLLECT_RESULTS
+    return _RESULT_TOPICS[request.service]
+
+
+def _name(request: CollectRequest | JobRequest) -> str:
+    """What a status names: the plugin or group, or the job."""
+    return request.plugin if isinstance(request, CollectRequest) else request.job
+
+
 async def submit(
-    settings: Settings, states: RequestStates, request: CollectRequest | JobRequest
+    settings: Settings,
+    states: RequestStates,
+    request: CollectRequest | JobRequest,
+    ready: Callable[[], Awaitable[object]] | None = None,
 ) -> None:
-    """Record the request PENDING, then produce it to its topic (`request_topic`); if it cannot
-    be sent, PENDING is replaced at once by a FAILURE saying why, so no request stays PENDING
-    that no worker will ever see.
+    """Record the request PENDING, then produce it to its topic (`request_topic`). A request
+    refused on the way ends FAILURE at once, saying why, so none stays PENDING (or unknown) that
+    no worker will ever see: when `ready` raises (asked first: a server the request's worker
+    needs is away; nothing is stored or sent), when Redis refuses PENDING, or when the send
+    fails. The FAILURE goes to the request's results topic, where the history lives (Redis's
+    cache reads it back once Redis is there again), and to Redis: to each but the one that
+    failed.
 
     PENDING is stored before the send (never after), so it cannot overwrite a state a worker
-    reported already. Raises what the send raised.
+    reported already. Raises what failed; RequestTooLargeError, before anything is stored, for
+    a request over MAX_REQUEST_BYTES.
     """
-    name = request.plugin if isinstance(request, CollectRequest) else request.job
-    pending = RequestStatus(request_id=request.request_id, state=RequestState.PENDING, plugin=name)
-    await states.save(pending)
+    payload = _payload(request, settings)
+    pending = RequestStatus(
+        request_id=request.request_id, state=RequestState.PENDING, plugin=_name(request)
+    )
     spec = request_topic(request)
     try:
-        await send(settings, spec, request.request_id, request.dumps())
+        if ready is not None:
+            await ready()
+        await states.save(pending)
+        await send(settings, spec, request.request_id, payload)
     except BaseException as exc:
-        failed = RequestStatus(
-            request_id=request.request_id,
-            state=RequestState.FAILURE,
-            plugin=name,
-            error=f"the request could not be sent to {spec.name}: {type(exc).__name__}: {exc}",
-            error_type=type(exc).__name__,
-        )
-        try:
-            await asyncio.shield(states.save(failed))
-        except Exception:
-            log.exception("request not sent, and its FAILURE not stored")
+        await _refused(settings, states, request, spec, exc)
         raise
+
+
+async def _refused(
+    settings: Settings,
+    states: RequestStates,
+    request: CollectRequest | JobRequest,
+    spec: TopicSpec,
+    exc: BaseException,
+) -> None:
+    """Record the FAILURE of a request that was not sent: on its results topic unless Kafka
+    failed, in Redis unless Redis failed (a store that fails too is logged)."""
+    failed = RequestStatus(
+        request_id=request.request_id,
+        state=RequestState.FAILURE,
+        plugin=_name(request),
+        error=f"the request could not be sent to {spec.name}: {type(exc).__name__}: {exc}",
+        error_type=type(exc).__name__,
+    )
+    stores: list[Callable[[], Awaitable[None]]] = []
+    if not isinstance(exc, KafkaError):
+        topic = results_topic(request)
+        stores.append(partial(send, settings, topic, request.request_id, failed.dumps()))
+    if not isinstance(exc, RedisError):
+        stores.append(partial(states.save, failed))
+    for store in stores:
+        try:
+            await asyncio.shield(store())
+        except Exception:
+            log.exception(
+                "request not sent, and its FAILURE not stored everywhere",
+                extra={"request_id": request.request_id},
+            )
 
 
 async def revoke(
@@ -245,7 +300,8 @@ async def request_collection(
     """Produce a CollectRequest and return its handle (`timeout`: the default wait).
 
     `request_id`: the request's id (default: a new one); RecordValidationError for an id
-    outside the request id rule or a malformed request, before anything is sent.
+    outside the request id rule or a malformed request, RequestTooLargeError over
+    MAX_REQUEST_BYTES, before anything is sent.
     """
     settings = settings or get_settings()
     request = CollectRequest(
@@ -258,7 +314,8 @@ async def request_collection(
         request_id=request_id or "",
     )
     request.check()
-    await send(settings, request_topic(request), request.request_id, request.dumps())
+    payload = _payload(request, settings)
+    await send(settings, request_topic(request), request.request_id, payload)
     return RequestHandle(request.request_id, settings, timeout)
 
 
@@ -299,5 +356,14 @@ async def _request_job(
 ) -> RequestHandle:
     settings = settings or get_settings()
     request.check()
-    await send(settings, request_topic(request), request.request_id, request.dumps())
+    payload = _payload(request, settings)
+    await send(settings, request_topic(request), request.request_id, payload)
     return RequestHandle(request.request_id, settings, timeout)
+
+
+def _payload(request: CollectRequest | JobRequest, settings: Settings) -> bytes:
+    """The request as its message; RequestTooLargeError over MAX_REQUEST_BYTES, which every
+    worker refuses, before anything is sent or recorded."""
+    payload: bytes = request.dumps()
+    check_size(payload, settings.max_request_bytes)
+    return payload

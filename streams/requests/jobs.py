@@ -19,6 +19,7 @@ from streams.config import Settings, get_settings
 from streams.exceptions import RecordValidationError
 from streams.messages.delivery import Delivery, Failure
 from streams.messages.records import CollectRequest, JobRequest, RequestState, RequestStatus
+from streams.messages.topics import TopicSpec
 from streams.reliability.decoding import fallback_request_id, parse_request
 from streams.reliability.limits import RevokedError, TimeLimits, run_limited
 from streams.reliability.retry import Decision, Rejected, RetryPolicy, is_outage
@@ -379,11 +380,14 @@ def scheduled_jobs(settings: Settings, kind: type[JobRequest], send: JobSend) ->
     return job_schedules(settings, kind, wanted, send)
 
 
-def status_publisher(topic: TopicT, states: RequestStates) -> StatusSink:
-    """Where a worker's request statuses go: its results topic (keyed by request id), then the
-    request's state in Redis."""
+def status_publisher(topic: TopicT, spec: TopicSpec, states: RequestStates) -> StatusSink:
+    """Where a worker's request statuses go: its results topic (`spec`, keyed by request id),
+    then the request's state in Redis. A status larger than the topic takes (a dry run's big
+    sample) raises MessageTooLargeError, never retried: its request ends FAILURE at once."""
 
     async def publish(status: RequestStatus) -> None:
+        what = f"the {status.state.value} status of request {status.request_id}"
+        spec.check_size(status.dumps(), what)
         await topic.send(key=status.request_id, value=status)
         await states.save(status)
 

@@ -59,6 +59,7 @@ def create_app(service: ServiceName, settings: Settings | None = None) -> TrendS
         origin=f"services.{service}",
         datadir=str(settings.state_dir / "workers" / service),
         store="memory://",
+        producer_max_request_size=settings.dead_letter_max_bytes,  # the broker checks each topic
         broker_session_timeout=settings.broker_session_timeout_s,
         broker_heartbeat_interval=settings.broker_heartbeat_interval_s,
         topic_partitions=settings.topic_partitions,

@@ -152,6 +152,24 @@ def test_bodies_are_read_whole_and_bad_ones_are_4xx_json_on_both_trigger_routes(
         assert message in error, (name, error)
 
 
+def test_a_body_over_the_topics_10_mib_is_a_413_at_every_door_taking_one(
+    clients: dict[str, httpx.Client],
+) -> None:
+    body = b'{"plugin": "file", "x": "' + b"x" * (10 * MIB + 1) + b'"}'
+    doors = [
+        ("collector", "/collect"),
+        ("maintenance", "/api/collect"),
+        ("maintenance", "/api/deadletters/redrive"),
+        ("maintenance", "/api/deadletters/purge"),
+    ]
+    for worker, path in doors:
+        client = clients[worker]
+        for content in (body, _chunked(body, 1024 * 1024)):
+            response = client.post(path, content=content, headers=AUTH)
+            assert "MAX_REQUEST_BYTES" in _json_error(response, 413), path
+        assert client.get("/health/live").status_code == 200
+
+
 def test_unknown_routes_methods_and_request_ids_are_json_errors(
     clients: dict[str, httpx.Client],
     start_workers: Callable[..., list[Worker]],

@@ -6,6 +6,8 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from streams.config import Settings
 from streams.messages.records import RequestState, RequestStatus, is_request_id
 from streams.messages.topics import (
@@ -22,6 +24,8 @@ from streams.messages.topics import (
     TopicSpec,
 )
 from streams.reliability.deadletter import DeadLetterFilter, DeadLetters
+from streams.reliability.decoding import RequestTooLargeError
+from streams.requests.client import request_collection
 from streams.requests.state import RequestStates, redis_client
 from tests.support.kafka import produce, read_all, wait_final
 from tests.support.workers import Worker, apoll
@@ -77,7 +81,7 @@ async def test_bad_collect_requests_fail_at_once_and_are_dead_lettered_without_r
         assert (final.state, final.error_type) == (RequestState.FAILURE, error_type), final
         assert final.retries == 1, final
     statuses = [RequestStatus.parse(v) for v in await read_all(settings, COLLECT_RESULTS)]
-    assert not [s for s in statuses if s.state is RequestState.RETRY]
+    assert not [s for s in statuses if s.state is RequestState.RETRY and s.request_id in finals]
     letters = await _dead_letters(settings, "collect.requests", len(BAD_COLLECT))
     assert {letter["key"] for letter in letters} == set(BAD_COLLECT)
     assert {letter["attempts"] for letter in letters} == {1}
@@ -233,5 +237,65 @@ async def test_a_lone_surrogate_is_dead_lettered_at_once_with_the_reason_on_ever
     assert all(final.state is RequestState.FAILURE for final in finals.values()), finals
     assert all(final.retries == 1 for final in finals.values()), finals
     statuses = [RequestStatus.parse(v) for v in await read_all(settings, COLLECT_RESULTS)]
-    assert not [s for s in statuses if s.state is RequestState.RETRY]
+    assert not [s for s in statuses if s.state is RequestState.RETRY and s.request_id in requests]
     assert all(worker.process.poll() is None for worker in workers)
+
+
+MIB = 1024 * 1024
+
+
+def _items(count: int, size: int) -> str:
+    """`count` JSONL items whose titles hold `size` characters each."""
+    return "".join(
+        json.dumps({"source": "test", "source_id": str(n), "title": "x" * size}) + "\n"
+        for n in range(count)
+    )
+
+
+async def test_messages_too_large_for_their_topic_are_refused_at_once_where_they_are_produced(
+    test_settings: Settings, start_workers: Callable[..., list[Worker]], tmp_path: Path
+) -> None:
+    folder = tmp_path / "files"
+    folder.mkdir()
+    (folder / "over-10-mib.jsonl").write_text(_items(1, 11 * MIB))
+    (folder / "over-1-mib.jsonl").write_text(_items(1, 2 * MIB))
+    (folder / "big-sample.jsonl").write_text(_items(5, 300_000))
+    settings = test_settings.model_copy(
+        update={"file_plugin_dir": folder, "collect_max_retries": 3, "retry_backoff_s": 0.2}
+    )
+    start_workers("collector", settings)
+    runs = {
+        "item-over-10-mib": ({"path": "over-10-mib.jsonl"}, False, "item test:0 is 11,534,"),
+        "item-over-1-mib": ({"path": "over-1-mib.jsonl"}, False, "item test:0 is 2,097,"),
+        "sample-over-1-mib": (
+            {"path": "big-sample.jsonl", "sample_size": 5},
+            True,
+            "the SUCCESS status of request sample-over-1-mib is 1,50",
+        ),
+    }
+    for request_id, (options, dry_run, _) in runs.items():
+        await request_collection(
+            "file", options=options, dry_run=dry_run, request_id=request_id, settings=settings
+        )
+    for size in (11 * MIB, 2 * MIB):
+        with pytest.raises(RequestTooLargeError, match="MAX_REQUEST_BYTES is 1,048,576"):
+            await request_collection(
+                "file",
+                options={"path": "x", "pad": "x" * size},
+                request_id="big",
+                settings=settings,
+            )
+
+    finals = await wait_final(settings, set(runs))
+    for request_id, (_, _, message) in runs.items():
+        final = finals[request_id]
+        assert (final.state, final.error_type) == (RequestState.FAILURE, "MessageTooLargeError")
+        assert final.retries == 1 and message in str(final.error), final
+    statuses = [RequestStatus.parse(v) for v in await read_all(settings, COLLECT_RESULTS)]
+    assert not [s for s in statuses if s.state is RequestState.RETRY and s.request_id in runs]
+    assert "big" not in {s.request_id for s in statuses}
+    states = RequestStates(redis_client(settings), settings)
+    try:
+        assert await states.get("big") is None, "a refused request was recorded"
+    finally:
+        await states.redis.aclose()
