@@ -10,6 +10,7 @@ from services.collector.plugins import default_registry
 from services.collector.runner import parse_trigger
 from streams.exceptions import RecordValidationError, UnknownPluginError
 from streams.messages.records import request_id_problem
+from streams.reliability.retry import is_outage
 from streams.requests.client import revoke, submit
 from streams.servers.web import add_health_view, add_metrics_view, authorize, read_body
 
@@ -28,12 +29,24 @@ def _bad_id(view: web.View, request_id: str) -> web.Response | None:
     return view.json({"error": f"invalid request id: {problem}"}, status=400)
 
 
+async def _postgres_answers() -> None:
+    """Raises an outage naming PostgreSQL while it does not answer: the collector records every
+    run there, so a request it accepted now would only wait (the door says 503, as /health)."""
+    try:
+        await (await resources.pool()).fetchval("SELECT 1")
+    except Exception as exc:
+        if not is_outage(exc):
+            raise
+        raise ConnectionError(f"PostgreSQL is unavailable: {type(exc).__name__}: {exc}") from exc
+
+
 @app.page("/collect")
 class CollectView(web.View):
     """POST a CollectRequest (JSON, API token required): 202 with its request id.
 
     400 for an invalid body, an unknown plugin or malformed options (this worker knows its
-    plugins), 413 over MAX_REQUEST_BYTES, 503 (Retry-After) while Redis or Kafka is away.
+    plugins), 413 over MAX_REQUEST_BYTES, 503 (Retry-After) while PostgreSQL, Redis or Kafka
+    is away (the request is not sent and ends FAILURE: see `submit`).
     """
 
     async def post(self, request: web.Request) -> web.Response:
@@ -46,7 +59,7 @@ class CollectView(web.View):
             _registry.check(collect, app.settings)
         except (RecordValidationError, UnknownPluginError) as exc:
             return self.json({"error": str(exc)}, status=400)
-        await submit(app.settings, resources.states, collect)
+        await submit(app.settings, resources.states, collect, ready=_postgres_answers)
         body = {
             "request_id": collect.request_id,
             "state": "PENDING",

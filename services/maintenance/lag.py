@@ -16,7 +16,12 @@ from streams.config import Settings
 from streams.messages.records import Alert, AlertSeverity
 from streams.operations.lag import GroupLag, LagStatus, OffsetSample, PartitionLag, PartitionWindow
 from streams.operations.lag import evaluate_group as summarise
-from streams.operations.offsets import GroupOffsets, KafkaOffsets, service_groups
+from streams.operations.offsets import (
+    GroupOffsets,
+    KafkaOffsets,
+    PartitionReading,
+    service_groups,
+)
 
 __all__ = [
     "GroupOffsets",
@@ -31,7 +36,14 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 TROUBLE = frozenset(
-    {LagStatus.WARN, LagStatus.ERR, LagStatus.STOP, LagStatus.STALL, LagStatus.REWIND}
+    {
+        LagStatus.UNKNOWN,
+        LagStatus.WARN,
+        LagStatus.ERR,
+        LagStatus.STOP,
+        LagStatus.STALL,
+        LagStatus.REWIND,
+    }
 )
 CRITICAL = frozenset({LagStatus.ERR, LagStatus.STOP, LagStatus.STALL, LagStatus.REWIND})
 
@@ -56,17 +68,9 @@ class LagMonitor:
             return judged
 
     def judge(self, offsets: GroupOffsets, now: float) -> GroupLag:
-        """Add the sample to each partition's window (while the group consumes) and judge it."""
-        partitions = []
-        for tp, committed in sorted(offsets.committed.items()):
-            lag = max(offsets.ends.get(tp, committed) - committed, 0)
-            window = self._window(offsets.group, tp)
-            last = window.samples[-1] if window.samples else None
-            if offsets.members or last is None or last.offset != committed:
-                window.add(OffsetSample(committed, lag, now))
-            status = window.status(lag, now)
-            end = offsets.ends.get(tp, committed)
-            partitions.append(PartitionLag(tp.topic, tp.partition, committed, end, lag, status))
+        """Add the sample to each partition's window (while the group consumes) and judge it;
+        a partition whose offsets could not be read is UNKNOWN and adds no sample."""
+        partitions = [self._judge(offsets, reading, now) for reading in offsets.readings()]
         return summarise(
             offsets.group,
             partitions,
@@ -74,6 +78,16 @@ class LagMonitor:
             members=offsets.members,
             sampled_at=now,
         )
+
+    def _judge(self, offsets: GroupOffsets, reading: PartitionReading, now: float) -> PartitionLag:
+        status = LagStatus.UNKNOWN
+        if reading.lag is not None and reading.committed is not None:
+            window = self._window(offsets.group, TopicPartition(reading.topic, reading.partition))
+            last = window.samples[-1] if window.samples else None
+            if offsets.members or last is None or last.offset != reading.committed:
+                window.add(OffsetSample(reading.committed, reading.lag, now))
+            status = window.status(reading.lag, now)
+        return PartitionLag(*reading.read, status, reading.reason)
 
     def _window(self, group: str, tp: TopicPartition) -> PartitionWindow:
         key = (group, tp.topic, tp.partition)
@@ -106,8 +120,8 @@ def lag_alert(previous: GroupLag | None, current: GroupLag, threshold: int) -> A
         return _alert(current, was, severity, f"consumer group is {current.status.value}")
     if current.status is LagStatus.OK and was in TROUBLE:
         return _alert(current, was, AlertSeverity.INFO, "consumer group is back to OK")
-    before = previous.total_lag if previous else 0
-    if before <= threshold < current.total_lag:
+    before = previous.total_lag if previous and previous.total_lag is not None else 0
+    if current.total_lag is not None and before <= threshold < current.total_lag:
         message = f"total lag {current.total_lag} passed {threshold}"
         return _alert(current, was, AlertSeverity.WARNING, message)
     return None
@@ -118,12 +132,18 @@ def _alert(lag: GroupLag, was: LagStatus, severity: AlertSeverity, message: str)
         source="lag",
         subject=lag.group,
         severity=severity,
-        message=f"{lag.group}: {message} (total lag {lag.total_lag}, max {lag.max_lag} "
-        f"on {lag.max_partition or '-'})",
+        message=f"{lag.group}: {message} ({_figures(lag)})",
         state=lag.status.value,
         previous_state=was.value,
         details=group_dict(lag),
     )
+
+
+def _figures(lag: GroupLag) -> str:
+    if lag.unknown:
+        reasons = sorted({p.reason or "" for p in lag.partitions if p.lag is None})
+        return f"lag of {lag.unknown} partition(s) unknown: {'; '.join(reasons)}"
+    return f"total lag {lag.total_lag}, max {lag.max_lag} on {lag.max_partition or '-'}"
 
 
 def group_dict(lag: GroupLag) -> dict[str, Any]:
@@ -136,6 +156,7 @@ def group_dict(lag: GroupLag) -> dict[str, Any]:
         "total_lag": lag.total_lag,
         "max_lag": lag.max_lag,
         "max_partition": lag.max_partition,
+        "unknown": lag.unknown,
         "partitions": [
             {
                 "topic": p.topic,
@@ -144,6 +165,7 @@ def group_dict(lag: GroupLag) -> dict[str, Any]:
                 "end_offset": p.end_offset,
                 "lag": p.lag,
                 "status": p.status.value,
+                "reason": p.reason,
             }
             for p in lag.partitions
         ],
@@ -151,25 +173,29 @@ def group_dict(lag: GroupLag) -> dict[str, Any]:
 
 
 async def record_samples(pool: asyncpg.Pool, groups: list[GroupLag]) -> int:
-    """One lag_samples row per partition and sample; how many were written."""
+    """One lag_samples row per partition and sample (an UNKNOWN one with NULL offsets it could
+    not read, a NULL lag and the reason); how many were written."""
     at = {lag.group: datetime.fromtimestamp(lag.sampled_at, UTC) for lag in groups}
-    rows = [
-        (at[lag.group], lag.group, p.topic, p.partition, p.committed, p.end_offset, p.lag, p.status)
-        for lag in groups
-        for p in lag.partitions
-    ]
+    rows = [(at[lag.group], lag.group, *_row(p)) for lag in groups for p in lag.partitions]
     await pool.executemany(
         "INSERT INTO lag_samples (sampled_at, group_id, topic, partition, committed, end_offset, "
-        "lag, status) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+        "lag, status, reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
+        "ON CONFLICT DO NOTHING",
         rows,
     )
     return len(rows)
 
 
+def _row(p: PartitionLag) -> tuple[object, ...]:
+    return (p.topic, p.partition, p.committed, p.end_offset, p.lag, p.status, p.reason)
+
+
 async def lag_history(pool: asyncpg.Pool, group: str, since: datetime) -> list[dict[str, Any]]:
-    """A group's total and max lag per sample time since `since`, oldest first (for charts)."""
+    """A group's total and max lag per sample time since `since`, oldest first (for charts);
+    both None for a sample with a partition of unknown lag."""
     rows = await pool.fetch(
-        "SELECT sampled_at, sum(lag) AS total_lag, max(lag) AS max_lag, "
+        "SELECT sampled_at, CASE WHEN count(lag) = count(*) THEN sum(lag) END AS total_lag, "
+        "CASE WHEN count(lag) = count(*) THEN max(lag) END AS max_lag, "
         "array_agg(DISTINCT status) AS statuses FROM lag_samples "
         "WHERE group_id = $1 AND sampled_at >= $2 GROUP BY sampled_at ORDER BY sampled_at",
         group,
@@ -178,8 +204,8 @@ async def lag_history(pool: asyncpg.Pool, group: str, since: datetime) -> list[d
     return [
         {
             "sampled_at": row["sampled_at"].isoformat(),
-            "total_lag": int(row["total_lag"]),
-            "max_lag": int(row["max_lag"]),
+            "total_lag": None if row["total_lag"] is None else int(row["total_lag"]),
+            "max_lag": None if row["max_lag"] is None else int(row["max_lag"]),
             "statuses": sorted(row["statuses"]),
         }
         for row in rows

@@ -20,7 +20,7 @@ from redis.asyncio import Redis
 from streams import catalog
 from streams.config import ServiceName, Settings
 from streams.messages.records import CONTROL_COMMANDS, RequestState, RequestStatus, utcnow
-from streams.operations.lag import LagStatus
+from streams.operations.lag import LagStatus, group_totals, worst_status
 from streams.operations.offsets import GroupOffsets, KafkaOffsets, service_groups
 from streams.requests.state import RequestStates, redis_client
 from streams.servers.db.pool import create_pool
@@ -466,11 +466,15 @@ class PartitionLagView:
 
     topic: str
     partition: int
-    committed: int
-    end_offset: int
-    lag: int
+    committed: int | None
+    end_offset: int | None
+    lag: int | None
+    """None when an offset could not be read now (never 0 for it)."""
     status: str | None = None
-    """Burrow's status from the latest `lag_samples` row; None when never sampled."""
+    """UNKNOWN when its lag is unknown now, else Burrow's status from the latest `lag_samples`
+    row; None when never sampled."""
+    reason: str | None = None
+    """Why the lag is unknown."""
 
 
 @dataclass(frozen=True)
@@ -480,11 +484,13 @@ class GroupLagView:
     group: str
     state: str
     members: int
-    total_lag: int
-    max_lag: int
+    total_lag: int | None
+    """None without partitions or when a partition's lag is unknown."""
+    max_lag: int | None
     partitions: tuple[PartitionLagView, ...]
     status: str | None = None
-    """The worst sampled partition status (NOTFOUND without partitions); None: not sampled."""
+    """The worst partition status (NOTFOUND without partitions, UNKNOWN at least when a
+    partition's lag is unknown); None: not sampled."""
     sampled_at: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -541,23 +547,21 @@ def _group_view(
 ) -> GroupLagView:
     partitions = []
     times = []
-    for tp, committed in sorted(read.committed.items()):
-        end = read.ends.get(tp, committed)
-        found = sampled.get((read.group, tp.topic, tp.partition))
+    for reading in read.readings():
+        found = sampled.get((read.group, reading.topic, reading.partition))
         if found:
             times.append(found[1])
         status = found[0] if found else None
-        partitions.append(
-            PartitionLagView(
-                tp.topic, tp.partition, committed, end, max(end - committed, 0), status
-            )
-        )
+        if reading.lag is None:
+            status = LagStatus.UNKNOWN.value
+        partitions.append(PartitionLagView(*reading.read, status, reading.reason))
+    total, biggest = group_totals([p.lag for p in partitions])
     return GroupLagView(
         group=read.group,
         state=read.state,
         members=read.members,
-        total_lag=sum(p.lag for p in partitions),
-        max_lag=max((p.lag for p in partitions), default=0),
+        total_lag=total,
+        max_lag=biggest,
         partitions=tuple(partitions),
         status=_worst([p.status for p in partitions if p.status], bool(partitions)),
         sampled_at=max(times).isoformat() if times else None,
@@ -568,7 +572,7 @@ def _worst(statuses: list[str], has_partitions: bool) -> str | None:
     if not has_partitions:
         return LagStatus.NOTFOUND.value
     known = [LagStatus(s) for s in statuses if s in LagStatus.__members__]
-    return max(known, key=lambda s: s.severity).value if known else None
+    return worst_status(known).value if known else None
 
 
 # -- trends ----------------------------------------------------------------------------------

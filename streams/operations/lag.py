@@ -16,14 +16,19 @@ __all__ = [
     "PartitionWindow",
     "evaluate_group",
     "evaluate_window",
+    "group_totals",
+    "worst_status",
 ]
 
 
 class LagStatus(enum.StrEnum):
-    """Burrow's statuses, in its order of severity (a group's status is its worst partition)."""
+    """Burrow's statuses, in its order of severity (a group's status is its worst partition),
+    and UNKNOWN, not one of Burrow's: a partition whose committed or end offset could not be
+    read (its lag is not known, so its group is not OK)."""
 
     NOTFOUND = "NOTFOUND"
     OK = "OK"
+    UNKNOWN = "UNKNOWN"
     WARN = "WARN"
     ERR = "ERR"
     STOP = "STOP"
@@ -32,7 +37,7 @@ class LagStatus(enum.StrEnum):
 
     @property
     def severity(self) -> int:
-        """0 for NOTFOUND up to 6 for REWIND, as Burrow numbers them."""
+        """0 for NOTFOUND up to 7 for REWIND: Burrow's order, UNKNOWN just above OK."""
         return list(LagStatus).index(self)
 
 
@@ -117,14 +122,16 @@ class PartitionWindow:
 
 @dataclass(frozen=True)
 class PartitionLag:
-    """One partition of a group: offsets, lag (end minus committed) and status."""
+    """One partition of a group: offsets, lag (end minus committed) and status; an UNKNOWN one
+    has no lag (None) and the reason why."""
 
     topic: str
     partition: int
-    committed: int
-    end_offset: int
-    lag: int
+    committed: int | None
+    end_offset: int | None
+    lag: int | None
     status: LagStatus
+    reason: str | None = None
 
     @property
     def name(self) -> str:
@@ -134,18 +141,38 @@ class PartitionLag:
 
 @dataclass(frozen=True)
 class GroupLag:
-    """A consumer group: its worst partition's status, total and max lag."""
+    """A consumer group: its worst partition's status, total and max lag (None unless every
+    partition's lag is known)."""
 
     group: str
     status: LagStatus
     partitions: tuple[PartitionLag, ...] = ()
-    total_lag: int = 0
-    max_lag: int = 0
+    total_lag: int | None = None
+    max_lag: int | None = None
     max_partition: str | None = None
     state: str = ""
     """The broker's group state (Stable, Empty, Dead, ...)."""
     members: int = 0
     sampled_at: float = 0.0
+
+    @property
+    def unknown(self) -> int:
+        """How many partitions have an unknown lag."""
+        return sum(p.lag is None for p in self.partitions)
+
+
+def group_totals(lags: Sequence[int | None]) -> tuple[int | None, int | None]:
+    """A group's total and max lag from its partitions' lags: None for both without
+    partitions or when one is unknown (a sum over part of a group would read as less lag)."""
+    known = [lag for lag in lags if lag is not None]
+    if not lags or len(known) < len(lags):
+        return None, None
+    return sum(known), max(known)
+
+
+def worst_status(statuses: Iterable[LagStatus]) -> LagStatus:
+    """The most severe of these statuses (NOTFOUND for none)."""
+    return max(statuses, key=lambda s: s.severity, default=LagStatus.NOTFOUND)
 
 
 def evaluate_group(
@@ -157,19 +184,15 @@ def evaluate_group(
     sampled_at: float = 0.0,
 ) -> GroupLag:
     """The group's summary: NOTFOUND without partitions, else its worst partition's status."""
-    if not partitions:
-        return GroupLag(
-            group, LagStatus.NOTFOUND, state=state, members=members, sampled_at=sampled_at
-        )
-    worst = max(partitions, key=lambda p: p.status.severity)
-    biggest = max(partitions, key=lambda p: p.lag)
+    total, biggest = group_totals([p.lag for p in partitions])
+    largest = [p.name for p in partitions if biggest is not None and p.lag == biggest]
     return GroupLag(
         group,
-        worst.status,
+        worst_status(p.status for p in partitions),
         tuple(partitions),
-        total_lag=sum(p.lag for p in partitions),
-        max_lag=biggest.lag,
-        max_partition=biggest.name,
+        total_lag=total,
+        max_lag=biggest,
+        max_partition=largest[0] if largest else None,
         state=state,
         members=members,
         sampled_at=sampled_at,

@@ -32,6 +32,7 @@ __all__ = [
     "Rejected",
     "RetryPolicy",
     "is_outage",
+    "outage_pause",
 ]
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,13 @@ def is_outage(exc: BaseException) -> bool:
             return True
         seen = seen.__cause__ or seen.__context__
     return False
+
+
+def outage_pause(settings: Settings, outages: int) -> float:
+    """Seconds to wait before trying again after the `outages`-th outage in a row: doubling from
+    0.5 s, capped at OUTAGE_RETRY_MAX_S, then drawn between half and all of it."""
+    pause = min(settings.outage_retry_max_s, 0.5 * 2 ** min(outages, 10))
+    return pause * (0.5 + random.random() / 2)
 
 
 @dataclass(frozen=True)
@@ -202,8 +210,7 @@ class Guard:
             await self.send(delivery, failure, decision)
 
     async def _wait_out(self, deliveries: list[Delivery], exc: BaseException, outages: int) -> None:
-        pause = min(self.settings.outage_retry_max_s, 0.5 * 2 ** min(outages, 10))
-        pause *= 0.5 + random.random() / 2
+        pause = outage_pause(self.settings, outages)
         first = deliveries[0]
         metrics.record_retry(first.topic, type(exc).__name__)
         log.warning(

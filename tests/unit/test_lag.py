@@ -1,4 +1,5 @@
-"""Burrow's rules on synthetic windows: OK, WARN, STALL, STOP, REWIND; a group's worst status."""
+"""Burrow's rules on synthetic windows: OK, WARN, STALL, STOP, REWIND; a group's worst status;
+a partition of unknown lag makes its group UNKNOWN and leaves its totals unknown."""
 
 from __future__ import annotations
 
@@ -84,11 +85,37 @@ def test_a_group_takes_its_worst_partition_and_sums_its_lag() -> None:
     assert group.max_partition == "items.raw:0"
 
 
-def test_a_group_without_partitions_is_not_found() -> None:
-    assert evaluate_group("g", []).status is LagStatus.NOTFOUND
+def test_a_group_without_partitions_is_not_found_and_has_no_lag() -> None:
+    group = evaluate_group("g", [])
+    assert (group.status, group.total_lag, group.max_lag) == (LagStatus.NOTFOUND, None, None)
 
 
-def test_severity_follows_burrow() -> None:
-    order = [LagStatus.OK, LagStatus.WARN, LagStatus.ERR, LagStatus.STOP, LagStatus.STALL]
-    assert [s.severity for s in order] == sorted(s.severity for s in order)
-    assert LagStatus.REWIND.severity == max(s.severity for s in LagStatus)
+def _unknown(number: int) -> PartitionLag:
+    return PartitionLag("items.raw", number, None, None, None, LagStatus.UNKNOWN, "no end offset")
+
+
+def test_a_partition_of_unknown_lag_makes_the_group_unknown_not_ok() -> None:
+    group = evaluate_group("g", [_partition(0, 0, LagStatus.OK), _unknown(1)])
+    assert group.status is LagStatus.UNKNOWN
+    assert (group.total_lag, group.max_lag, group.max_partition) == (None, None, None)
+    assert group.unknown == 1
+    assert evaluate_group("g", [_unknown(0)]).total_lag is None
+
+
+def test_a_known_trouble_outranks_unknown() -> None:
+    group = evaluate_group("g", [_partition(0, 5, LagStatus.STALL), _unknown(1)])
+    assert group.status is LagStatus.STALL and group.total_lag is None
+
+
+def test_severity_follows_burrow_with_unknown_just_above_ok() -> None:
+    order = [
+        LagStatus.NOTFOUND,
+        LagStatus.OK,
+        LagStatus.UNKNOWN,
+        LagStatus.WARN,
+        LagStatus.ERR,
+        LagStatus.STOP,
+        LagStatus.STALL,
+        LagStatus.REWIND,
+    ]
+    assert [s.severity for s in order] == list(range(len(LagStatus)))

@@ -13,7 +13,8 @@ from streams.operations.lag import GroupLag, LagStatus, PartitionLag, evaluate_g
 __all__ = ["latest_groups", "recorded_groups"]
 
 _LATEST = """
-SELECT s.group_id, s.sampled_at, s.topic, s.partition, s.committed, s.end_offset, s.lag, s.status
+SELECT s.group_id, s.sampled_at, s.topic, s.partition, s.committed, s.end_offset, s.lag, s.status,
+       s.reason
 FROM lag_samples s
 JOIN (SELECT group_id, max(sampled_at) AS at FROM lag_samples
       WHERE group_id = ANY($1::text[]) GROUP BY group_id) m
@@ -50,6 +51,7 @@ async def recorded_groups(pool: asyncpg.Pool, groups: list[str]) -> dict[str, Gr
                 row["end_offset"],
                 row["lag"],
                 LagStatus(row["status"]),
+                row["reason"],
             )
         )
     return {

@@ -34,6 +34,11 @@ STRING, INTEGER, NUMBER, BOOLEAN = (
 )
 NULLABLE_STRING = {"type": "string", "nullable": True}
 NULLABLE_NUMBER = {"type": "number", "nullable": True}
+LAG = {
+    "type": "integer",
+    "nullable": True,
+    "description": "null when an offset could not be read (status UNKNOWN), never 0 for it",
+}
 ANY_OBJECT = {"type": "object", "additionalProperties": True}
 STATES = ["PENDING", "RECEIVED", "STARTED", "RETRY", "SUCCESS", "FAILURE", "REVOKED"]
 REQUEST = _object(
@@ -56,10 +61,11 @@ PARTITION = _object(
     {
         "topic": STRING,
         "partition": INTEGER,
-        "committed": INTEGER,
-        "end_offset": INTEGER,
-        "lag": INTEGER,
+        "committed": {"type": "integer", "nullable": True},
+        "end_offset": {"type": "integer", "nullable": True},
+        "lag": LAG,
         "status": STRING,
+        "reason": NULLABLE_STRING,
     }
 )
 SCHEMAS: dict[str, dict[str, Any]] = {
@@ -153,9 +159,10 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                         "status": STRING,
                         "state": STRING,
                         "members": INTEGER,
-                        "total_lag": INTEGER,
-                        "max_lag": INTEGER,
+                        "total_lag": LAG,
+                        "max_lag": LAG,
                         "max_partition": NULLABLE_STRING,
+                        "unknown": INTEGER,
                         "sampled_at": NULLABLE_NUMBER,
                         "source": {"type": "string", "enum": ["live", "recorded"]},
                         "partitions": _list(PARTITION),
@@ -173,8 +180,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                 _object(
                     {
                         "sampled_at": STRING,
-                        "total_lag": INTEGER,
-                        "max_lag": INTEGER,
+                        "total_lag": LAG,
+                        "max_lag": LAG,
                         "statuses": _list(STRING),
                     }
                 )

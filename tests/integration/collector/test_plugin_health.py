@@ -28,7 +28,7 @@ async def test_the_latest_verdict_of_each_plugin_decides(test_settings: Settings
     await produce(test_settings, PLUGIN_HEALTH, None, b"hackernews")  # verdict withdrawn
     latest = await view.latest()
     assert set(latest) == {"reddit"} and not latest["reddit"].disabled
-    assert await PluginRunLog(pool=None, health=view).disabled() == set()
+    assert await PluginRunLog(pool=None, health=view, settings=test_settings).disabled() == set()
 
 
 async def test_without_kafka_no_plugin_is_skipped(test_settings: Settings) -> None:

@@ -1,4 +1,5 @@
-"""Consumer lag against the real broker: a group that stops while producers go on leaves OK."""
+"""Consumer lag against the real broker: a group that stops while producers go on leaves OK; a
+partition whose offsets could not be read is recorded, shown and alerted as UNKNOWN."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from typing import Any
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from services.maintenance.lag import LagMonitor, lag_history
+from services.maintenance.dashboard.groups import recorded_groups
+from services.maintenance.lag import GroupOffsets, KafkaOffsets, LagMonitor, lag_history
 from streams.config import Settings
 from streams.messages.records import utcnow
 from streams.operations.lag import GroupLag, LagStatus
@@ -173,3 +175,42 @@ async def test_a_member_that_stops_committing_stalls(
         await monitor.close()
     assert stalled.members == 1 and stalled.total_lag > 0
     assert all(p.committed == 0 for p in stalled.partitions)
+
+
+GONE = "topic not on the broker (UnknownTopicOrPartitionError)"
+
+
+class _Scripted(KafkaOffsets):
+    """The broker's answers, scripted: the collector's partition 1 could not be read."""
+
+    async def read(self, group: str) -> GroupOffsets:
+        if not group.endswith("collector"):
+            return GroupOffsets(group, "Dead", 0, {}, {})
+        tp0, tp1 = TopicPartition("items.raw", 0), TopicPartition("items.raw", 1)
+        return GroupOffsets(group, "Stable", 1, {tp0: 2, tp1: 5}, {tp0: 4}, {tp1: GONE})
+
+
+async def test_an_unknown_partition_is_recorded_shown_and_alerted_as_unknown(
+    test_settings: Settings, pool: asyncpg.Pool, alerts: Alerts
+) -> None:
+    group = f"{test_settings.namespace}trend-stream-collector"
+    monitor = LagMonitor(test_settings, _Scripted(test_settings))
+    [sampled] = [lag for lag in await monitor.run(pool, alerts) if lag.group == group]
+    assert (sampled.status, sampled.total_lag) == (LagStatus.UNKNOWN, None)
+    rows = await pool.fetch(
+        "SELECT partition, committed, end_offset, lag, status, reason FROM lag_samples "
+        "WHERE group_id = $1 ORDER BY partition",
+        group,
+    )
+    assert [tuple(row) for row in rows] == [
+        (0, 2, 4, 2, "OK", None),
+        (1, 5, None, None, "UNKNOWN", GONE),
+    ]
+    [alert] = [a for a in alerts if a.subject == group]
+    assert (alert.previous_state, alert.state) == ("OK", "UNKNOWN") and GONE in alert.message
+
+    recorded = (await recorded_groups(pool, [group]))[group]
+    assert (recorded.status, recorded.total_lag) == (LagStatus.UNKNOWN, None)
+    assert [(p.lag, p.reason) for p in recorded.partitions] == [(2, None), (None, GONE)]
+    [point] = await lag_history(pool, group, utcnow().replace(year=2000))
+    assert point["total_lag"] is None and point["statuses"] == ["OK", "UNKNOWN"]

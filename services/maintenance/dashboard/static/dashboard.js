@@ -175,16 +175,23 @@ function drawWorkers(data) {
   );
 }
 
+// A lag or an offset; "?" when it could not be read (never 0), "-" when there is none.
+function lagValue(value, applies = true) {
+  if (value !== null && value !== undefined) return String(value);
+  return applies ? "?" : "-";
+}
+
 function drawGroups(data) {
   const rows = [];
   for (const g of data.groups) {
+    const known = g.partitions.length > 0;
     rows.push(
       el(
         "tr",
         { class: "group", "data-group": g.group },
         el("td", { class: "name" }, breakable(g.group)),
         el("td", { colspan: 4 }, `${g.members || 0} member(s) ${g.state || ""} · ${g.source}`),
-        el("td", {}, String(g.total_lag)),
+        el("td", {}, lagValue(g.total_lag, known)),
         el("td", {}, badge(g.status)),
       ),
     );
@@ -192,16 +199,27 @@ function drawGroups(data) {
       rows.push(
         el(
           "tr",
-          { class: "partition", "data-group": g.group },
+          { class: "partition", "data-group": g.group, "data-status": p.status },
           el("td", {}, ""),
           el("td", { class: "name" }, breakable(p.topic)),
           el("td", {}, String(p.partition)),
-          el("td", {}, String(p.committed)),
-          el("td", {}, String(p.end_offset)),
-          el("td", {}, String(p.lag)),
+          el("td", {}, lagValue(p.committed)),
+          el("td", {}, lagValue(p.end_offset)),
+          el("td", {}, lagValue(p.lag)),
           el("td", {}, badge(p.status)),
         ),
       );
+      if (p.reason) {
+        const key = `lag:${g.group}:${p.topic}:${p.partition}`;
+        rows.push(
+          el(
+            "tr",
+            { class: "partition-reason", "data-group": g.group },
+            el("td", {}, ""),
+            el("td", { colspan: 6, class: "error-text" }, longText(p.reason, key)),
+          ),
+        );
+      }
     }
   }
   fill("groups", rows, 7);
@@ -213,6 +231,8 @@ async function drawLagChart(groups) {
   const histories = await Promise.all(
     groups.map((g) => getJSON(`/api/groups/${encodeURIComponent(g)}/history?minutes=60`)),
   );
+  // A sample with a partition of unknown lag has no total: no point (never a 0).
+  for (const h of histories) h.samples = h.samples.filter((s) => s.total_lag !== null);
   const now = Date.now();
   const times = histories.flatMap((h) => h.samples.map((s) => Date.parse(s.sampled_at)));
   // The last hour, or less while the samples span less (at least a minute), so lines show.
