@@ -61,7 +61,7 @@ def list_letters(
         for b in map(_brief, letters)
     )
     columns = ("id", "topic", "key", "error", "attempts", "dead at (UTC)")
-    out.print(table(f"dead letters ({len(letters)})", columns, rows))
+    out.print(table(f"dead letters ({len(letters)})", columns, rows, keep=("id",)))
 
 
 def _brief(letter: DeadLetter) -> dict[str, Any]:

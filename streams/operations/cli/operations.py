@@ -130,7 +130,8 @@ def _print_health(report: dict[str, Any]) -> None:
         )
         for name, check in checks.items()
     )
-    out.print(table(f"health: {report.get('status')}", ("check", "result", "ms", "detail"), rows))
+    columns = ("check", "result", "ms", "detail")
+    out.print(table(f"health: {report.get('status')}", columns, rows, keep=("check",)))
 
 
 @backup_app.command("now")

@@ -53,6 +53,10 @@ MIN_COLUMN_WIDTH = 8
 MIN_SQUEEZED_WIDTH = 12
 """...and a column squeezed first this many, or a fifth of the table's width if more (it
 goes on shrinking only after the others)."""
+NO_VALUE = frozenset({"", "-", "?"})
+"""Cells that hold no value (none, not applicable, unknown): they do not make a column text."""
+PREFIX_SEPARATORS = frozenset(".-_:/")
+"""Where a common prefix left out of an identifying column may end."""
 _NUMBER = re.compile(r"^-?[0-9][0-9.,]*[smx%]?$")
 STATE_STYLES = {
     "SUCCESS": "green",
@@ -91,19 +95,21 @@ def table(
     squeeze: Collection[str] = (),
     optional: Sequence[str] = (),
 ) -> FitTable:
-    """A table with a title on the left; each cell printed as text, one line per row (see
-    FitTable for how it fits the terminal)."""
+    """A table with a title on the left; each cell printed as text (see FitTable for how it
+    fits the terminal). `keep`: the columns that identify a row, never cut."""
     cells = [["" if cell is None else str(cell) for cell in row] for row in rows]
     return FitTable(title, tuple(columns), cells, frozenset(keep), frozenset(squeeze), optional)
 
 
 @dataclass(frozen=True)
 class FitTable:
-    """A table as wide as the console it is printed on at most, one line per row.
+    """A table as wide as the console it is printed on at most.
 
-    When the cells do not fit, the `optional` columns are left out (in their order) until they
-    do or none is left, then the widest columns are cut with an ellipsis rather than wrapped:
-    those in `squeeze` first, those in `keep` last.
+    When the cells do not fit: the columns in `keep`, which identify a row, lose the prefix
+    common to all their values (a caption under the table names it); then the `optional`
+    columns are left out (in their order) until the rest fit or none is left; then the widest
+    other columns are cut with an ellipsis, those in `squeeze` first. A `keep` column is never
+    cut: if it still does not fit, it wraps. Every other row is one line.
     """
 
     title: str
@@ -116,37 +122,43 @@ class FitTable:
     def build(self, width: int) -> Table:
         """The rich Table for a console `width` cells wide."""
         headers, cells = list(self.columns), [list(row) for row in self.cells]
-        natural = [
-            max([cell_len(header), *(Text.from_markup(row[i]).cell_len for row in cells)])
-            for i, header in enumerate(headers)
-        ]
+        dropped = []
+        if _table_width(headers, cells) > width:
+            dropped = [
+                _drop_prefix(headers, cells, i) for i, h in enumerate(headers) if h in self.keep
+            ]
         for name in self.optional:
-            if sum(natural) + COLUMN_GAP * (len(headers) - 1) <= width or name not in headers:
+            if _table_width(headers, cells) <= width or name not in headers:
                 continue
             index = headers.index(name)
-            del headers[index], natural[index]
+            del headers[index]
             for row in cells:
                 del row[index]
+        natural = _natural(headers, cells)
+        keep = [i for i, h in enumerate(headers) if h in self.keep]
         order = [
-            [i for i, h in enumerate(headers) if h in self.squeeze],
-            [i for i, h in enumerate(headers) if h not in self.squeeze and h not in self.keep],
-            [i for i, h in enumerate(headers) if h in self.keep],
+            [i for i, h in enumerate(headers) if h in self.squeeze and i not in keep],
+            [i for i, h in enumerate(headers) if h not in self.squeeze and i not in keep],
+            keep,
         ]
         widths = _fit(natural, width - COLUMN_GAP * (len(headers) - 1), order)
         grid = Table(
             title=self.title,
             title_justify="left",
+            caption="; ".join(note for note in dropped if note) or None,
+            caption_justify="left",
             box=box.SIMPLE_HEAD,
             show_edge=False,
             pad_edge=False,
         )
         for i, header in enumerate(headers):
-            numeric = bool(cells) and all(_NUMBER.match(row[i]) for row in cells if row[i])
+            values = [row[i] for row in cells if row[i] not in NO_VALUE]
+            numeric = bool(values) and all(_NUMBER.match(value) for value in values)
             grid.add_column(
                 header,
                 width=widths[i] if widths[i] < natural[i] else None,
-                no_wrap=True,
-                overflow="ellipsis",
+                no_wrap=i not in keep,
+                overflow="fold" if i in keep else "ellipsis",
                 justify="right" if numeric else "left",
             )
         for row in cells:
@@ -160,14 +172,54 @@ class FitTable:
         return Measurement.get(console, options, self.build(options.max_width))
 
 
+def _natural(headers: list[str], cells: list[list[str]]) -> list[int]:
+    """Each column's width without cutting: its widest cell or its header."""
+    return [
+        max([cell_len(header), *(Text.from_markup(row[i]).cell_len for row in cells)])
+        for i, header in enumerate(headers)
+    ]
+
+
+def _table_width(headers: list[str], cells: list[list[str]]) -> int:
+    return sum(_natural(headers, cells)) + COLUMN_GAP * (len(headers) - 1)
+
+
+def common_prefix(values: Iterable[str]) -> str:
+    """The longest prefix of all these values that ends at a separator (`.`, `-`, `_`, `:`,
+    `/`) and leaves something of each ('' for fewer than two different values: nothing to tell
+    apart)."""
+    found = [value for value in values if value]
+    if len(set(found)) < 2:
+        return ""
+    first, last = min(found), max(found)
+    pairs = enumerate(zip(first, last, strict=False))
+    same = next((i for i, (a, b) in pairs if a != b), len(first))
+    prefix = first[:same]
+    while prefix and (prefix[-1] not in PREFIX_SEPARATORS or min(map(len, found)) <= len(prefix)):
+        prefix = prefix[:-1]
+    return prefix
+
+
+def _drop_prefix(headers: list[str], cells: list[list[str]], index: int) -> str:
+    """Take the prefix common to a column out of its cells; the caption's note saying so."""
+    prefix = common_prefix(row[index] for row in cells)
+    if not prefix:
+        return ""
+    for row in cells:
+        row[index] = row[index][len(prefix) :]
+    return f"{headers[index]}: prefix {prefix} left out"
+
+
 def _fit(natural: list[int], available: int, order: list[list[int]]) -> list[int]:
     """Column widths summing to `available` at most: the widest column of the first group
     that can still shrink loses one cell at a time, down to MIN_COLUMN_WIDTH (the first group,
-    the squeezed columns, stops at MIN_SQUEEZED_WIDTH until the others are at their least)."""
+    the squeezed columns, stops at MIN_SQUEEZED_WIDTH until the others are at their least); the
+    last group, the columns kept whole, shrinks last, and wraps rather than being cut."""
     widths = list(natural)
     squeezed = max(MIN_SQUEEZED_WIDTH, available // 5)
-    floors = [squeezed, MIN_COLUMN_WIDTH, MIN_COLUMN_WIDTH, MIN_COLUMN_WIDTH]
-    for group, floor in zip([*order, order[0]], floors, strict=True):
+    squeeze, others, kept = order
+    steps = [(squeeze, squeezed), (others, MIN_COLUMN_WIDTH), (squeeze, MIN_COLUMN_WIDTH)]
+    for group, floor in [*steps, (kept, MIN_COLUMN_WIDTH)]:
         while sum(widths) > available:
             shrinkable = [i for i in group if widths[i] > floor]
             if not shrinkable:
@@ -189,7 +241,8 @@ def timeline_table(moments: list[dict[str, Any]]) -> FitTable:
         )
         for m in moments
     ]
-    return table("timeline", ("time (UTC)", "state", "worker", "retries", "error"), rows)
+    columns = ("time (UTC)", "state", "worker", "retries", "error")
+    return table("timeline", columns, rows, keep=("time (UTC)", "state"))
 
 
 def status_summary(status: RequestStatus) -> None:
@@ -226,6 +279,7 @@ def request_table(found: list[RequestInfo], title: str) -> FitTable:
         (*columns, "error"),
         rows,
         keep=("request",),
+        squeeze=("error",),
         optional=("worker", "retries", "runtime"),
     )
 
@@ -246,7 +300,7 @@ def worker_table(found: list[WorkerInfo]) -> FitTable:
         for w in found
     ]
     columns = ("service", "url", "status", "live", "ready", "partitions", "version", "error")
-    return table("workers", columns, rows, optional=("version", "live"))
+    return table("workers", columns, rows, keep=("service",), optional=("version", "live"))
 
 
 def _health(status: str) -> str:
@@ -327,6 +381,7 @@ def registered_tables(found: Registered) -> list[FitTable]:
         "plugins",
         ("plugin", "origin", "enabled"),
         ((p.name, p.origin, _yes(p.enabled)) for p in found.plugins),
+        keep=("plugin",),
     )
     kinds = table(
         "request kinds",
@@ -337,30 +392,70 @@ def registered_tables(found: Registered) -> list[FitTable]:
             ("maintenance.requests", ", ".join(found.maintenance_jobs)),
             ("control", ", ".join(found.control_commands)),
         ),
+        keep=("topic",),
     )
     return [plugins, kinds]
 
 
 def lag_tables(found: list[GroupLagView]) -> list[FitTable]:
-    """A summary per group, then each group's partitions."""
+    """A summary per group, then each group's partitions (an unknown lag shown as `?`, with
+    the reason)."""
     summary = table(
         "consumer groups",
         ("group", "status", "state", "members", "total lag", "max lag", "sampled (UTC)"),
         (
-            (g.group, g.status or "-", g.state, g.members, g.total_lag, g.max_lag, g.sampled_at)
+            (
+                g.group,
+                g.status or "-",
+                g.state,
+                g.members,
+                _lag(g.total_lag, bool(g.partitions)),
+                _lag(g.max_lag, bool(g.partitions)),
+                _iso_when(g.sampled_at),
+            )
             for g in found
         ),
+        keep=("group",),
+        optional=("state",),
     )
-    tables = [summary]
-    for group in found:
-        if group.partitions:
-            rows = (
-                (p.topic, p.partition, p.committed, p.end_offset, p.lag, p.status or "-")
-                for p in group.partitions
-            )
-            columns = ("topic", "partition", "committed", "end", "lag", "status")
-            tables.append(table(group.group, columns, rows))
-    return tables
+    return [summary, *(_partition_table(g) for g in found if g.partitions)]
+
+
+def _partition_table(group: GroupLagView) -> FitTable:
+    columns = ["topic", "partition", "committed", "end", "lag", "status"]
+    reasons = any(p.reason for p in group.partitions)
+    rows = [
+        [
+            p.topic,
+            p.partition,
+            _lag(p.committed),
+            _lag(p.end_offset),
+            _lag(p.lag),
+            p.status or "-",
+            *([p.reason or ""] if reasons else []),
+        ]
+        for p in group.partitions
+    ]
+    return table(
+        group.group,
+        [*columns, *(["reason"] if reasons else [])],
+        rows,
+        keep=("topic", "partition"),
+        squeeze=("reason",),
+        optional=("committed", "end"),
+    )
+
+
+def _lag(value: int | None, applies: bool = True) -> object:
+    """An offset or a lag; `?` when unknown, `-` when there is none to know."""
+    if value is not None:
+        return value
+    return "?" if applies else "-"
+
+
+def _iso_when(iso: str | None) -> str:
+    """An ISO 8601 time as `YYYY-MM-DD HH:MM:SS` UTC ('' for none)."""
+    return when(datetime.fromisoformat(iso).timestamp()) if iso else ""
 
 
 def trend_table(found: list[TrendInfo]) -> FitTable:
@@ -377,7 +472,8 @@ def trend_table(found: list[TrendInfo]) -> FitTable:
         for position, t in enumerate(found, start=1)
     )
     columns = ("#", "state", "score", "items", "keywords", "representative title")
-    return table(f"top trends ({len(found)})", columns, rows, squeeze=("keywords",))
+    title = f"top trends ({len(found)})"
+    return table(title, columns, rows, keep=("#",), squeeze=("keywords",))
 
 
 TREND_STYLES = {
