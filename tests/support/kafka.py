@@ -29,6 +29,31 @@ async def produce(
         await producer.stop()
 
 
+async def commit_offsets(
+    settings: Settings,
+    group: str,
+    offsets: dict[TopicPartition, int],
+    *,
+    auto_commit: bool = False,
+) -> None:
+    """Commit exactly these offsets for `group`, as a client outside the group would.
+
+    Auto-commit stays off: a consumer that commits on stop would commit the positions it reset
+    to meanwhile (the end offsets, its default) over these, whenever the commit took long enough
+    for the reset, e.g. while a fresh broker creates its offsets topic. `auto_commit=True`
+    commits that way, to show the race (scripts/lag_race.py).
+    """
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.bootstrap_list, group_id=group, enable_auto_commit=auto_commit
+    )
+    await consumer.start()
+    try:
+        consumer.assign(list(offsets))
+        await consumer.commit(offsets)
+    finally:
+        await consumer.stop()
+
+
 async def read_until(
     settings: Settings,
     spec: TopicSpec,

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 
 from streams.config import Settings
 from streams.messages.topics import ITEMS_RAW
 from tests.integration.cli.conftest import Trendctl, run_trendctl
-from tests.support.kafka import produce
+from tests.support.kafka import commit_offsets, produce
 from tests.support.workers import Worker, free_port
 
 
@@ -64,13 +64,7 @@ async def test_lag_per_partition_with_the_sampled_status(
     group = f"{test_settings.namespace}cli-group"
     topic = ITEMS_RAW.full_name(test_settings)
     partitions = [TopicPartition(topic, p) for p in range(test_settings.topic_partitions)]
-    consumer = AIOKafkaConsumer(bootstrap_servers=test_settings.bootstrap_list, group_id=group)
-    await consumer.start()
-    try:
-        consumer.assign(partitions)
-        await consumer.commit(dict.fromkeys(partitions, 0))
-    finally:
-        await consumer.stop()
+    await commit_offsets(test_settings, group, dict.fromkeys(partitions, 0))
     await _execute(
         test_settings,
         "INSERT INTO lag_samples (sampled_at, group_id, topic, partition, committed, end_offset, "
@@ -84,10 +78,17 @@ async def test_lag_per_partition_with_the_sampled_status(
     assert view["group"] == group and view["total_lag"] == 3
     assert len(view["partitions"]) == test_settings.topic_partitions
     assert view["status"] == "WARN"
+    assert all(p["lag"] is not None and p["reason"] is None for p in view["partitions"])
     services = (await trendctl("lag", "--json")).json()
     assert {g["status"] for g in services} == {"NOTFOUND"} and len(services) == 3
     table = await trendctl("lag", "--group", group)
     assert "WARN" in table.out and topic in table.out
+    narrow = await trendctl("lag", env={"COLUMNS": "80"})
+    lines = narrow.out.splitlines()
+    assert narrow.code == 0 and all(len(line) <= 80 for line in lines), narrow.out
+    for service in ("collector", "processor", "maintenance"):
+        assert any(line.split()[:2] == [service, "NOTFOUND"] for line in lines), narrow.out
+    assert f"group: prefix {test_settings.namespace}trend-stream- left out" in narrow.out
 
 
 async def test_trends_top_lists_the_best_scored_topics(
