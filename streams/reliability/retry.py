@@ -5,15 +5,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
 
 import asyncpg
+import httpx
 import redis.exceptions
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
+from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
 from streams.config import Settings
 from streams.exceptions import RecordValidationError, UnknownPluginError
@@ -26,6 +29,7 @@ from streams.reliability.limits import HardTimeLimitExceeded
 __all__ = [
     "NON_RETRYABLE",
     "OUTAGE_ERRORS",
+    "QDRANT_AWAY_STATUSES",
     "Decision",
     "Guard",
     "Handler",
@@ -61,15 +65,36 @@ OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
 )
 """A server trend-stream depends on is unreachable: the message is retried in place, blocking,
 until it is back (every message would fail the same way; none of them is at fault)."""
+_DROPPED_CONNECTION = re.compile(
+    r"another operation \(2\) is in progress|protocol is in the \"failed\" state|not connected"
+)
+"""asyncpg's InternalClientError on a connection the server dropped: the farewell error
+PostgreSQL sends a connection it terminates (shutdown, restart, pg_terminate_backend) left the
+protocol consuming an error (state 2) between two operations, or failed; the next operation
+on it is refused (asyncpg issue #784). The pool terminates that connection; another is opened."""
+QDRANT_AWAY_STATUSES = frozenset({502, 503, 504})
+"""HTTP statuses of a Qdrant server that is starting, stopping or behind a proxy without it."""
 
 
 def is_outage(exc: BaseException) -> bool:
     """True when `exc` (or what caused it) says a server is down, not that the message is bad."""
     seen: BaseException | None = exc
     while seen is not None:
-        if isinstance(seen, OUTAGE_ERRORS):
+        if isinstance(seen, OUTAGE_ERRORS) or _server_away(seen):
             return True
         seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _server_away(exc: BaseException) -> bool:
+    """The outages told by an error's content: a PostgreSQL connection the server dropped, a
+    Qdrant server unreachable (its client wraps the transport error) or answering 502-504."""
+    if isinstance(exc, asyncpg.InternalClientError):
+        return bool(_DROPPED_CONNECTION.search(str(exc)))
+    if isinstance(exc, ResponseHandlingException):
+        return isinstance(exc.source, httpx.TransportError)
+    if isinstance(exc, UnexpectedResponse):
+        return exc.status_code in QDRANT_AWAY_STATUSES
     return False
 
 
