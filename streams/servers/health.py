@@ -115,6 +115,9 @@ class ServerProbe:
         await self._redis.ping()
 
     async def _ask_postgres(self) -> None:
+        """SELECT 1 on the probe's own connection; a question that did not end with its answer
+        (an error, or cancelled by the probe's timeout) leaves the connection mid-operation, so
+        it is dropped, never asked again."""
         if self._postgres is None or self._postgres.is_closed():
             self._postgres = None
             self._postgres = await asyncpg.connect(
@@ -122,7 +125,7 @@ class ServerProbe:
             )
         try:
             await self._postgres.fetchval("SELECT 1", timeout=self.timeout)
-        except Exception:
+        except BaseException:
             self._postgres.terminate()
             self._postgres = None
             raise

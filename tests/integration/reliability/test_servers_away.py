@@ -1,106 +1,30 @@
 """A server away, seen from the web views: /health not ready (still live), triggers answered
-503 with Retry-After, and a trigger that could not be sent never left PENDING."""
+503 with Retry-After, a trigger that could not be sent never left PENDING, and the health
+probe never asks again on a connection it left mid-question."""
 
 from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
-import sys
-from collections.abc import Callable, Iterator
-from pathlib import Path
+import signal
+from collections.abc import Callable
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
-from pydantic import SecretStr
 
 from streams.config import Settings
 from streams.messages.records import RequestState
 from streams.requests.client import request_collection
 from streams.requests.state import RequestStates, redis_client
-from streams.servers.db import migrate
-from tests.support.workers import Worker, free_port, poll, settings_env
+from streams.servers.health import ServerProbe
+from tests.integration.reliability.conftest import AUTH
+from tests.support.stack import stack
+from tests.support.workers import Worker, apoll, poll
 
-ROOT = Path(__file__).resolve().parents[3]
-TOKEN = "servers-away-token"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
 StartWorkers = Callable[..., list[Worker]]
 BODY = {"plugin": "file", "options": {"path": "tests/fixtures/items.jsonl"}, "dry_run": True}
-
-
-def _stack(settings: Settings, *args: str) -> None:
-    """`scripts/stack.py` on this test's own servers (its own STATE_DIR)."""
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "stack.py"), *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **settings_env(settings)},
-        check=False,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-
-
-def _free_port_pair() -> int:
-    """A free port whose next port is free too (a private broker's controller listens there)."""
-    for _ in range(100):
-        port = free_port()
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-        return port
-    raise AssertionError("no two consecutive free ports")
-
-
-def _private(test_settings: Settings, tmp_path: Path, **update: Any) -> Settings:
-    return test_settings.model_copy(
-        update={
-            "state_dir": tmp_path / "private",
-            "api_token": SecretStr(TOKEN),
-            "file_plugin_dir": ROOT,
-            **update,
-        }
-    )
-
-
-@pytest.fixture
-def private_redis(test_settings: Settings, tmp_path: Path) -> Iterator[Settings]:
-    """The test's settings on a Redis of its own, purged afterwards."""
-    settings = _private(test_settings, tmp_path, redis_url=f"redis://127.0.0.1:{free_port()}/0")
-    _stack(settings, "start", "redis")
-    try:
-        yield settings
-    finally:
-        _stack(settings, "purge")
-
-
-@pytest.fixture
-async def private_postgres(test_settings: Settings, tmp_path: Path) -> Iterator[Settings]:
-    """The test's settings on a migrated PostgreSQL of its own, purged afterwards."""
-    dsn = f"postgresql://away:pw@127.0.0.1:{free_port()}/awaydb"
-    settings = _private(test_settings, tmp_path, database_url=SecretStr(dsn))
-    _stack(settings, "start", "postgres")
-    try:
-        await migrate(dsn)
-        yield settings
-    finally:
-        _stack(settings, "purge")
-
-
-@pytest.fixture
-def private_kafka(test_settings: Settings, tmp_path: Path) -> Iterator[Settings]:
-    """The test's settings on an Apache Kafka of its own, purged afterwards."""
-    bootstrap = f"127.0.0.1:{_free_port_pair()}"
-    settings = _private(test_settings, tmp_path, kafka_bootstrap_servers=bootstrap)
-    _stack(settings, "start", "kafka")
-    try:
-        yield settings
-    finally:
-        _stack(settings, "purge")
 
 
 def _health(worker: Worker) -> tuple[int, dict[str, Any]]:
@@ -142,7 +66,7 @@ def test_redis_away_makes_a_worker_unready_and_a_trigger_503(
         "redis": {"connected": True, "error": None},
     }
 
-    _stack(private_redis, "stop", "redis")
+    stack(private_redis, "stop", "redis")
     _assert_not_ready_but_live(collector, "redis")
     refused = httpx.post(f"{collector.url}/collect", json=BODY, headers=AUTH, timeout=30)
     assert refused.status_code == 503, refused.text
@@ -150,7 +74,7 @@ def test_redis_away_makes_a_worker_unready_and_a_trigger_503(
     assert int(refused.headers["Retry-After"]) > 0
     assert "unavailable" in refused.json()["error"]
 
-    _stack(private_redis, "start", "redis")
+    stack(private_redis, "start", "redis")
     assert poll(lambda: _back(collector), 30), _health(collector)
     accepted = httpx.post(f"{collector.url}/collect", json=BODY, headers=AUTH, timeout=30)
     assert accepted.status_code == 202, accepted.text
@@ -162,12 +86,47 @@ def test_postgres_away_makes_a_worker_unready_but_live(
     [maintenance] = start_workers("maintenance", private_postgres)
     assert _health(maintenance)[0] == 200
 
-    _stack(private_postgres, "stop", "postgres")
+    stack(private_postgres, "stop", "postgres")
     _assert_not_ready_but_live(maintenance, "postgres")
-    _stack(private_postgres, "start", "postgres")
+    stack(private_postgres, "start", "postgres")
     report = poll(lambda: _back(maintenance), 60)
     assert report, _health(maintenance)
     assert report["servers"]["postgres"] == {"connected": True, "error": None}
+
+
+async def _probed_backends(admin: asyncpg.Connection) -> set[int]:
+    """The backends of the private database's clients other than `admin` (the probe's)."""
+    rows = await admin.fetch(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+        "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+    )
+    return {row["pid"] for row in rows}
+
+
+async def test_a_postgres_question_cut_off_by_the_probe_s_timeout_leaves_its_connection(
+    private_postgres: Settings,
+) -> None:
+    probe = ServerProbe(private_postgres, ("postgres",), ttl=0.0, timeout=1.0)
+    admin = await asyncpg.connect(private_postgres.database_url.get_secret_value())
+    try:
+        assert await probe.check() == {"postgres": None}
+        [backend] = await _probed_backends(admin)
+        os.kill(backend, signal.SIGSTOP)  # the question is sent; the answer never comes
+        try:
+            cut_off = await probe.check()
+        finally:
+            os.kill(backend, signal.SIGCONT)
+        assert cut_off["postgres"] is not None and "Timeout" in cut_off["postgres"], cut_off
+        assert await probe.check() == {"postgres": None}
+        left = await apoll(lambda: _left(admin, backend), timeout=10, interval=0.2)
+        assert left, "the connection left mid-question was kept and asked again"
+    finally:
+        await probe.close()
+        await admin.close()
+
+
+async def _left(admin: asyncpg.Connection, backend: int) -> bool:
+    return backend not in await _probed_backends(admin)
 
 
 async def test_a_trigger_that_cannot_be_sent_is_503_and_not_left_pending(
@@ -175,7 +134,7 @@ async def test_a_trigger_that_cannot_be_sent_is_503_and_not_left_pending(
 ) -> None:
     [collector] = start_workers("collector", private_kafka)
     [maintenance] = start_workers("maintenance", private_kafka)
-    _stack(private_kafka, "stop", "kafka")
+    stack(private_kafka, "stop", "kafka")
     states = RequestStates(redis_client(private_kafka), private_kafka)
     try:
         for worker, path in ((collector, "/collect"), (maintenance, "/api/collect")):
