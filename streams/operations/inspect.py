@@ -41,6 +41,7 @@ __all__ = [
     "parse_metrics",
     "registered",
     "request_info",
+    "request_page",
     "requests",
     "scheduled",
     "stats",
@@ -277,6 +278,22 @@ async def requests(
     async with _Redis(settings, redis) as client:
         found = await RequestStates(client, settings).recent(limit, state, plugin)
     return [request_info(status) for status in found]
+
+
+async def request_page(
+    settings: Settings,
+    limit: int = 50,
+    offset: int = 0,
+    state: RequestState | str | None = None,
+    plugin: str | None = None,
+    *,
+    redis: Redis | None = None,
+) -> tuple[list[RequestInfo], int]:
+    """A page of `requests`: the `limit` after the `offset` most recently updated, newest
+    first, and how many match in all."""
+    async with _Redis(settings, redis) as client:
+        found, total = await RequestStates(client, settings).page(limit, offset, state, plugin)
+    return [request_info(status) for status in found], total
 
 
 async def active(

@@ -179,21 +179,50 @@ class RequestStates:
         `state` (one state, or several separated by commas) and `plugin` (a plugin or job name)
         filter them among the RECENT_SCAN_MAX latest; at most `limit` are returned.
         """
-        states = _states(state)
         await self.ensure_cached()
         found: list[RequestStatus] = []
+        async with aclosing(self._scan(_states(state), plugin)) as matching:
+            async for status in matching:
+                found.append(status)
+                if len(found) >= limit:
+                    break
+        return found
+
+    async def page(
+        self,
+        limit: int = 50,
+        offset: int = 0,
+        state: RequestState | str | None = None,
+        plugin: str | None = None,
+    ) -> tuple[list[RequestStatus], int]:
+        """A page of `recent`: the `limit` requests after the `offset` most recently updated,
+        newest first, and how many there are in all (filtered: among the RECENT_SCAN_MAX
+        latest)."""
+        states = _states(state)
+        await self.ensure_cached()
+        if not states and not plugin:
+            total = await self.redis.zcard(self.index)
+            ids = await self.redis.zrevrange(self.index, offset, offset + limit - 1)
+            return await self._many([_text(i) for i in ids]), int(total)
+        found = [status async for status in self._scan(states, plugin)]
+        return found[offset : offset + limit], len(found)
+
+    async def _scan(
+        self, states: frozenset[RequestState], plugin: str | None
+    ) -> AsyncGenerator[RequestStatus, None]:
+        """The requests of these states (any: empty) and plugin, most recently updated first,
+        among the RECENT_SCAN_MAX latest."""
         start = 0
-        while len(found) < limit and start < RECENT_SCAN_MAX:
+        while start < RECENT_SCAN_MAX:
             ids = await self.redis.zrevrange(self.index, start, start + RECENT_PAGE - 1)
             if not ids:
-                break
+                return
             start += len(ids)
             for status in await self._many([_text(i) for i in ids]):
                 if (not states or status.state in states) and (
                     not plugin or status.plugin == plugin
                 ):
-                    found.append(status)
-        return found[:limit]
+                    yield status
 
     async def timeline(self, request_id: str) -> list[dict[str, Any]]:
         """Every status the request went through (the last TIMELINE_MAX), oldest first:

@@ -26,6 +26,8 @@ from streams.servers.resources import WorkerResources
 __all__ = ["Call", "DashboardApi", "NotFoundError"]
 
 DEAD_LETTERS_SHOWN = 200
+MAX_OFFSET = 1_000_000
+"""The furthest a page of requests may start."""
 
 
 class NotFoundError(TrendStreamError):
@@ -66,12 +68,24 @@ class DashboardApi:
         return {"schedules": [schedule.as_dict() for schedule in found]}
 
     async def requests(self, call: Call) -> dict[str, Any]:
-        """The latest requests, newest first, by `state` (comma-separated) and `plugin`."""
+        """A page of the latest requests, newest first, by `state` (comma-separated) and
+        `plugin`: `limit` of them after the first `offset`, with how many match in all and the
+        offsets of the next and previous pages (None: there is none)."""
         query = call.query
         limit = inputs.whole(query, "limit", 50, 1, 500)
+        offset = inputs.whole(query, "offset", 0, 0, MAX_OFFSET)
         state, plugin = inputs.states(query), inputs.name(query, "plugin")
-        found = await inspect.requests(self.settings, limit, state, plugin, self.resources.redis)
-        return {"requests": [_row(info.as_dict()) for info in found]}
+        found, total = await inspect.request_page(
+            self.settings, limit, offset, state, plugin, redis=self.resources.redis
+        )
+        return {
+            "requests": [_row(info.as_dict()) for info in found],
+            "total": total,
+            "limit": limit,
+            "offset": offset,
+            "next_offset": offset + limit if offset + limit < total else None,
+            "previous_offset": max(offset - limit, 0) if offset > 0 else None,
+        }
 
     async def request(self, call: Call) -> dict[str, Any]:
         """One request: its latest status, result, traceback and timeline."""

@@ -105,7 +105,17 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         },
         ("schedules",),
     ),
-    "Requests": _object({"requests": _list(_ref("Request"))}, ("requests",)),
+    "Requests": _object(
+        {
+            "requests": _list(_ref("Request")),
+            "total": {"type": "integer", "description": "requests matching, on every page"},
+            "limit": INTEGER,
+            "offset": INTEGER,
+            "next_offset": {**INTEGER, "nullable": True, "description": "null: the last page"},
+            "previous_offset": {**INTEGER, "nullable": True, "description": "null: the first"},
+        },
+        ("requests", "total", "limit", "offset", "next_offset", "previous_offset"),
+    ),
     "Request": REQUEST,
     "RequestDetail": {
         "allOf": [

@@ -63,12 +63,20 @@ OPERATIONS = (
         "get",
         "/api/requests",
         "requests",
-        "Latest requests, newest first",
+        "Latest requests, newest first, a page at a time, with the total",
         "Requests",
         params=(
             Param("state", "states separated by commas (SUCCESS,FAILURE)", example="FAILURE"),
             Param("plugin", "a plugin, group or job name", example="hackernews"),
-            Param("limit", "at most this many", "integer", default=50, minimum=1, maximum=500),
+            Param("limit", "page size", "integer", default=50, minimum=1, maximum=500),
+            Param(
+                "offset",
+                "requests skipped, newest first (the page's start)",
+                "integer",
+                default=0,
+                minimum=0,
+                maximum=1_000_000,
+            ),
         ),
     ),
     Operation(

@@ -10,6 +10,8 @@ __all__ = ["STATIC_TYPES", "dashboard_page", "request_page", "static_file"]
 
 STATIC_TYPES = {"dashboard.js": "text/javascript", "dashboard.css": "text/css"}
 STATES = ("PENDING", "RECEIVED", "STARTED", "RETRY", "SUCCESS", "FAILURE", "REVOKED")
+PAGE_SIZES = (10, 25, 50, 100)
+"""Requests per page the panel offers (as Flower does); 50 at first."""
 
 
 @cache
@@ -73,6 +75,20 @@ def _request_filters() -> str:
     )
 
 
+def _pager() -> str:
+    sizes = "".join(
+        f'<option value="{n}"{" selected" if n == 50 else ""}>{n}</option>' for n in PAGE_SIZES
+    )
+    return (
+        '<form id="requests-pager" class="inline">'
+        '<button id="requests-previous" type="button" disabled>&lsaquo; Previous</button>'
+        '<span id="requests-range">…</span>'
+        '<button id="requests-next" type="button" disabled>Next &rsaquo;</button>'
+        f'<label>per page <select id="requests-page-size">{sizes}</select></label>'
+        "</form>"
+    )
+
+
 def _trigger_form() -> str:
     return (
         '<form id="trigger" class="inline">'
@@ -111,6 +127,7 @@ def dashboard_page(refresh_s: float) -> str:
                     "requests",
                     ("request", "state", "plugin", "worker", "updated", "runtime"),
                 )
+                + _pager()
                 + _trigger_form(),
             ),
             _section(

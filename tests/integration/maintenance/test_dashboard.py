@@ -112,6 +112,57 @@ async def test_every_documented_route_answers_and_actions_need_the_token(
         assert (await web.get(f"/dashboard/requests/{job.request_id}")).status_code == 200
 
 
+CRONS = ("all", "high_frequency", "sweep", "reprocess", "health", "cleanup", "plugin_health")
+NO_SCHEDULES = {f"schedule_{name}": "" for name in (*CRONS, "analytics", "backup")}
+"""Every leader schedule off: the requests are the test's own."""
+
+
+async def test_requests_are_paged_newest_first_with_the_total(
+    test_settings: Settings, start_workers: StartWorkers
+) -> None:
+    settings = _settings(test_settings).model_copy(update=NO_SCHEDULES)
+    (worker,) = start_workers("maintenance", settings)
+    async with httpx.AsyncClient(base_url=worker.url, timeout=60) as web:
+        sent = []
+        for n in range(7):
+            body = {"plugin": "file", "request_id": f"page-{n}", "dry_run": True}
+            accepted = await web.post("/api/collect", json=body, headers=AUTH)
+            assert accepted.status_code == 202, accepted.text
+            sent.append(body["request_id"])
+        newest_first = sent[::-1]
+
+        async def page(**params: object) -> dict[str, Any]:
+            answer = await web.get("/api/requests", params=params)
+            assert answer.status_code == 200, answer.text
+            found: dict[str, Any] = answer.json()
+            return found
+
+        for filters in ({}, {"plugin": "file"}, {"state": "PENDING"}):
+            everything = await page(**filters)
+            assert [r["request_id"] for r in everything["requests"]] == newest_first, filters
+            assert everything["total"] == 7 and everything["next_offset"] is None
+            seen, offset = [], 0
+            while offset is not None:
+                found = await page(limit=3, offset=offset, **filters)
+                assert (found["total"], found["limit"], found["offset"]) == (7, 3, offset)
+                assert len(found["requests"]) == min(3, 7 - offset)
+                seen += [r["request_id"] for r in found["requests"]]
+                previous = found["previous_offset"]
+                assert previous == (None if offset == 0 else max(offset - 3, 0)), found
+                offset = found["next_offset"]
+            assert seen == newest_first, filters
+        beyond = await page(limit=3, offset=9)
+        assert beyond["requests"] == [] and beyond["total"] == 7 and beyond["next_offset"] is None
+        assert (await page(plugin="rss"))["total"] == 0
+        for params, message in [
+            ({"offset": "-1"}, "offset: must be between 0 and 1000000"),
+            ({"offset": "x"}, "offset: expected a whole number"),
+            ({"limit": "0"}, "limit: must be between 1 and 500"),
+        ]:
+            refused = await web.get("/api/requests", params=params)
+            assert refused.status_code == 400 and message in refused.json()["error"], params
+
+
 TRENDS = {
     "nimbus-outage": ("Nimbus cloud outage", "trending", [0, 0, 1, 1, 2, 4, 9, 16, 22, 19]),
     "libvarn-release": ("libvarn 2.0 release", "peaking", [1, 2, 4, 7, 9, 8, 8, 6, 5, 5]),
@@ -215,6 +266,12 @@ async def test_the_dashboard_in_a_headless_chromium(
     )
     async with handle:
         await handle.result(timeout=60)
+    for _ in range(11):  # more requests than the smallest page holds
+        more = await request_collection(
+            "file", options={"path": "tests/fixtures/items.jsonl"}, dry_run=True, settings=settings
+        )
+        async with more:
+            await more.result(timeout=60)
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with headless_chromium() as driver:
@@ -250,11 +307,40 @@ async def test_the_dashboard_in_a_headless_chromium(
         for width in WIDTHS:
             _check_layout(browser, width)
             _screenshot(browser, width, f"dashboard-{width}.png")
+        _check_paging(browser, wait, By)
         browser.get(f"{maintenance.url}/dashboard/requests/{handle.request_id}")
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '#timeline tr[data-state="SUCCESS"]'))
         _screenshot(browser, WIDTHS[-1], "dashboard-request.png")
     for width in WIDTHS:
         assert (ARTIFACTS / f"dashboard-{width}.png").stat().st_size > 10_000
+
+
+def _check_paging(driver: Any, wait: Any, by: Any) -> None:
+    """10 requests a page: the first shows 1-10 of the total, Next the following ones,
+    Previous the first again (newest first, as Flower pages them)."""
+    from selenium.webdriver.support.ui import Select
+
+    Select(driver.find_element(by.ID, "requests-page-size")).select_by_value("10")
+
+    def page(first: int) -> tuple[int, int, bool, bool] | None:
+        shown = driver.find_element(by.ID, "requests-range")
+        rows = len(driver.find_elements(by.CSS_SELECTOR, "#requests tbody tr.request"))
+        total = int(shown.get_attribute("data-total") or 0)
+        if shown.get_attribute("data-offset") != str(first - 1) or rows > 10:
+            return None
+        if shown.text != f"{first}\u2013{first - 1 + rows} of {total}":
+            return None
+        previous = driver.find_element(by.ID, "requests-previous").is_enabled()
+        following = driver.find_element(by.ID, "requests-next").is_enabled()
+        return rows, total, previous, following
+
+    rows, total, previous, following = wait.until(lambda d: page(1))
+    assert (rows, previous, following) == (10, False, True) and total > 10, (rows, total)
+    _click(wait, by.ID, "requests-next")
+    rows, total, previous, _ = wait.until(lambda d: page(11))
+    assert rows == min(10, total - 10) and previous, (rows, total)
+    _click(wait, by.ID, "requests-previous")
+    assert wait.until(lambda d: page(1))[0] == 10
 
 
 def _points(driver: Any, by: str, selector: str) -> int:

@@ -268,8 +268,33 @@ function requestLink(id) {
   return el("a", { href, title: id }, breakable(shortId(id)));
 }
 
+// The requests panel shows a page at a time, newest first, with the total (as Flower does).
+let requestsOffset = 0;
+let requestsPage = null;
+
+function drawPager(data) {
+  requestsPage = data;
+  if (!data.requests.length && data.previous_offset !== null) {
+    turnPage(data.previous_offset); // the page emptied (requests expired): step back
+    return;
+  }
+  const range = document.getElementById("requests-range");
+  const first = data.requests.length ? data.offset + 1 : 0;
+  range.textContent = `${first}–${data.offset + data.requests.length} of ${data.total}`;
+  range.dataset.offset = String(data.offset);
+  range.dataset.total = String(data.total);
+  document.getElementById("requests-previous").disabled = data.previous_offset === null;
+  document.getElementById("requests-next").disabled = data.next_offset === null;
+}
+
+function turnPage(offset) {
+  requestsOffset = offset;
+  refresh();
+}
+
 // A request is one row; its error, when it has one, a row of its own under it, as wide as the table.
 function drawRequests(data) {
+  drawPager(data);
   fill(
     "requests",
     data.requests.flatMap((r) => [
@@ -441,7 +466,8 @@ async function load(id, path, draw) {
 }
 
 function requestsPath() {
-  const query = new URLSearchParams({ limit: "50" });
+  const size = document.getElementById("requests-page-size").value || "50";
+  const query = new URLSearchParams({ limit: size, offset: String(requestsOffset) });
   const state = document.getElementById("filter-state").value;
   const plugin = document.getElementById("filter-plugin").value.trim();
   if (state) query.set("state", state);
@@ -501,8 +527,12 @@ async function refreshRequest() {
 }
 
 let busy = false;
+let again = false;
 async function refresh() {
-  if (busy) return;
+  if (busy) {
+    again = true; // asked while drawing (a page turned, a filter changed): once more after
+    return;
+  }
   busy = true;
   try {
     await (body.dataset.page === "request" ? refreshRequest() : refreshDashboard());
@@ -512,6 +542,10 @@ async function refresh() {
   } finally {
     busy = false;
   }
+  if (again) {
+    again = false;
+    refresh();
+  }
 }
 
 function wire() {
@@ -520,11 +554,20 @@ function wire() {
   input.addEventListener("input", () => sessionStorage.setItem(TOKEN_KEY, input.value.trim()));
   const filters = document.getElementById("request-filters");
   if (filters) {
-    filters.addEventListener("change", refresh);
+    filters.addEventListener("change", () => turnPage(0));
     filters.addEventListener("submit", (event) => {
       event.preventDefault();
-      refresh();
+      turnPage(0);
     });
+  }
+  const pager = document.getElementById("requests-pager");
+  if (pager) {
+    const step = (name) => () => {
+      if (requestsPage && requestsPage[name] !== null) turnPage(requestsPage[name]);
+    };
+    document.getElementById("requests-previous").addEventListener("click", step("previous_offset"));
+    document.getElementById("requests-next").addEventListener("click", step("next_offset"));
+    document.getElementById("requests-page-size").addEventListener("change", () => turnPage(0));
   }
   const trigger = document.getElementById("trigger");
   if (trigger) {
