@@ -78,9 +78,13 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                         "service": STRING,
                         "url": STRING,
                         "reachable": BOOLEAN,
-                        "status": STRING,
+                        "status": {"type": "string", "enum": ["ok", "degraded", "unreachable"]},
+                        "live": BOOLEAN,
                         "ready": BOOLEAN,
+                        "version": STRING,
+                        "app_id": STRING,
                         "assignment": _list(STRING),
+                        "error": {"type": "string", "description": "why it did not answer"},
                         "stats": {"type": "object", "additionalProperties": NUMBER},
                     }
                 )
@@ -95,10 +99,14 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                     {
                         "service": STRING,
                         "job": STRING,
-                        "cron": STRING,
+                        "runs": {"type": "string", "description": "what each slot requests"},
+                        "cron": {"type": "string", "description": "empty: switched off"},
+                        "timezone": STRING,
                         "next_run": NULLABLE_STRING,
                         "last_slot": NULLABLE_STRING,
                         "last_status": NULLABLE_STRING,
+                        "last_request_id": NULLABLE_STRING,
+                        "last_worker": NULLABLE_STRING,
                     }
                 )
             )
@@ -127,11 +135,13 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                     "timeline": _list(
                         _object(
                             {
-                                "state": STRING,
+                                "state": {"type": "string", "enum": STATES},
                                 "at": NUMBER,
                                 "worker": STRING,
                                 "error": NULLABLE_STRING,
+                                "error_type": NULLABLE_STRING,
                                 "retries": INTEGER,
+                                "eta": {**NULLABLE_STRING, "format": "date-time"},
                             }
                         )
                     ),

@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from openapi_schema_validator import OAS30Validator
 from pydantic import SecretStr
 
 from services.maintenance.dashboard.openapi import document
@@ -209,6 +210,124 @@ async def _trends(settings: Settings) -> None:
             )
     finally:
         await conn.close()
+
+
+async def test_every_route_answers_as_its_openapi_document_says(
+    test_settings: Settings, start_workers: StartWorkers
+) -> None:
+    settings = _settings(test_settings)
+    (collector,) = start_workers("collector", settings)
+    settings = settings.model_copy(update={"collector_web_port": collector.port})
+    (maintenance,) = start_workers("maintenance", settings)
+    await _trends(settings)
+    dead_id = await _dead_letter(settings)
+    collected = await request_collection(
+        "file", options={"path": "tests/fixtures/items.jsonl"}, dry_run=True, settings=settings
+    )
+    async with collected:
+        await collected.result(timeout=60)
+    spec = document()
+    values = {
+        "request_id": collected.request_id,
+        "group": f"{settings.namespace}trend-stream-collector",
+    }
+    bodies = {
+        "/api/collect": {"plugin": "file", "dry_run": True, "options": {"path": "x.jsonl"}},
+        "/api/deadletters/redrive": {"ids": [dead_id]},
+        "/api/deadletters/purge": {"topic": "collect.requests"},
+    }
+    answered: list[tuple[str, str, int]] = []
+    problems: list[str] = []
+    filled: dict[str, Any] = {}
+    async with httpx.AsyncClient(base_url=maintenance.url, timeout=60) as web:
+        history = _path("/api/groups/{group}/history", values)
+
+        async def sampled() -> bool:
+            return bool((await web.get(history)).json()["samples"])
+
+        assert await apoll(sampled, 60), "the collector's group was never sampled"
+
+        async def call(op: Any, path: str, **kwargs: Any) -> None:
+            response = await web.request(op.method.upper(), path, **kwargs)
+            problems.extend(_disagreements(spec, op.method, op.path, response))
+            answered.append((op.method, op.path, response.status_code))
+            if response.status_code < 300 and op.method == "get":
+                filled.setdefault(op.path, response.json())
+
+        for op in OPERATIONS:
+            path = _path(op.path, values)
+            if op.action:
+                await call(op, path, json=bodies.get(op.path, {}), headers=AUTH)
+                await call(op, path, json=bodies.get(op.path, {}))
+                if op.body:
+                    await call(op, path, content=b"[1]", headers=AUTH)
+                    oversized = b" " * (settings.max_request_bytes + 1)
+                    await call(op, path, content=oversized, headers=AUTH)
+                continue
+            await call(op, path)
+            for param in op.params:
+                if param.kind == "integer":
+                    await call(op, path, params={param.name: "x"})
+                elif param.where == "path":
+                    await call(op, _path(op.path, {param.name: "unknown-thing"}))
+        [listing] = [op for op in OPERATIONS if op.path == "/api/requests"]
+        await call(listing, "/api/requests", params={"limit": 2, "offset": 1})
+    assert not problems, "\n".join(sorted(set(problems)))
+    shown = {
+        "/api/workers": [w for w in filled["/api/workers"]["workers"] if w["reachable"]],
+        "/api/schedules": filled["/api/schedules"]["schedules"],
+        "/api/requests": filled["/api/requests"]["requests"],
+        "/api/requests/{request_id}": filled["/api/requests/{request_id}"]["timeline"],
+        "/api/groups": [g["partitions"] for g in filled["/api/groups"]["groups"]],
+        "/api/groups/{group}/history": filled["/api/groups/{group}/history"]["samples"],
+        "/api/deadletters": filled["/api/deadletters"]["entries"],
+        "/api/plugins": [p for p in filled["/api/plugins"]["plugins"] if p["health"]],
+        "/api/trends/top": filled["/api/trends/top"]["trends"],
+    }
+    assert all(shown.values()), [path for path, rows in shown.items() if not rows]
+    statuses: dict[tuple[str, str], set[int]] = {(m, p): set() for m, p, _ in answered}
+    for method, path, status in answered:
+        statuses[(method, path)].add(status)
+    assert all(any(code < 300 for code in codes) for codes in statuses.values()), statuses
+
+
+def _disagreements(
+    spec: dict[str, Any], method: str, path: str, response: httpx.Response
+) -> list[str]:
+    """Where the answer differs from the document: a status it does not list for this route,
+    a body that is not JSON, or one its schema refuses (a field it does not describe too)."""
+    documented = spec["paths"][path][method]["responses"]
+    where = f"{method.upper()} {path} -> {response.status_code}"
+    if str(response.status_code) not in documented:
+        return [f"{where}: status not documented ({response.text[:200]})"]
+    if not response.headers["content-type"].startswith("application/json"):
+        return [f"{where}: not JSON ({response.headers['content-type']})"]
+    schema = documented[str(response.status_code)]["content"]["application/json"]["schema"]
+    closed = _closed(schema, spec["components"]["schemas"])
+    errors = OAS30Validator(closed).iter_errors(response.json())
+    return [f"{where}: {'.'.join(map(str, e.absolute_path))}: {e.message}" for e in errors]
+
+
+def _closed(schema: dict[str, Any], schemas: dict[str, Any]) -> dict[str, Any]:
+    """The schema with its references resolved and every object that lists its properties
+    closed to others, so an undocumented field fails too."""
+    if "$ref" in schema:
+        return _closed(schemas[schema["$ref"].rsplit("/", 1)[1]], schemas)
+    if "allOf" in schema:
+        parts = [_closed(part, schemas) for part in schema["allOf"]]
+        merged: dict[str, Any] = {"type": "object", "properties": {}, "required": []}
+        for part in parts:
+            merged["properties"].update(part.get("properties", {}))
+            merged["required"] += part.get("required", [])
+        return {**merged, "additionalProperties": False}
+    closed = dict(schema)
+    if "properties" in closed:
+        closed["properties"] = {k: _closed(v, schemas) for k, v in closed["properties"].items()}
+        closed.setdefault("additionalProperties", False)
+    for key in ("items", "additionalProperties"):
+        if isinstance(closed.get(key), dict):
+            closed[key] = _closed(closed[key], schemas)
+    return closed
 
 
 def _browser_or_fail() -> None:
