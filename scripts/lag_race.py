@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import sys
 import tempfile
 import time
@@ -93,6 +94,7 @@ def broker(tally: Tally, options: argparse.Namespace) -> None:
             asyncio.run(rounds(settings, "restarted", options.rounds, tally, options.auto_commit))
     finally:
         stack(settings, "purge")
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def main(argv: list[str]) -> int:
