@@ -215,20 +215,10 @@ async def _trends(settings: Settings) -> None:
 async def test_every_route_answers_as_its_openapi_document_says(
     test_settings: Settings, start_workers: StartWorkers
 ) -> None:
-    settings = _settings(test_settings)
-    (collector,) = start_workers("collector", settings)
-    settings = settings.model_copy(update={"collector_web_port": collector.port})
-    (maintenance,) = start_workers("maintenance", settings)
-    await _trends(settings)
-    dead_id = await _dead_letter(settings)
-    collected = await request_collection(
-        "file", options={"path": "tests/fixtures/items.jsonl"}, dry_run=True, settings=settings
-    )
-    async with collected:
-        await collected.result(timeout=60)
+    settings, maintenance, dead_id, [collected] = await _stocked(test_settings, start_workers)
     spec = document()
     values = {
-        "request_id": collected.request_id,
+        "request_id": collected,
         "group": f"{settings.namespace}trend-stream-collector",
     }
     bodies = {
@@ -330,6 +320,29 @@ def _closed(schema: dict[str, Any], schemas: dict[str, Any]) -> dict[str, Any]:
     return closed
 
 
+async def _stocked(
+    test_settings: Settings, start_workers: StartWorkers, collections: int = 1
+) -> tuple[Settings, Worker, str, list[str]]:
+    """A collector and a maintenance worker with something in every panel: trends, a dead
+    letter, `collections` dry runs ended SUCCESS. Their settings, the maintenance worker, the
+    dead letter's id and the runs' request ids."""
+    settings = _settings(test_settings)
+    (collector,) = start_workers("collector", settings)
+    settings = settings.model_copy(update={"collector_web_port": collector.port})
+    (maintenance,) = start_workers("maintenance", settings)
+    await _trends(settings)
+    dead_id = await _dead_letter(settings)
+    ids = []
+    for _ in range(collections):
+        handle = await request_collection(
+            "file", options={"path": "tests/fixtures/items.jsonl"}, dry_run=True, settings=settings
+        )
+        async with handle:
+            await handle.result(timeout=60)
+        ids.append(handle.request_id)
+    return settings, maintenance, dead_id, ids
+
+
 def _browser_or_fail() -> None:
     problem = ensure_browser()
     if problem:
@@ -374,23 +387,8 @@ async def test_the_dashboard_in_a_headless_chromium(
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    settings = _settings(test_settings)
-    (collector,) = start_workers("collector", settings)
-    settings = settings.model_copy(update={"collector_web_port": collector.port})
-    (maintenance,) = start_workers("maintenance", settings)
-    await _trends(settings)
-    dead_id = await _dead_letter(settings)
-    handle = await request_collection(
-        "file", options={"path": "tests/fixtures/items.jsonl"}, dry_run=True, settings=settings
-    )
-    async with handle:
-        await handle.result(timeout=60)
-    for _ in range(11):  # more requests than the smallest page holds
-        more = await request_collection(
-            "file", options={"path": "tests/fixtures/items.jsonl"}, dry_run=True, settings=settings
-        )
-        async with more:
-            await more.result(timeout=60)
+    # more requests than the smallest page of the requests panel holds
+    settings, maintenance, dead_id, ids = await _stocked(test_settings, start_workers, 12)
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with headless_chromium() as driver:
@@ -399,7 +397,7 @@ async def test_the_dashboard_in_a_headless_chromium(
             browser, 60, poll_frequency=0.2, ignored_exceptions=(StaleElementReferenceException,)
         )
         browser.get(f"{maintenance.url}/dashboard")
-        row = f'#requests tr.request[data-request-id="{handle.request_id}"]'
+        row = f'#requests tr.request[data-request-id="{ids[-1]}"]'
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, row))
         partitions = "#groups tr.partition"
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, partitions))
@@ -427,7 +425,7 @@ async def test_the_dashboard_in_a_headless_chromium(
             _check_layout(browser, width)
             _screenshot(browser, width, f"dashboard-{width}.png")
         _check_paging(browser, wait, By)
-        browser.get(f"{maintenance.url}/dashboard/requests/{handle.request_id}")
+        browser.get(f"{maintenance.url}/dashboard/requests/{ids[-1]}")
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '#timeline tr[data-state="SUCCESS"]'))
         _screenshot(browser, WIDTHS[-1], "dashboard-request.png")
     for width in WIDTHS:
