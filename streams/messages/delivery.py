@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 import traceback
 from collections.abc import Iterable, Mapping
@@ -79,14 +80,17 @@ class Delivery:
             read_from=message.topic,
         )
 
-    def handed_back(self, read_from: str) -> Delivery:
-        """This delivery as read again from a retry topic: its origin comes from the headers."""
+    def handed_back(self, read_from: str, origin: str | None = None) -> Delivery:
+        """This delivery as read again from a retry topic (or a dead-letter topic): its topic
+        is `origin`, the topic that retry topic serves (None: the header's); its partition,
+        offset and timestamp come from the headers (a message without them, or with malformed
+        ones, keeps where it was read)."""
         return replace(
             self,
-            topic=self.text("original-topic") or self.topic,
-            partition=int(self.text("original-partition") or self.partition),
-            offset=int(self.text("original-offset") or self.offset),
-            timestamp=float(self.text("original-timestamp") or self.timestamp),
+            topic=origin or self.text("original-topic") or self.topic,
+            partition=int(self.number("original-partition", self.partition)),
+            offset=int(self.number("original-offset", self.offset)),
+            timestamp=self.number("original-timestamp", self.timestamp),
             read_from=read_from,
         )
 
@@ -94,15 +98,23 @@ class Delivery:
         """One of our headers (without its prefix) as text, or ''."""
         return self.headers.get(HEADER + name, b"").decode("utf-8", errors="replace")
 
+    def number(self, name: str, default: float) -> float:
+        """One of our headers as a number; `default` when missing or not a finite number."""
+        try:
+            value = float(self.text(name))
+        except ValueError:
+            return default
+        return value if math.isfinite(value) else default
+
     @property
     def attempt(self) -> int:
         """How many times this message failed in the current round of retries."""
-        return int(self.text("attempt") or 0)
+        return max(0, int(self.number("attempt", 0)))
 
     @property
     def due(self) -> float:
         """When a retried message may run again (epoch seconds; 0 when not delayed)."""
-        return float(self.text("due") or 0)
+        return self.number("due", 0.0)
 
     @property
     def history(self) -> list[dict[str, Any]]:

@@ -36,17 +36,19 @@ class RetryConsumer:
         self.group_id = group_id
         self.handlers = handlers
         """Handler of each guarded topic (full name)."""
+        self.origins = {
+            retry_topic(guard.route(name).spec, level).full_name(settings): name
+            for name in handlers
+            for level in range(1, RETRY_LEVELS + 1)
+        }
+        """The guarded topic each retry topic serves (full names)."""
         self.held: dict[TopicPartition, float] = {}
         self._consumer: AIOKafkaConsumer | None = None
         self._stopped = asyncio.Event()
 
     def topics(self) -> list[str]:
         """The retry topics (full names) of every guarded topic with a handler."""
-        return [
-            retry_topic(self.guard.route(name).spec, level).full_name(self.settings)
-            for name in self.handlers
-            for level in range(1, RETRY_LEVELS + 1)
-        ]
+        return list(self.origins)
 
     async def run(self) -> None:
         """Consume until stop(); meant to run as a task of the worker."""
@@ -100,7 +102,7 @@ class RetryConsumer:
         self, consumer: AIOKafkaConsumer, tp: TopicPartition, records: list[ConsumerRecord]
     ) -> None:
         for record in records:
-            delivery = Delivery.of_message(record).handed_back(tp.topic)
+            delivery = Delivery.of_message(record).handed_back(tp.topic, self.origins[tp.topic])
             if delivery.due > time.time():
                 self._hold(consumer, tp, record.offset, delivery.due)
                 return
@@ -118,12 +120,10 @@ class RetryConsumer:
         )
 
     async def _hand_back(self, delivery: Delivery) -> None:
-        handler = self.handlers.get(delivery.topic)
-        if handler is None:
-            log.error("retried message of an unknown topic skipped", extra=delivery.where)
-            return
+        """To the handler of the topic its retry topic serves, whatever its headers say (a
+        message put there by hand has none): a poison message is dead-lettered there."""
         log.info("retry due attempt=%d", delivery.attempt, extra=delivery.where)
-        await self.guard.handle([delivery], handler)
+        await self.guard.handle([delivery], self.handlers[delivery.topic])
 
 
 async def run_quietly(consumer: RetryConsumer, pause_s: float = 2.0) -> None:

@@ -117,17 +117,21 @@ async def delete_namespace(settings: Settings) -> None:
 
 
 def final_statuses(values: list[bytes]) -> dict[str, RequestStatus]:
-    """The final status of each request among these collect.results values."""
+    """The final status of each request among these values of a results topic."""
     statuses = [RequestStatus.parse(value) for value in values]
     return {status.request_id: status for status in statuses if status.state.is_final}
 
 
 async def wait_final(
-    settings: Settings, request_ids: set[str], timeout: float = 90.0
+    settings: Settings,
+    request_ids: set[str],
+    timeout: float = 90.0,
+    results: TopicSpec = COLLECT_RESULTS,
 ) -> dict[str, RequestStatus]:
-    """Read collect.results until every one of these requests has a final status."""
+    """Read a results topic (collect.results unless told) until every one of these requests
+    has a final status."""
     values = await read_until(
-        settings, COLLECT_RESULTS, lambda v: request_ids <= set(final_statuses(v)), timeout
+        settings, results, lambda v: request_ids <= set(final_statuses(v)), timeout
     )
     finals = final_statuses(values)
     missing = request_ids - set(finals)

@@ -87,3 +87,31 @@ def test_only_the_retryable_classes_are_retried() -> None:
     policy = RetryPolicy(max_retries=3, retryable=(TimeoutError, KeyError))
     assert policy.decide(KeyError("k"), 1).action == "retry"
     assert policy.decide(ValueError("v"), 1).action == "dead"
+
+
+def test_a_message_handed_back_belongs_to_the_topic_its_retry_topic_serves() -> None:
+    by_hand = Delivery("ns.items.raw.retry.2", 0, 7, 3.0, None, b"{not json", {})
+    back = by_hand.handed_back("ns.items.raw.retry.2", "ns.items.raw")
+    assert (back.topic, back.partition, back.offset, back.attempt, back.due) == (
+        "ns.items.raw",
+        0,
+        7,
+        0,
+        0.0,
+    )
+    garbled = {
+        "ts-original-topic": b"ns.collect.requests",
+        "ts-original-partition": b"two",
+        "ts-original-offset": b"nan",
+        "ts-attempt": b"-3",
+        "ts-due": b"soon",
+    }
+    odd = Delivery("ns.items.raw.retry.1", 0, 9, 4.0, None, b"{}", garbled)
+    back = odd.handed_back("ns.items.raw.retry.1", "ns.items.raw")
+    assert (back.topic, back.partition, back.offset, back.attempt, back.due) == (
+        "ns.items.raw",
+        0,
+        9,
+        0,
+        0.0,
+    )
