@@ -12,19 +12,14 @@ from dataclasses import dataclass
 from pydantic import TypeAdapter, ValidationError
 from qdrant_client import AsyncQdrantClient
 
-from services.processor.persist import (
-    PipelineStore,
-    acquire,
-    current_epoch,
-    current_owner,
-    load_state,
-)
+from services.processor.persist import PipelineStore, acquire, current_owner, load_state
 from services.processor.pipeline import ClusterStage, Embedder, Enricher, PipelineConfig
 from services.processor.pipeline.embed import load_embedder
 from services.processor.store import ItemStore
 from services.processor.vectors import VectorStore, qdrant_client
 from streams.config import Settings
 from streams.exceptions import ConfigurationError
+from streams.reliability.retry import is_outage
 from streams.servers.resources import WorkerResources
 
 __all__ = ["Ownership", "Resources", "pipeline_config"]
@@ -75,7 +70,7 @@ class Resources(WorkerResources):
         self._vectors: VectorStore | None = None
         self._ownership: Ownership | None = None
         self._cluster_lock = asyncio.Lock()
-        self._taking_over: asyncio.Task[Ownership | None] | None = None
+        self._taking_over: asyncio.Task[None] | None = None
         self._assigned = False
         """Whether the latest assignment gave items.enriched to this worker."""
         self._settled = asyncio.Event()
@@ -128,40 +123,71 @@ class Resources(WorkerResources):
 
     async def on_assigned(self, holds: bool) -> None:
         """After a rebalance: take the cluster stage over at once when items.enriched came to
-        this worker (keeping its memory when no one wrote since), else let the memory go."""
+        this worker (keeping its memory when no one wrote since), else let the memory go.
+
+        Never raises for a server away (Faust stops a worker whose rebalance callback
+        raises): the memory goes, and the next batch takes the stage over from PostgreSQL,
+        waiting the outage out in place."""
         async with self._cluster_lock:
             self._assigned = holds
             held = self._ownership
             if held is not None and holds:
-                if await current_epoch(await self.pool()) == held.epoch:
+                if (await self._owner_now())[0] == held.epoch:
                     self._settled.set()
                     return
                 log.info("cluster stage was written by another owner since epoch=%d", held.epoch)
             self._ownership = None
             self._settled.set()
         if holds:  # restoring can take a while: not inside the rebalance
-            self._taking_over = asyncio.create_task(self.ownership())
+            self._taking_over = asyncio.create_task(self._take_over_early())
+
+    async def _take_over_early(self) -> None:
+        """Take the stage over before the first batch asks; a server away leaves it to that
+        batch (which waits the outage out)."""
+        try:
+            await self.ownership()
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            log.warning(
+                "cluster stage takeover left to the next batch error=%s: %s",
+                type(exc).__name__,
+                exc,
+            )
 
     async def on_revoked(self) -> None:
         """items.enriched is being taken away: no batch starts until the rebalance says
         whether it comes back; a worker that finds the stage taken over meanwhile (it was
-        paused, or cut off) says so and lets its memory go."""
+        paused, or cut off), or cannot tell (PostgreSQL away), lets its memory go."""
         self._settled.clear()
         async with self._cluster_lock:
             self._assigned = False
             held = self._ownership
             if held is None:
                 return
-            owner = await current_owner(await self.pool())
-            if owner[0] != held.epoch:
+            epoch, owner = await self._owner_now()
+            if epoch == held.epoch:
+                return
+            if owner is not None:
                 log.warning(
                     "cluster stage not ours: taken over by %s at epoch=%d (this worker's "
                     "epoch=%d); standing down",
-                    owner[1],
-                    owner[0],
+                    owner,
+                    epoch,
                     held.epoch,
                 )
-                self._ownership = None
+            self._ownership = None
+
+    async def _owner_now(self) -> tuple[int, str | None]:
+        """The owner epoch and owner in PostgreSQL; (-1, None) while it is away (an epoch no
+        owner holds: whoever asks lets its memory go)."""
+        try:
+            return await current_owner(await self.pool())
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            log.warning("cluster stage owner unknown error=%s: %s", type(exc).__name__, exc)
+            return -1, None
 
     async def stand_down(self, reason: str) -> None:
         """Drop the cluster stage's memory (fenced, or a failed batch): the next batch

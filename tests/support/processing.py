@@ -1,4 +1,5 @@
-"""Feeding a labelled corpus to running processors and reading their work back from PostgreSQL."""
+"""Running processors (several, settled), feeding them a labelled corpus and reading their work
+back from PostgreSQL."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -14,18 +16,63 @@ from services.processor.pipeline.normalize import item_time
 from services.processor.pipeline.quality import adjusted_rand_index, purity
 from streams.config import Settings
 from streams.messages.records import ProcessingReport
-from streams.messages.topics import ITEMS_RAW, PROCESSING_REPORTS
+from streams.messages.topics import ITEMS_ENRICHED, ITEMS_RAW, PROCESSING_REPORTS
 from tests.support.corpus import LabelledItem
 from tests.support.kafka import partition_counts
+from tests.support.workers import Worker, poll
 
-__all__ = ["Feeder", "Quality", "assignments", "fetch", "quality", "spans", "table_counts"]
+__all__ = [
+    "Feeder",
+    "Quality",
+    "assignment",
+    "assignments",
+    "cluster_owner_pid",
+    "counted_twice",
+    "fetch",
+    "quality",
+    "spans",
+    "start_processors",
+    "table_counts",
+]
+StartWorkers = Callable[..., list[Worker]]
+
+
+def start_processors(
+    start: StartWorkers, settings: Settings, count: int, folder: Path
+) -> list[Worker]:
+    """`count` processor workers, each with its own Qdrant folder (local mode holds one),
+    waited for until the group has settled: every partition of items.raw held, and
+    items.enriched held by exactly one of them."""
+    workers = []
+    for number in range(count):
+        own = settings.model_copy(update={"qdrant_path": folder / f"qdrant-{number}"})
+        workers += start("processor", own)
+    settled = poll(lambda: _settled(workers, settings), timeout=90)
+    assert settled, [assignment(worker) for worker in workers]
+    return workers
+
+
+def assignment(worker: Worker) -> list[str]:
+    """The partitions a worker's /health says it holds (none while it does not answer)."""
+    response = worker.health()
+    return response.json()["assignment"] if response is not None else []
+
+
+def _settled(workers: list[Worker], settings: Settings) -> bool:
+    held = [set(assignment(worker)) for worker in workers]
+    raw = ITEMS_RAW.full_name(settings)
+    enriched = f"{ITEMS_ENRICHED.full_name(settings)}:0"
+    partitions = {f"{raw}:{n}" for n in range(settings.topic_partitions)}
+    spread = all(any(p.startswith(f"{raw}:") for p in h) for h in held)
+    owners = sum(enriched in h for h in held)
+    return spread and owners == 1 and partitions <= set().union(*held)
 
 
 class Feeder:
     """Produces items to items.raw and waits until the processor reported every one of them.
 
     Reports name their items: an item reported twice (a redelivery, or by both stages) counts
-    once.
+    once. `handled` holds the keys reported for each request, `new` those reported new.
     """
 
     def __init__(self, settings: Settings, timeout_s: float = 60.0) -> None:
@@ -34,6 +81,7 @@ class Feeder:
         self.producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_list)
         self.consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_list)
         self.handled: defaultdict[str, set[str]] = defaultdict(set)
+        self.new: defaultdict[str, set[str]] = defaultdict(set)
 
     async def __aenter__(self) -> Feeder:
         await self.producer.start()
@@ -64,6 +112,7 @@ class Feeder:
             for record in (r for batch in batches.values() for r in batch):
                 report = ProcessingReport.parse(record.value)
                 self.handled[report.request_id].update(report.keys)
+                self.new[report.request_id].update(report.new_keys)
 
     async def feed(self, entries: list[LabelledItem], request_id: str) -> None:
         """send() then wait() for all of them."""
@@ -87,6 +136,23 @@ async def fetch(settings: Settings, query: str, *args: object) -> list[asyncpg.R
         return list(await conn.fetch(query, *args))
     finally:
         await conn.close()
+
+
+async def cluster_owner_pid(settings: Settings) -> int:
+    """The process id of the worker that holds the cluster stage (the owner row says)."""
+    (row,) = await fetch(settings, "SELECT epoch, owner FROM pipeline_owner")
+    return int(row["owner"].rsplit(":", 1)[1])
+
+
+async def counted_twice(settings: Settings) -> int:
+    """Items counted in topic sizes beyond the originals stored in those topics (0: none)."""
+    (row,) = await fetch(
+        settings,
+        "SELECT (SELECT coalesce(sum(item_count), 0) FROM topics WHERE merged_into IS NULL) "
+        "- (SELECT count(*) FROM items i JOIN topics t ON t.id = i.topic_id "
+        "   WHERE i.duplicate_of IS NULL AND i.dropped_reason IS NULL) AS extra",
+    )
+    return int(row["extra"])
 
 
 def _resolver(merged: dict[str, str], counted: set[str]) -> Callable[[str | None], str | None]:

@@ -12,9 +12,18 @@ from pathlib import Path
 import pytest
 
 from streams.config import Settings
-from streams.messages.topics import ITEMS_ENRICHED, ITEMS_RAW
 from tests.support.corpus import LabelledItem, load_corpus
-from tests.support.processing import Feeder, Quality, assignments, fetch, quality, spans
+from tests.support.processing import (
+    Feeder,
+    Quality,
+    assignments,
+    cluster_owner_pid,
+    counted_twice,
+    fetch,
+    quality,
+    spans,
+    start_processors,
+)
 from tests.support.workers import Worker, poll
 
 pytestmark = pytest.mark.slow
@@ -38,55 +47,11 @@ async def _settings(isolated_settings: MakeSettings) -> Settings:
     return settings.model_copy(update={"processor_batch_within_s": 0.2, "topic_partitions": 6})
 
 
-def _processors(start: StartWorkers, settings: Settings, count: int, folder: Path) -> list[Worker]:
-    """`count` processor workers, each with its own Qdrant folder (local mode holds one),
-    waited for until the group has settled: every partition of items.raw held, and
-    items.enriched held by exactly one of them."""
-    workers = []
-    for number in range(count):
-        own = settings.model_copy(update={"qdrant_path": folder / f"qdrant-{number}"})
-        workers += start("processor", own)
-    settled = poll(lambda: _settled(workers, settings), timeout=90)
-    assert settled, [_assignment(worker) for worker in workers]
-    return workers
-
-
-def _assignment(worker: Worker) -> list[str]:
-    response = worker.health()
-    return response.json()["assignment"] if response is not None else []
-
-
-def _settled(workers: list[Worker], settings: Settings) -> bool:
-    held = [set(_assignment(worker)) for worker in workers]
-    raw = ITEMS_RAW.full_name(settings)
-    enriched = f"{ITEMS_ENRICHED.full_name(settings)}:0"
-    partitions = {f"{raw}:{n}" for n in range(settings.topic_partitions)}
-    spread = all(any(p.startswith(f"{raw}:") for p in h) for h in held)
-    owners = sum(enriched in h for h in held)
-    return spread and owners == 1 and partitions <= set().union(*held)
-
-
 async def _feed(settings: Settings, parts: list[list[LabelledItem]], run: str) -> None:
     """Feed these spans one after the other, each waited for."""
     async with Feeder(settings) as feeder:
         for number, span in enumerate(parts):
             await feeder.feed(span, f"{run}-{number}")
-
-
-async def _owner_pid(settings: Settings) -> int:
-    (row,) = await fetch(settings, "SELECT epoch, owner FROM pipeline_owner")
-    return int(row["owner"].rsplit(":", 1)[1])
-
-
-async def _counted_twice(settings: Settings) -> int:
-    """Items counted in topic sizes beyond the originals stored in those topics (0: none)."""
-    (row,) = await fetch(
-        settings,
-        "SELECT (SELECT coalesce(sum(item_count), 0) FROM topics WHERE merged_into IS NULL) "
-        "- (SELECT count(*) FROM items i JOIN topics t ON t.id = i.topic_id "
-        "   WHERE i.duplicate_of IS NULL AND i.dropped_reason IS NULL) AS extra",
-    )
-    return int(row["extra"])
 
 
 async def test_more_workers_make_the_same_topics_as_one(
@@ -96,7 +61,7 @@ async def test_more_workers_make_the_same_topics_as_one(
     found: dict[int, Quality] = {}
     for count in (1, 2, 3):
         settings = await _settings(isolated_settings)
-        workers = _processors(start_workers, settings, count, tmp_path / f"run-{count}")
+        workers = start_processors(start_workers, settings, count, tmp_path / f"run-{count}")
         await _feed(settings, spans(corpus, SPAN_HOURS), f"run{count}")
         topic_of, _ = await assignments(settings)
         assert len(topic_of) == len(corpus)
@@ -104,7 +69,7 @@ async def test_more_workers_make_the_same_topics_as_one(
         states = await fetch(settings, "SELECT state->>'epoch' AS epoch FROM pipeline_state")
         (owner,) = await fetch(settings, "SELECT epoch FROM pipeline_owner")
         assert [row["epoch"] for row in states] == [str(owner["epoch"])]  # one coherent state
-        assert await _counted_twice(settings) == 0
+        assert await counted_twice(settings) == 0
         for worker in workers:
             assert worker.stop() == 0
         print(
@@ -133,11 +98,11 @@ async def test_another_worker_takes_the_cluster_stage_over_after_a_kill(
 ) -> None:
     corpus = load_corpus()
     settings = await _settings(isolated_settings)
-    workers = _processors(start_workers, settings, 2, tmp_path)
+    workers = start_processors(start_workers, settings, 2, tmp_path)
     parts = spans(corpus, SPAN_HOURS)
     middle = len(parts) // 2
     await _feed(settings, parts[:middle], "before")
-    owner_pid = await _owner_pid(settings)
+    owner_pid = await cluster_owner_pid(settings)
     (dead,) = [w for w in workers if w.process.pid == owner_pid]
     (survivor,) = [w for w in workers if w is not dead]
     os.kill(owner_pid, signal.SIGKILL)
@@ -145,7 +110,7 @@ async def test_another_worker_takes_the_cluster_stage_over_after_a_kill(
     assert poll(lambda: "cluster stage taken over" in survivor.output(), timeout=60)
     takeover = time.monotonic() - killed
     print(f"cluster stage takeover after kill -9: {takeover:.1f} s (goal {TAKEOVER_GOAL_S} s)")
-    assert await _owner_pid(settings) == survivor.process.pid
+    assert await cluster_owner_pid(settings) == survivor.process.pid
     await _feed(settings, parts[middle:], "after")
     topic_of, _ = await assignments(settings)
     assert len(topic_of) == len(corpus)  # no item lost
@@ -153,7 +118,7 @@ async def test_another_worker_takes_the_cluster_stage_over_after_a_kill(
         settings, "SELECT count(*) AS n FROM items WHERE processed_at IS NULL"
     )
     assert unprocessed[0]["n"] == 0
-    assert await _counted_twice(settings) == 0
+    assert await counted_twice(settings) == 0
     after = quality(corpus, topic_of)
     assert after.purity >= 0.97 and after.ari >= 0.92, (after.purity, after.ari)
     assert after.noise_in_topics == 0
@@ -165,10 +130,10 @@ async def test_a_stalled_owner_writes_nothing_once_taken_over(
 ) -> None:
     corpus = load_corpus()
     settings = await _settings(isolated_settings)
-    workers = _processors(start_workers, settings, 2, tmp_path)
+    workers = start_processors(start_workers, settings, 2, tmp_path)
     parts = spans(corpus, SPAN_HOURS)
     await _feed(settings, parts[:8], "first")
-    stalled_pid = await _owner_pid(settings)
+    stalled_pid = await cluster_owner_pid(settings)
     (stalled,) = [w for w in workers if w.process.pid == stalled_pid]
     (other,) = [w for w in workers if w is not stalled]
     (before,) = await fetch(settings, "SELECT epoch FROM pipeline_owner")
@@ -186,7 +151,7 @@ async def test_a_stalled_owner_writes_nothing_once_taken_over(
     )
     assert owner["epoch"] > before["epoch"]
     assert state["epoch"] == owner["epoch"]  # the last write is the current owner's
-    assert await _counted_twice(settings) == 0
+    assert await counted_twice(settings) == 0
     topic_of, _ = await assignments(settings)
     assert len(topic_of) == len(corpus)
     after = quality(corpus, topic_of)
