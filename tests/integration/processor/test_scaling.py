@@ -1,5 +1,6 @@
 """The processor scaled out: several workers make the topics of one, through one fenced writer
-of the cluster stage that another worker takes over when it dies or stalls."""
+of the cluster stage that another worker takes over when it dies (even inside its batch
+transaction) or stalls."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from streams.config import Settings
@@ -24,7 +26,7 @@ from tests.support.processing import (
     spans,
     start_processors,
 )
-from tests.support.workers import Worker, poll
+from tests.support.workers import Worker, apoll, poll
 
 pytestmark = pytest.mark.slow
 StartWorkers = Callable[..., list[Worker]]
@@ -156,3 +158,80 @@ async def test_a_stalled_owner_writes_nothing_once_taken_over(
     assert len(topic_of) == len(corpus)
     after = quality(corpus, topic_of)
     assert after.purity >= 0.97 and after.ari >= 0.92, (after.purity, after.ari)
+
+
+_LOCK_WAITER = """
+SELECT pid FROM pg_stat_activity
+WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%trend_snapshots%'
+"""
+_WRITTEN = """
+SELECT DISTINCT c.relname FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+WHERE l.pid = $1 AND l.granted AND l.mode = 'RowExclusiveLock' AND c.relkind = 'r'
+"""
+_HALF_WRITTEN = {
+    "topics without their trend": "SELECT count(*) FROM topics t WHERE t.merged_into IS NULL "
+    "AND NOT EXISTS (SELECT 1 FROM trends r WHERE r.topic_id = t.id)",
+    "trends without a snapshot": "SELECT count(*) FROM trends r "
+    "WHERE NOT EXISTS (SELECT 1 FROM trend_snapshots s WHERE s.topic_id = r.topic_id)",
+    "saved topics the stage does not hold": "SELECT count(*) FROM topics t "
+    "WHERE t.merged_into IS NULL "
+    "AND NOT EXISTS (SELECT 1 FROM pipeline_topics p WHERE p.topic_id = t.id)",
+    "topic sizes the stage and the table disagree on": "SELECT count(*) FROM topics t "
+    "JOIN pipeline_topics p ON p.topic_id = t.id AND p.archived_at IS NULL "
+    "WHERE t.merged_into IS NULL AND (p.state->>'size')::int <> t.item_count",
+    "items not processed": "SELECT count(*) FROM items WHERE processed_at IS NULL",
+}
+"""What a batch written in part would leave (each count 0 when every batch is whole)."""
+
+
+async def _blocked_writer(watcher: asyncpg.Connection) -> int | None:
+    """The backend of the owner's batch transaction once it waits for the test's lock (asked
+    outside any transaction: inside one, pg_stat_activity stays as it was first read)."""
+    pid: int | None = await watcher.fetchval(_LOCK_WAITER)
+    return pid
+
+
+async def test_an_owner_killed_inside_its_batch_transaction_leaves_the_batch_whole_to_the_next(
+    isolated_settings: MakeSettings, start_workers: StartWorkers, tmp_path: Path
+) -> None:
+    corpus = load_corpus()
+    settings = await _settings(isolated_settings)
+    workers = start_processors(start_workers, settings, 2, tmp_path)
+    parts = spans(corpus, SPAN_HOURS)
+    await _feed(settings, parts[:4], "before")
+    owner_pid = await cluster_owner_pid(settings)
+    (survivor,) = [w for w in workers if w.process.pid != owner_pid]
+    inside = [entry for span in parts[4:6] for entry in span]
+    dsn = settings.database_url.get_secret_value()
+    blocker, watcher = await asyncpg.connect(dsn), await asyncpg.connect(dsn)
+    lock = blocker.transaction()
+    await lock.start()
+    await blocker.execute("LOCK TABLE trend_snapshots IN SHARE MODE")  # writers of it wait
+    async with Feeder(settings) as feeder:
+        try:
+            await feeder.send(inside, "inside")
+            backend = await apoll(lambda: _blocked_writer(watcher), 60, interval=0.05)
+            assert backend, "no batch transaction of the owner waited for the test's lock"
+            written = {row["relname"] for row in await watcher.fetch(_WRITTEN, backend)}
+            assert {"items", "topics", "trends", "pipeline_state"} <= written, written
+            os.kill(owner_pid, signal.SIGKILL)  # inside its transaction, rows written
+        finally:
+            await lock.rollback()  # the dead owner's backend goes on, finds no client: aborted
+            await blocker.close()
+            await watcher.close()
+        await feeder.wait("inside", len({entry.item.key for entry in inside}))
+        for number, span in enumerate(parts[6:8]):
+            await feeder.feed(span, f"after-{number}")
+
+    assert await cluster_owner_pid(settings) == survivor.process.pid
+    (owner,) = await fetch(settings, "SELECT epoch FROM pipeline_owner")
+    (state,) = await fetch(
+        settings, "SELECT (state->>'epoch')::bigint AS epoch FROM pipeline_state"
+    )
+    assert state["epoch"] == owner["epoch"]  # the stage's state is the new owner's
+    fed = [entry for span in parts[:8] for entry in span]
+    topic_of, _ = await assignments(settings)
+    assert sorted(topic_of) == sorted({entry.item.key for entry in fed})  # none lost, none twice
+    assert await counted_twice(settings) == 0
+    for what, query in _HALF_WRITTEN.items():
+        assert (await fetch(settings, query))[0][0] == 0, what
