@@ -200,11 +200,13 @@ class Resources(WorkerResources):
             self._ownership = None
 
     async def vectors(self) -> VectorStore:
-        """The Qdrant collections, created if missing."""
+        """The Qdrant collections, created if missing (asked again after a server away,
+        on the same client)."""
         enricher = await self.enricher()
         async with self._lock:
             if self._vectors is None:
-                self._qdrant = qdrant_client(self.settings)
+                if self._qdrant is None:
+                    self._qdrant = qdrant_client(self.settings)
                 store = VectorStore(self._qdrant, self.settings, enricher.embedder.dimension)
                 await store.ensure()
                 self._vectors = store
