@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
+from streams import catalog
 from streams.config import ServiceName, Settings
 
 _CHOOSE = random.SystemRandom()
@@ -53,6 +54,15 @@ def free_ports(count: int = 1) -> int:
         if all(_bindable(first + n) for n in range(count)):
             return first
     raise AssertionError(f"no {count} consecutive free ports below {high + count}")
+
+
+def without_schedules(settings: Settings) -> Settings:
+    """The settings with every leader schedule of the catalog off: a test's requests, dead
+    letters and runs are its own (a collector started at 14:45 otherwise catches up the 14:00
+    collection and dead-letters the unreachable public sources beside the test's poison)."""
+    return settings.model_copy(
+        update={entry.cron.setting.lower(): "" for entry in catalog.schedules()}
+    )
 
 
 def free_port() -> int:

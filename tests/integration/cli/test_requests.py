@@ -14,7 +14,7 @@ from streams.reliability.deadletter import DeadLetters
 from streams.requests.state import RequestStates, redis_client
 from tests.integration.cli.conftest import Trendctl
 from tests.support.kafka import produce
-from tests.support.workers import Worker, apoll
+from tests.support.workers import Worker, apoll, without_schedules
 
 ROOT = Path(__file__).resolve().parents[3]
 ITEMS = "path=tests/fixtures/items.jsonl"
@@ -22,8 +22,8 @@ ITEMS = "path=tests/fixtures/items.jsonl"
 
 @pytest.fixture
 def collector(test_settings: Settings, start_workers: Callable[..., list[Worker]]) -> Worker:
-    """One collector worker reading files under the project root."""
-    settings = test_settings.model_copy(update={"file_plugin_dir": ROOT})
+    """One collector worker reading files under the project root, its schedules off."""
+    settings = without_schedules(test_settings).model_copy(update={"file_plugin_dir": ROOT})
     return start_workers("collector", settings)[0]
 
 

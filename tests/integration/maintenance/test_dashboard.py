@@ -21,7 +21,7 @@ from streams.reliability.deadletter import DeadLetters
 from streams.requests.client import request_collection, request_maintenance
 from tests.support.browser import IN_CI, ensure_browser, headless_chromium
 from tests.support.kafka import produce
-from tests.support.workers import Worker, apoll
+from tests.support.workers import Worker, apoll, without_schedules
 
 StartWorkers = Callable[..., list[Worker]]
 ROOT = Path(__file__).resolve().parents[3]
@@ -113,15 +113,10 @@ async def test_every_documented_route_answers_and_actions_need_the_token(
         assert (await web.get(f"/dashboard/requests/{job.request_id}")).status_code == 200
 
 
-CRONS = ("all", "high_frequency", "sweep", "reprocess", "health", "cleanup", "plugin_health")
-NO_SCHEDULES = {f"schedule_{name}": "" for name in (*CRONS, "analytics", "backup")}
-"""Every leader schedule off: the requests are the test's own."""
-
-
 async def test_requests_are_paged_newest_first_with_the_total(
     test_settings: Settings, start_workers: StartWorkers
 ) -> None:
-    settings = _settings(test_settings).model_copy(update=NO_SCHEDULES)
+    settings = without_schedules(_settings(test_settings))
     (worker,) = start_workers("maintenance", settings)
     async with httpx.AsyncClient(base_url=worker.url, timeout=60) as web:
         sent = []

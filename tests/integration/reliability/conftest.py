@@ -14,7 +14,7 @@ from streams.config import Settings
 from streams.servers.db import migrate
 from tests.support.http import FixtureServer
 from tests.support.stack import free_port_pair, stack
-from tests.support.workers import Worker, free_port
+from tests.support.workers import Worker, free_port, without_schedules
 
 TOKEN = "servers-away-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -30,8 +30,9 @@ def fixture_server() -> Iterator[FixtureServer]:
 @pytest.fixture
 def retry_settings(test_settings: Settings, fixture_server: FixtureServer) -> Settings:
     """The test's settings with Hacker News on the fixture server, no HTTP-level retries,
-    and short retry delays without jitter (so each due time is known)."""
-    return test_settings.model_copy(
+    and short retry delays without jitter (so each due time is known); schedules off (their
+    catch-up would dead-letter the unreachable public sources beside the test's letters)."""
+    return without_schedules(test_settings).model_copy(
         update={
             "hackernews_base_url": fixture_server.url,
             "hackernews_lists": ("top",),
@@ -59,7 +60,8 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 def _private(test_settings: Settings, tmp_path: Path, **update: Any) -> Settings:
-    return test_settings.model_copy(
+    """The test's settings on its own servers, schedules off (its letters are its own)."""
+    return without_schedules(test_settings).model_copy(
         update={
             "state_dir": tmp_path / "private",
             "api_token": SecretStr(TOKEN),
