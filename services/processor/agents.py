@@ -28,7 +28,7 @@ from streams.reliability.limits import job_limits
 from streams.reliability.retry import Guard, Handler, RetryPolicy, Route
 from streams.requests.jobs import JobRunner, close_on_shutdown, status_publisher
 
-__all__ = ["cluster", "enrich", "guard", "jobs", "owner", "reports", "resources"]
+__all__ = ["cluster", "enrich", "guard", "jobs", "owner", "publisher", "reports", "resources"]
 
 log = logging.getLogger(__name__)
 EXIT_UNFINISHED = 75
@@ -36,7 +36,7 @@ EXIT_UNFINISHED = 75
 resources = Resources(app.settings, PIPELINE)
 _rows = StoredRows(resources)
 _vectors = QdrantVectors(resources)
-_publisher = KafkaPublisher()
+publisher = KafkaPublisher()
 _process_policy = RetryPolicy.for_kind(app.settings, app.settings.process_max_retries)
 guard = Guard(
     app.settings,
@@ -55,7 +55,7 @@ async def handle_raw(deliveries: list[Delivery]) -> None:
     items = [parse(delivery, RawItem, limit) for delivery in deliveries]
     enricher = await resources.enricher()
     batch = await enrich_batch(
-        items, enricher, _rows, _vectors, _publisher, offload=asyncio.to_thread
+        items, enricher, _rows, _vectors, publisher, offload=asyncio.to_thread
     )
     log.info(
         "batch enriched items=%d published=%d dropped=%d done=%d",
@@ -114,9 +114,9 @@ async def handle_enriched(deliveries: list[Delivery]) -> None:
     )
     if result is None:
         return
-    await _publisher.trends(result)
+    await publisher.trends(result)
     new = {record.key for record in records if record.new}  # new for its request, done or not
-    await _publisher.reports(reports("cluster", ((r.key, r.request_id) for r in records), new))
+    await publisher.reports(reports("cluster", ((r.key, r.request_id) for r in records), new))
     log.info(
         "batch clustered items=%d skipped=%d topics=%d trends=%d epoch=%d",
         len(records),

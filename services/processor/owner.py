@@ -12,6 +12,12 @@ partition of items.enriched. `ClusterOwner` is that worker's side of it, in five
     owning --------(assigned elsewhere, or the epoch moved on)--------> standing down
     standing down -(memory dropped)-----------------------------------> idle
 
+While owning, the owner is also the one writer of `trends`: every batch rescores the trends
+it moves (the stage's own score function), and when the stream falls silent (no batch for a
+whole activity bucket while the wall clock entered a bucket the stage's clock has not
+reached) `keep_time` moves the stage's clock to the wall clock and rescores, fenced like a
+batch, so silent topics cool down and go dormant. Nothing else writes `trends`.
+
 A revocation alone keeps the memory (the partition often comes straight back): no batch
 starts until the rebalance says whether it stays (`held` waits, up to `rebalance_wait_s`).
 Every write of the stage goes through `fenced`, in a transaction that checks the epoch; a
@@ -28,11 +34,15 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol, TypeVar
 
 from services.processor.pipeline import BatchResult, ClusterStage, StateChanges
+from services.processor.pipeline.cluster import bucket_of
+from services.processor.pipeline.steps import rescore
 from streams.exceptions import TrendStreamError
+from streams.messages.records import utcnow
 from streams.reliability.retry import is_outage
 
 __all__ = [
@@ -90,6 +100,8 @@ StageFactory = Callable[[], Awaitable[ClusterStage]]
 """A new, empty cluster stage (its dimension is the embedder's)."""
 Clock = Callable[[], float]
 """Seconds on a monotonic clock (time.perf_counter in production)."""
+WallClock = Callable[[], datetime]
+"""The time of day, timezone-aware (utcnow in production)."""
 
 
 @dataclass(frozen=True)
@@ -130,6 +142,7 @@ class ClusterOwner:
         identity: str,
         *,
         clock: Clock = time.perf_counter,
+        wall: WallClock = utcnow,
         rebalance_wait_s: float = REBALANCE_WAIT_S,
     ) -> None:
         self.store = store
@@ -137,6 +150,7 @@ class ClusterOwner:
         self.identity = identity
         """How this worker names itself as the owner (host:pid in production)."""
         self.clock = clock
+        self.wall = wall
         self.rebalance_wait_s = rebalance_wait_s
         self.state = OwnerState.IDLE
         self.transitions: deque[tuple[OwnerState, str]] = deque(maxlen=_REMEMBERED)
@@ -149,6 +163,8 @@ class ClusterOwner:
         self._working = asyncio.Lock()
         """Held while a batch (or a rescore) runs on the stage: one at a time."""
         self._taking_over: asyncio.Task[None] | None = None
+        self._worked_at = clock()
+        """When (on `clock`) the latest batch on the stage ended, or the stage was taken."""
         self._assigned = False
         """Whether the latest assignment gave items.enriched to this worker."""
         self._settled = asyncio.Event()
@@ -192,7 +208,8 @@ class ClusterOwner:
         except BaseException:
             self._enter(OwnerState.IDLE, "takeover failed")
             raise
-        self.restored_in = self.clock() - began
+        self._worked_at = self.clock()
+        self.restored_in = self._worked_at - began
         self._enter(OwnerState.OWNING, f"epoch {epoch}")
         log.info(
             "cluster stage taken over epoch=%d topics=%d restore_ms=%.0f",
@@ -217,7 +234,7 @@ class ClusterOwner:
         saved) and is raised."""
         async with self._working:
             try:
-                return await work()
+                done = await work()
             except FencedError as exc:
                 log.warning("cluster stage not ours: write refused: %s", exc, extra=where)
                 await self.stand_down("fenced", ownership)
@@ -225,6 +242,24 @@ class ClusterOwner:
             except BaseException:
                 await self.stand_down("batch failed", ownership)
                 raise
+            self._worked_at = self.clock()
+            return done
+
+    async def keep_time(self) -> BatchResult | None:
+        """When the stream fell silent (see the module docstring): the stage's clock moved to
+        the wall clock and its trends rescored and saved, fenced (None: nothing to do, not
+        the owner, or the write was refused)."""
+        held = self._ownership
+        if held is None or held.stage.now is None:
+            return None
+        config, wall = held.stage.config, self.wall()
+        quiet = self.clock() - self._worked_at >= config.bucket.total_seconds()
+        if not quiet or bucket_of(wall, config) <= bucket_of(held.stage.now, config):
+            return None
+        fenced = self.fenced(held)
+        return await self.run(
+            held, lambda: rescore(held.stage, wall, fenced, offload=asyncio.to_thread)
+        )
 
     async def on_assigned(self, holds: bool) -> None:
         """After a rebalance: take the cluster stage over at once when items.enriched came to

@@ -10,6 +10,8 @@ memory. So evaluate, the unit tests and the benches run the production path.
                    originals that the stage no longer remembers
     cluster_batch: the stage places them -> one fenced save -> archived topics revived (a
                    second fenced save) -> the batch's result
+    rescore:       the stage's clock moved on with no items (a silent stream) -> expiry and
+                   trends rescored by the stage's own score function -> one fenced save
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from services.processor.pipeline.clustering import ClusterStage
@@ -37,6 +40,7 @@ __all__ = [
     "enrich_batch",
     "inline",
     "reports",
+    "rescore",
     "run_inline",
     "unplaced",
 ]
@@ -215,3 +219,13 @@ async def cluster_batch(
     revived: BatchResult = await offload(stage.revive, result.revivals, saved)
     await store.save(revived)
     return result.followed_by(revived)
+
+
+async def rescore(
+    stage: ClusterStage, at: datetime, store: StageStore, *, offload: Offload = inline
+) -> BatchResult:
+    """Move the stage's clock to `at` (never back) and rescore its trends as a batch without
+    items would (silent topics cool down, go dormant), then save that."""
+    result: BatchResult = await offload(stage.advance, at)
+    await store.save(result)
+    return result

@@ -113,7 +113,7 @@ async def test_every_documented_route_answers_and_actions_need_the_token(
         assert (await web.get(f"/dashboard/requests/{job.request_id}")).status_code == 200
 
 
-CRONS = ("all", "high_frequency", "sweep", "reprocess", "health", "cleanup", "plugin_health")
+CRONS = ("all", "high_frequency", "sweep", "health", "cleanup", "plugin_health")
 NO_SCHEDULES = {f"schedule_{name}": "" for name in (*CRONS, "analytics", "backup")}
 """Every leader schedule off: the requests are the test's own."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from services.processor.owner import ClusterOwner, FencedError, Ownership, Owner
 from services.processor.pipeline import BatchResult, ClusterStage, PipelineConfig, StateChanges
 
 DIMENSION = 8
+T0 = datetime(2026, 11, 17, 14, 5, tzinfo=UTC)
 IDLE, ACQUIRING, RESTORING, OWNING, STANDING_DOWN = OwnerState
 
 
@@ -209,3 +211,22 @@ async def test_an_archived_topic_is_read_back_through_the_fenced_port() -> None:
     store.archived = {"t1": {"topic_id": "t1"}}
     owner, held = await _holding(store)
     assert await owner.fenced(held).archived(["t1", "t2"]) == {"t1": {"topic_id": "t1"}}
+
+
+async def test_a_silent_stream_is_rescored_by_the_owner_once_a_bucket_passed() -> None:
+    store, clock = FakeStore(), FakeClock(0.0)
+    wall = [T0 + timedelta(minutes=30)]
+    owner = ClusterOwner(store, _new_stage, "worker-a:1", clock=clock, wall=lambda: wall[0])
+    assert await owner.keep_time() is None  # not the owner
+    await owner.on_assigned(True)
+    held = await owner.held()
+    assert held is not None
+    held.stage.now = T0
+    assert await owner.keep_time() is None  # same bucket, and batches came lately
+    wall[0] = T0 + timedelta(hours=3)
+    assert await owner.keep_time() is None  # a new bucket, but a batch ran within the bucket
+    clock.now += timedelta(hours=1).total_seconds()
+    result = await owner.keep_time()
+    assert result is not None and held.stage.now == wall[0]
+    assert [(saved, epoch) for saved, _, epoch in store.saved] == [(result, held.epoch)]
+    assert await owner.keep_time() is None  # the stage's clock caught up
