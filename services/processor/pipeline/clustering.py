@@ -93,13 +93,6 @@ class ClusterStage:
                 outcomes.append(self._duplicate(item, original, (known or {}).get(original)))
         return self._settle(outcomes)
 
-    def advance(self, at: datetime) -> BatchResult:
-        """Move the clock to `at` (never back) with no items, and settle as after a batch:
-        expiry, and the trends of every live topic rescored when a new bucket began (the
-        owner's rescore of a silent stream: see ClusterOwner.keep_time)."""
-        self.now = max(self.now or at, at)
-        return self._settle([])
-
     def _place(self, item: Enriched, position: int, topics: IndexSearch) -> ItemOutcome:
         """Attach a near-duplicate to its original's topic, or cluster an original.
 

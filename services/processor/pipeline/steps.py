@@ -224,8 +224,10 @@ async def cluster_batch(
 async def rescore(
     stage: ClusterStage, at: datetime, store: StageStore, *, offload: Offload = inline
 ) -> BatchResult:
-    """Move the stage's clock to `at` (never back) and rescore its trends as a batch without
-    items would (silent topics cool down, go dormant), then save that."""
-    result: BatchResult = await offload(stage.advance, at)
+    """Move the stage's clock to `at` (never back) and settle it as after a batch without
+    items: expiry, and the trends of every live topic rescored when a new bucket began
+    (silent topics cool down, go dormant); then save that."""
+    stage.now = max(stage.now or at, at)
+    result: BatchResult = await offload(stage.process, [])
     await store.save(result)
     return result

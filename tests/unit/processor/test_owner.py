@@ -9,7 +9,16 @@ from typing import Any
 import pytest
 
 from services.processor.owner import ClusterOwner, FencedError, Ownership, OwnerState
-from services.processor.pipeline import BatchResult, ClusterStage, PipelineConfig, StateChanges
+from services.processor.pipeline import (
+    BatchResult,
+    ClusterStage,
+    HashingEmbedder,
+    Pipeline,
+    PipelineConfig,
+    StateChanges,
+)
+from streams.messages.records import TrendState
+from tests.factories import make_item
 
 DIMENSION = 8
 T0 = datetime(2026, 11, 17, 14, 5, tzinfo=UTC)
@@ -230,3 +239,25 @@ async def test_a_silent_stream_is_rescored_by_the_owner_once_a_bucket_passed() -
     assert result is not None and held.stage.now == wall[0]
     assert [(saved, epoch) for saved, _, epoch in store.saved] == [(result, held.epoch)]
     assert await owner.keep_time() is None  # the stage's clock caught up
+
+
+async def test_the_owner_lets_the_topics_of_a_silent_stream_go_dormant() -> None:
+    pipeline = Pipeline(PipelineConfig(), HashingEmbedder())
+    titles = ["Nimbus Cloud outage takes down us-east apps", "Nimbus Cloud outage hits banks"]
+    items = [make_item(title=f"{t} {n}", published_at=T0) for n in range(3) for t in titles]
+    [trend] = pipeline.process(items).trends
+    assert trend.state is not TrendState.DORMANT
+
+    async def filled() -> ClusterStage:
+        return pipeline.cluster
+
+    store, clock = FakeStore(), FakeClock(0.0)
+    wall = T0 + timedelta(hours=30)  # past a day of silence (dormant), not yet archived
+    owner = ClusterOwner(store, filled, "worker-a:1", clock=clock, wall=lambda: wall)
+    await owner.on_assigned(True)
+    assert await owner.held() is not None
+    clock.now += timedelta(hours=1).total_seconds()
+    result = await owner.keep_time()
+    assert result is not None
+    [later] = [t for t in result.trends if t.topic_id == trend.topic_id]
+    assert (later.state, later.previous_state) == (TrendState.DORMANT, trend.state)
