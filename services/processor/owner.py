@@ -250,8 +250,9 @@ class ClusterOwner:
         the wall clock and its trends rescored and saved, fenced (None: nothing to do, not
         the owner, or the write was refused)."""
         held = self._ownership
-        if held is None or held.stage.now is None:
-            return None
+        settled = self._assigned and self._settled.is_set() and not self._working.locked()
+        if held is None or held.stage.now is None or not settled:
+            return None  # not the owner, nothing seen yet, a rebalance or a batch under way
         config, wall = held.stage.config, self.wall()
         quiet = self.clock() - self._worked_at >= config.bucket.total_seconds()
         if not quiet or bucket_of(wall, config) <= bucket_of(held.stage.now, config):
