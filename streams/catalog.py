@@ -27,7 +27,6 @@ __all__ = [
     "JobOptions",
     "JobService",
     "NoOptions",
-    "ReprocessOptions",
     "Scheduled",
     "SweepOptions",
     "TestPipelineOptions",
@@ -84,12 +83,6 @@ class SweepOptions(JobOptions):
     """`limit`: stored items never processed that are sent back (default SWEEP_LIMIT)."""
 
     limit: int = Field(1000, ge=1)
-
-
-class ReprocessOptions(JobOptions):
-    """`hours`: topics active in the last hours are rescored (default REPROCESS_HOURS)."""
-
-    hours: int = Field(24, ge=1)
 
 
 class EmbeddingOptions(JobOptions):
@@ -214,13 +207,6 @@ JOBS: tuple[Job, ...] = (
         "send stored items never processed back through items.raw; delete queued vectors",
         SweepOptions,
         Cron("SCHEDULE_SWEEP", "*/30 * * * *", {"limit": "SWEEP_LIMIT"}),
-    ),
-    Job(
-        "reprocess_trends",
-        "processor",
-        "recompute the scores and states of recently active topics",
-        ReprocessOptions,
-        Cron("SCHEDULE_REPROCESS", "15 * * * *", {"hours": "REPROCESS_HOURS"}),
     ),
     Job(
         "generate_embeddings",

@@ -516,9 +516,6 @@ class ProcessorSettings(Section, schedules="processor"):
     sweep_limit: int = Field(
         1000, ge=1, description="SWEEP_LIMIT: items one scheduled sweep sends back at most."
     )
-    reprocess_hours: int = Field(
-        24, ge=1, description="REPROCESS_HOURS: a scheduled recomputation covers these hours."
-    )
 
 
 class MaintenanceSettings(Section, schedules="maintenance"):

@@ -10,7 +10,6 @@ from typing import Any
 
 from services.processor.cleanup import cleanup
 from services.processor.pipeline import BatchResult, Pipeline
-from services.processor.reprocess import recompute_trends
 from services.processor.resources import Resources
 from services.processor.topics import items_topic
 from services.processor.vectors import ITEMS
@@ -18,7 +17,6 @@ from streams import catalog
 from streams.catalog import (
     CleanupOptions,
     EmbeddingOptions,
-    ReprocessOptions,
     SweepOptions,
     TestPipelineOptions,
 )
@@ -33,7 +31,6 @@ __all__ = [
     "cleanup_data",
     "generate_embeddings",
     "handlers",
-    "reprocess_trends",
     "summary",
     "sweep",
     "test_pipeline",
@@ -129,13 +126,6 @@ async def sweep(resources: Resources, request: ProcessRequest) -> dict[str, Any]
     vectors = await resources.vectors()
     deleted = await flush_deletions(vectors.client, resources.settings, await resources.pool())
     return {"items_resent": len(rows), "limit": limit, "vectors_deleted": deleted}
-
-
-async def reprocess_trends(resources: Resources, request: ProcessRequest) -> dict[str, Any]:
-    """Recompute the scores and states of the topics active in the last `hours` (default 24)."""
-    hours = ReprocessOptions.model_validate(request.options).hours
-    done = await recompute_trends(await resources.pool(), resources.config, hours)
-    return {"hours": hours, "topics": done.topics, "state_changes": done.changed}
 
 
 async def generate_embeddings(resources: Resources, request: ProcessRequest) -> dict[str, Any]:

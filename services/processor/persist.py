@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from services.processor.owner import FencedError
 from services.processor.pipeline import (
     BatchResult,
     ItemOutcome,
@@ -17,11 +18,11 @@ from services.processor.pipeline import (
     TopicSnapshot,
     TrendSnapshot,
 )
-from streams.exceptions import TrendStreamError
 
 __all__ = [
     "STATE_ID",
     "FencedError",
+    "OwnerStore",
     "PipelineStore",
     "acquire",
     "current_epoch",
@@ -112,10 +113,6 @@ RETURNING epoch
 _FENCE = "SELECT epoch, owner FROM pipeline_owner WHERE id = $1 FOR UPDATE"
 STATE_ID = "processor"
 """The cluster stage's state (one per database: one cluster writer at a time, fenced)."""
-
-
-class FencedError(TrendStreamError):
-    """Another worker took the cluster stage over: this one's write was refused."""
 
 
 async def acquire(pool: asyncpg.Pool, owner: str) -> int:
@@ -298,3 +295,32 @@ async def load_archived(pool: asyncpg.Pool, topic_ids: list[str]) -> dict[str, d
     """The saved states of archived topics, by id (those not archived are left out)."""
     rows = await pool.fetch(_LOAD_ARCHIVED, STATE_ID, topic_ids)
     return {row["topic_id"]: json.loads(row["state"]) for row in rows}
+
+
+class OwnerStore:
+    """The cluster stage owner's port on PostgreSQL (a FencedStore): the owner epoch, the
+    saved state and the fenced batch writes, each on the pool as it is when asked."""
+
+    def __init__(self, pool: Callable[[], Awaitable[asyncpg.Pool]], window_hours: float) -> None:
+        self.pool = pool
+        self.window_hours = window_hours
+
+    async def acquire(self, owner: str) -> int:
+        """Bump the owner epoch for `owner` and return it (see `acquire`)."""
+        return await acquire(await self.pool(), owner)
+
+    async def current_owner(self) -> tuple[int, str | None]:
+        """The owner epoch now and who holds it."""
+        return await current_owner(await self.pool())
+
+    async def load_state(self) -> dict[str, Any] | None:
+        """The stage's saved state (see `load_state`)."""
+        return await load_state(await self.pool())
+
+    async def load_archived(self, topic_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The saved states of archived topics, by id."""
+        return await load_archived(await self.pool(), topic_ids)
+
+    async def save(self, result: BatchResult, state: StateChanges, epoch: int) -> None:
+        """One batch and the state's changes, in one transaction fenced by `epoch`."""
+        await PipelineStore(await self.pool(), self.window_hours).save(result, state, epoch)

@@ -98,8 +98,6 @@ GOOD_VALUES = {
     "EMBEDDING_MODEL_PATH": ("/models/minilm", "/models/minilm"),
     "SCHEDULE_SWEEP": ("0 */2 * * *", "0 */2 * * *"),
     "SWEEP_LIMIT": ("50", 50),
-    "SCHEDULE_REPROCESS": ("", ""),
-    "REPROCESS_HOURS": ("48", 48),
     "PIPELINE_SETTINGS": (
         "join_threshold=0.5, window_hours=6",
         {"join_threshold": "0.5", "window_hours": "6"},

@@ -198,11 +198,11 @@ def test_handlers_are_the_catalog_jobs_of_their_service() -> None:
         async def sweep(self, request: ProcessRequest) -> dict[str, Any]:
             return {}
 
-    with pytest.raises(TypeError, match="processor job 'reprocess_trends' has no handler"):
+    with pytest.raises(TypeError, match="processor job 'generate_embeddings' has no handler"):
         job_handlers(ProcessRequest, Sweeper())
 
     class Everything(Sweeper):
-        reprocess_trends = generate_embeddings = test_pipeline = cleanup_data = Sweeper.sweep
+        generate_embeddings = test_pipeline = cleanup_data = Sweeper.sweep
 
     served = job_handlers(ProcessRequest, Everything())
     assert set(served) == catalog.job_names("processor")
