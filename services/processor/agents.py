@@ -13,7 +13,6 @@ from services.processor.app import PIPELINE, app
 from services.processor.handlers import OPTIONS, handlers
 from services.processor.persist import FencedError, PipelineStore, load_archived
 from services.processor.pipeline import BatchResult, Enriched
-from services.processor.pipeline.dedupe import content_hash
 from services.processor.pipeline.normalize import NormalizedItem
 from services.processor.resources import Ownership, Resources
 from services.processor.topics import (
@@ -26,6 +25,7 @@ from services.processor.topics import (
 )
 from services.processor.vectors import ITEMS
 from streams.messages.delivery import Delivery
+from streams.messages.items import content_hash, vector_payload
 from streams.messages.records import (
     EnrichedItem,
     ProcessingReport,
@@ -142,7 +142,7 @@ async def _save_vectors(enriched: list[Enriched]) -> None:
         ITEMS,
         [point_id for point_id, _ in points],
         [entry.vector for _, entry in points],  # type: ignore[misc]
-        [{"item": entry.item_id, "ts": entry.at.timestamp()} for _, entry in points],
+        [vector_payload(entry.item_id, entry.at) for _, entry in points],
     )
     await store.mark_vectors([point_id for point_id, _ in points])
 

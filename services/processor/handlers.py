@@ -23,6 +23,7 @@ from streams.catalog import (
     TestPipelineOptions,
 )
 from streams.exceptions import RecordValidationError
+from streams.messages.items import ROW_SELECT, embedding_text, row_fields, vector_payload
 from streams.messages.records import ProcessRequest, RawItem
 from streams.requests.jobs import JobHandler, JobOptionsError, OptionSchemas, job_handlers
 from streams.servers.vectors import flush_deletions
@@ -40,13 +41,11 @@ __all__ = [
 ]
 
 RAW_FIELDS = frozenset(RawItem._options.fields)
-_UNPROCESSED = """
-SELECT source, source_id, url, title, body AS text, author, published_at, score, comments,
-       engagement::text AS engagement, request_id, collected_at
-FROM items WHERE processed_at IS NULL ORDER BY collected_at LIMIT $1
+_UNPROCESSED = f"""
+SELECT {ROW_SELECT} FROM items WHERE processed_at IS NULL ORDER BY collected_at LIMIT $1
 """
-_MISSING_VECTORS = """
-SELECT id, source || ':' || source_id AS key, title, body, published_at, collected_at, topic_id
+_MISSING_VECTORS = f"""
+SELECT id, {ROW_SELECT}
 FROM items WHERE NOT has_vector AND processed_at IS NOT NULL AND dropped_reason IS NULL
 ORDER BY id LIMIT $1
 """
@@ -124,7 +123,7 @@ async def sweep(resources: Resources, request: ProcessRequest) -> dict[str, Any]
     limit = SweepOptions.model_validate(request.options).limit
     rows = await (await resources.pool()).fetch(_UNPROCESSED, limit)
     for row in rows:
-        item = RawItem.parse({**dict(row), "engagement": json.loads(row["engagement"])})
+        item = RawItem.parse(row_fields(row))
         await items_topic.send(key=item.key, value=item.dumps())
     vectors = await resources.vectors()
     deleted = await flush_deletions(vectors.client, resources.settings, await resources.pool())
@@ -161,12 +160,16 @@ async def cleanup_data(resources: Resources, request: ProcessRequest) -> dict[st
 
 
 async def _embed_rows(resources: Resources, rows: list[Any]) -> None:
-    embedder = (await resources.enricher()).embedder
-    texts = [f"{row['title']}. {row['body']}".strip() for row in rows]
-    vectors = (await asyncio.to_thread(embedder.encode, texts)).tolist()
-    payloads = [
-        {"item": row["key"], "ts": (row["published_at"] or row["collected_at"]).timestamp()}
-        for row in rows
-    ]
-    await (await resources.vectors()).upsert(ITEMS, [row["id"] for row in rows], vectors, payloads)
-    await (await resources.items()).mark_vectors([row["id"] for row in rows])
+    """Embed stored items as the enrich stage embeds them: the text of their normalised
+    title and text, cut at embed_max_chars; their payload has their key and time."""
+    enricher = await resources.enricher()
+    items = [RawItem.parse(row_fields(row)) for row in rows]
+    cleaned, _ = await asyncio.to_thread(enricher.normalize, items)
+    limit = resources.config.embed_max_chars
+    texts = [embedding_text(item.title, item.text, limit) for item in cleaned]
+    vectors = (await asyncio.to_thread(enricher.embedder.encode, texts)).tolist()
+    payloads = [vector_payload(item.item_id, item.at) for item in cleaned]
+    row_of = {item.key: row["id"] for item, row in zip(items, rows, strict=True)}
+    points = [row_of[item.item_id] for item in cleaned]
+    await (await resources.vectors()).upsert(ITEMS, points, vectors, payloads)
+    await (await resources.items()).mark_vectors(points)
