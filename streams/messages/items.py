@@ -92,16 +92,18 @@ ROW_COLUMNS: tuple[tuple[str, str], ...] = (
 """The columns of `items` an item is stored in, in item_row's order, with their SQL types."""
 _FIELD_OF = {"body": "text"}
 """The RawItem field of each column not named after its field."""
-_SELECTED = tuple(
-    _FIELD_OF.get(column, column) for column, _ in ROW_COLUMNS if column != "content_hash"
-)
-ROW_SELECT = ", ".join(
-    "engagement::text AS engagement"
-    if column == "engagement"
-    else (f"{column} AS {_FIELD_OF[column]}" if column in _FIELD_OF else column)
-    for column, _ in ROW_COLUMNS
-    if column != "content_hash"
-)
+_READ = tuple((column, kind) for column, kind in ROW_COLUMNS if column != "content_hash")
+_SELECTED = tuple(_FIELD_OF.get(column, column) for column, _ in _READ)
+
+
+def _select(column: str, kind: str) -> str:
+    """One column as read back: named after its field, JSON as text."""
+    read = f"{column}::text" if kind == "jsonb" else column
+    field = _FIELD_OF.get(column, column)
+    return read if read == field else f"{read} AS {field}"
+
+
+ROW_SELECT = ", ".join(_select(column, kind) for column, kind in _READ)
 """The columns of `items` that make a RawItem again (see row_fields), as a SELECT list."""
 
 
