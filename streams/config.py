@@ -548,7 +548,7 @@ class ProcessorSettings(Section, schedules="processor"):
 
 class PipelineSettings(Section, knobs=True):
     """The trend pipeline's thresholds, weights, windows and batch sizes: one variable per field
-    of `PipelineConfig` (streams/pipeline.py), PIPELINE_<FIELD>, its default the field's; how the
+    of `PipelineConfig` (streams/pipeline.py), `PIPELINE_<FIELD>`, its default the field's; how the
     defaults were chosen is in docs/pipeline.md.
 
     Built from PipelineConfig's fields when this class is made (every field but `model_path`,

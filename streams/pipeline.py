@@ -1,6 +1,6 @@
 """Every threshold, weight, window and batch size of the trend pipeline, in one frozen object.
 
-Each field is a setting too, PIPELINE_<NAME> (streams.config.PipelineSettings), described by
+Each field is a setting too, `PIPELINE_<NAME>` (streams.config.PipelineSettings), described by
 the docstring under it.
 """
 
