@@ -10,6 +10,7 @@ from services.processor.pipeline.normalize import NormalizedItem
 from services.processor.resources import Resources
 from services.processor.topics import enriched_topic, reports_topic, trends_topic
 from services.processor.vectors import ITEMS
+from streams.messages.items import vector_payload
 from streams.messages.records import ProcessingReport, RawItem
 
 __all__ = ["KafkaPublisher", "QdrantVectors", "StoredRows"]
@@ -69,7 +70,7 @@ class QdrantVectors:
             ITEMS,
             [point_id for point_id, _ in points],
             [entry.vector for _, entry in points],  # type: ignore[misc]
-            [{"item": entry.item_id, "ts": entry.at.timestamp()} for _, entry in points],
+            [vector_payload(entry.item_id, entry.at) for _, entry in points],
         )
         await store.mark_vectors([point_id for point_id, _ in points])
 

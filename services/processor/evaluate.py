@@ -47,6 +47,7 @@ from services.processor.pipeline.quality import (
     purity,
 )
 from streams.config import load_settings
+from streams.messages.items import embedding_text
 from streams.messages.records import RawItem, TrendState
 
 __all__ = [
@@ -360,9 +361,11 @@ def nearest_centroid(
 
 def _text(item: RawItem) -> str:
     """The text the pipeline embeds for an item (its normalised content, cut as configured)."""
-    normalized = normalize(item, PipelineConfig().language_sample_chars)
-    content = normalized.content if isinstance(normalized, NormalizedItem) else item.title
-    return content[: PipelineConfig().embed_max_chars]
+    config = PipelineConfig()
+    normalized = normalize(item, config.language_sample_chars)
+    if isinstance(normalized, NormalizedItem):
+        return embedding_text(normalized.title, normalized.text, config.embed_max_chars)
+    return item.title[: config.embed_max_chars]
 
 
 def best_nearest_centroid(

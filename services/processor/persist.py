@@ -18,6 +18,7 @@ from services.processor.pipeline import (
     TopicSnapshot,
     TrendSnapshot,
 )
+from streams.messages import items
 
 __all__ = [
     "STATE_ID",
@@ -137,11 +138,8 @@ async def current_owner(pool: asyncpg.Pool) -> tuple[int, str | None]:
 
 
 def split_key(key: str | None) -> tuple[str | None, str | None]:
-    """(source, source_id) of an item key `source:source_id`."""
-    if key is None:
-        return None, None
-    source, _, source_id = key.partition(":")
-    return source, source_id
+    """(source, source_id) of an item key (streams.messages.items), (None, None) for None."""
+    return (None, None) if key is None else items.split_key(key)
 
 
 def _bucket(at: datetime, hours: float) -> datetime:

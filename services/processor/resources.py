@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from pydantic import TypeAdapter, ValidationError
 from qdrant_client import AsyncQdrantClient
 
 from services.processor.pipeline import Embedder, Enricher, PipelineConfig
@@ -13,27 +12,11 @@ from services.processor.pipeline.embed import load_embedder
 from services.processor.store import ItemStore
 from services.processor.vectors import VectorStore, qdrant_client
 from streams.config import Settings
-from streams.exceptions import ConfigurationError
 from streams.servers.resources import WorkerResources
 
-__all__ = ["Resources", "pipeline_config"]
+__all__ = ["Resources"]
 
 log = logging.getLogger(__name__)
-
-
-def pipeline_config(settings: Settings) -> PipelineConfig:
-    """The pipeline's settings: defaults, PIPELINE_SETTINGS overrides, EMBEDDING_MODEL_PATH."""
-    unknown = sorted(set(settings.pipeline_settings) - set(PipelineConfig.field_names()))
-    if unknown:
-        raise ConfigurationError(
-            f"invalid configuration: PIPELINE_SETTINGS: unknown setting(s) {', '.join(unknown)}"
-        )
-    given = {**settings.pipeline_settings, "model_path": settings.embedding_model_path}
-    try:
-        return TypeAdapter(PipelineConfig).validate_python(given, strict=False)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise ConfigurationError(f"invalid configuration: PIPELINE_SETTINGS: {problems}") from None
 
 
 class Resources(WorkerResources):

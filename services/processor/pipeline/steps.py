@@ -23,10 +23,10 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from services.processor.pipeline.clustering import ClusterStage
-from services.processor.pipeline.dedupe import content_hash
 from services.processor.pipeline.enrich import Enriched, Enricher
 from services.processor.pipeline.normalize import Dropped, NormalizedItem
 from services.processor.pipeline.results import BatchResult
+from streams.messages.items import content_hash
 from streams.messages.records import ProcessingReport, RawItem
 
 __all__ = [
