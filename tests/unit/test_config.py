@@ -102,10 +102,6 @@ GOOD_VALUES = {
     "EMBEDDING_MODEL_PATH": ("/models/minilm", "/models/minilm"),
     "SCHEDULE_SWEEP": ("0 */2 * * *", "0 */2 * * *"),
     "SWEEP_LIMIT": ("50", 50),
-    "PIPELINE_SETTINGS": (
-        "join_threshold=0.5, window_hours=6",
-        {"join_threshold": "0.5", "window_hours": "6"},
-    ),
     "SCHEDULE_HEALTH": ("*/1 * * * *", "*/1 * * * *"),
     "SCHEDULE_CLEANUP": ("0 4 * * *", "0 4 * * *"),
     "SCHEDULE_PLUGIN_HEALTH": ("", ""),
