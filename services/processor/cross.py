@@ -191,7 +191,8 @@ class _Progress:
 
 def _key(corpora: Sequence[Corpus], base: PipelineConfig, fitter: Fitter) -> str:
     """What a fold's result depends on: the corpora's bytes, the settings and the grids."""
-    digest = hashlib.sha256(repr((base, fitter.floors, fitter.thresholds, fitter.with_twins)).encode())
+    grids = (base, fitter.floors, fitter.thresholds, fitter.with_twins)
+    digest = hashlib.sha256(repr(grids).encode())
     for corpus in corpora:
         digest.update(corpus.name.encode())
         digest.update(corpus.items.read_bytes())
