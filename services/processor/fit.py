@@ -81,9 +81,11 @@ __all__ = [
     "Fitter",
     "HeldOutError",
     "Numbers",
+    "climb",
     "fit_weights",
     "main",
     "pairs",
+    "refuse",
     "twins",
 ]
 
@@ -362,9 +364,7 @@ class Fitter:
     ) -> Choice:
         """The module's steps 1-4 on `corpora` (by name); a corpus named in `held_out` is an
         error (HeldOutError), and nothing but `corpora` is read."""
-        refused = sorted(set(corpora) & set(held_out))
-        if refused:
-            raise HeldOutError(f"held out of this fit: {', '.join(refused)}")
+        refuse(corpora, held_out)
         if not corpora:
             raise ValueError("no corpus to fit on")
         tried: dict[tuple[float, float], dict[str, float]] = {}
@@ -385,7 +385,7 @@ class Fitter:
                     )
                 return _mean(found)
 
-            _climb(self.thresholds, score)
+            climb(self.thresholds, score)
         best = max(tried, key=lambda key: (_mean(tried[key]), min(tried[key].values())))
         floor, threshold = best
         numbers = Numbers.of(replace(self._weighted(corpora, floor), join_threshold=threshold))
@@ -436,7 +436,14 @@ class Fitter:
         return self._pairs[name]
 
 
-def _climb(grid: Sequence[float], score: Callable[[float], float]) -> float:
+def refuse(names: Collection[str], held_out: Collection[str]) -> None:
+    """HeldOutError if any of the corpora `names` of a fit is held out of it."""
+    refused = sorted(set(names) & set(held_out))
+    if refused:
+        raise HeldOutError(f"held out of this fit: {', '.join(refused)}")
+
+
+def climb(grid: Sequence[float], score: Callable[[float], float]) -> float:
     """The value of `grid` (ascending) where `score` stops rising, climbing from the middle
     to the better neighbour while it is better; each value is scored at most once."""
     seen: dict[int, float] = {}
@@ -481,6 +488,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"not in the manifest (or absent): {', '.join(unknown)}")
     held_out = set(args.leave_out) | {c.name for c in listed.values() if c.held_out}
     names = args.names or [name for name in listed if name not in held_out]
+    try:
+        refuse(names, held_out)
+    except HeldOutError as error:
+        print(f"refused: {error}", file=sys.stderr)
+        return 2
     base = PipelineConfig()
     embedder = CachedEmbedder(
         load_embedder(base.model_path, base.embed_batch_size), embedding_store(base)
@@ -489,9 +501,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         fitter = Fitter(embedder, base, args.floors, with_twins=args.twins)
         choice = fitter.fit(corpora, held_out, progress=print)
-    except HeldOutError as error:
-        print(f"refused: {error}", file=sys.stderr)
-        return 2
     finally:
         embedder.save()
     print(f"fitted on {', '.join(names)}")
