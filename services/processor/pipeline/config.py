@@ -50,11 +50,11 @@ class PipelineConfig:
     """Count lower-case words outside the common vocabulary (libvarn, sshd, corvaglutide) as
     names too: software, drugs and hashtags are often written in lower case."""
 
-    # similarity (topic assignment): see similarity.py and docs/pipeline.md. The weights are
-    # a logistic regression's (python -m services.processor.fit on tests/fixtures/corpus and
-    # its name-swapped twins, divided by the cosine's coefficient); join_threshold and
-    # min_embedding_similarity were chosen by the same command's sweep of that corpus.
-    entity_weight: float = 0.82
+    # similarity (topic assignment): see similarity.py and docs/pipeline.md. entity_weight,
+    # absence_weight, mismatch_weight, time_weight and join_threshold are the numbers fitted
+    # on every labelled corpus (tests/fixtures/loco.json "all", python -m
+    # services.processor.cross); min_embedding_similarity is the only floor the fit tries.
+    entity_weight: float = 0.27
     """Weight of agreement: the IDF-weighted cosine between the item's entities and the
     topic's salient ones (which event, not just which kind)."""
     entity_saturation: float = 3.0
@@ -64,11 +64,10 @@ class PipelineConfig:
     """Weight of absence: the share of the topic's members naming its main proper name, less
     the largest such share the item names too. The regression gives it no weight: an item
     without names is judged on its cosine and timing (absence still scales conflict)."""
-    mismatch_weight: float = 0.43
+    mismatch_weight: float = 0.08
     """Weight of conflict: absence times the item's own proper names the topic lacks (another
-    provider, bank or country where the topic has its own). Half the weight of agreement: a
-    name at odds with the topic's cancels an item's full agreement with another topic's."""
-    time_weight: float = 0.26
+    provider, bank or country where the topic has its own)."""
+    time_weight: float = 0.17
     """Weight of activity (the topic's items in the hours just before, saturating): during a
     burst, related posts without names (`Airlines reroute polar flights`) still join."""
     activity_window_hours: float = 6.0
