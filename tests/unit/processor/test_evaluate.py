@@ -62,7 +62,7 @@ def test_the_command_prints_the_measures(
     assert out.startswith("purity 1.0000  ARI 1.0000  B-cubed P 1.0000 R 1.0000 F1 1.0000")
     assert "pairwise P 1.0000 R 1.0000 F1 1.0000" in out
     assert "2 topics:" in out
-    assert "nearest centroid (cosine >= 0.375): purity" in out
+    assert "nearest centroid (cosine >= 0.45): purity" in out
 
 
 def test_the_sweep_moves_one_setting_at_a_time(tmp_path: Path) -> None:
