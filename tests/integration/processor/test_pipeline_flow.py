@@ -29,7 +29,12 @@ pytestmark = pytest.mark.slow
 StartWorkers = Callable[..., list[Worker]]
 TWO_WINDOWS = timedelta(hours=12)
 GOALS = {"purity": 0.98, "ARI": 0.93, "B-cubed F1": 0.96}
-KNOWN_MISSES: dict[str, str] = {}
+KNOWN_MISSES = {
+    "heldout": (
+        "purity 0.972 < 0.98 and one one-off post (noise-03) in a topic at the defaults "
+        "fitted on every corpus (its left-out fit misses purity too: test_quality.py)"
+    ),
+}
 """Goals (GOALS, no one-off post in a topic) known to be missed through the real services at
 the defaults, by corpus folder: a strict expected failure naming each miss and its figure."""
 
