@@ -233,9 +233,10 @@ def test_the_readme_quotes_the_recorded_sweep() -> None:
     table = text[text.index("<!-- loco sweep -->") : text.index("<!-- /loco sweep -->")]
     quoted = {}
     for line in table.splitlines():
-        cells = [cell.strip(" `") for cell in line.strip().strip("|").split("|")]
-        if cells and cells[0] in LOCO["sweep"]:
-            quoted[cells[0]] = [float(cell) for cell in cells[-3:]]
+        cells = line.strip().strip("|").split("|")
+        setting = re.match(r"\s*`(\w+)`", cells[0])
+        if setting and setting.group(1) in LOCO["sweep"]:
+            quoted[setting.group(1)] = [float(cell) for cell in cells[-3:]]
     assert quoted.keys() == LOCO["sweep"].keys()
     for setting, values in quoted.items():
         row = LOCO["sweep"][setting]
