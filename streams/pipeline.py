@@ -18,13 +18,13 @@ __all__ = ["PipelineConfig", "field_docs"]
 
 @dataclass(frozen=True, slots=True)
 class PipelineConfig:
-    """Settings of the trend pipeline; the defaults were chosen on the tuning corpus only.
+    """Settings of the trend pipeline.
 
-    The tuning corpus (tests/fixtures/corpus) is one week of items from four sources with
-    same-domain story pairs and one-off posts; the held-out corpus (tests/fixtures/heldout),
-    written separately, is only reported on. How the similarity's weights and thresholds were
-    chosen, and the sweep of each at -20 % .. +20 %, are in docs/pipeline.md;
-    tests/unit/processor/test_quality.py checks the targets on both corpora.
+    The similarity's weights and join threshold are those fitted on the 13 labelled corpora of
+    tests/fixtures/corpora.json (python -m services.processor.cross; how they were chosen, the
+    left-out figures and the sweep of each at -20 % and +20 % are in docs/pipeline.md);
+    tests/unit/processor/test_quality.py checks the goals on each corpus's left-out fit and
+    that these defaults are the record's (tests/fixtures/loco.json, "all").
     """
 
     # normalize
