@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import fields
@@ -34,6 +35,7 @@ from streams.pipeline import PipelineConfig, field_docs
 
 __all__ = [
     "PLACEHOLDER_TOKENS",
+    "RETIRED_VARIABLES",
     "SECTIONS",
     "SECTION_ENTRY_POINT_GROUP",
     "CollectorSettings",
@@ -940,6 +942,18 @@ def _read_section(kind: type[S], overrides: Mapping[str, object]) -> S:
     return _values(kind, read)
 
 
+RETIRED_VARIABLES: Mapping[str, str] = {
+    "PIPELINE_SETTINGS": "each pipeline knob is a variable of its own, PIPELINE_<NAME> "
+    "(docs/configuration.md, pipeline)",
+    "SCHEDULE_REPROCESS": "the reprocess_trends job is gone: the cluster stage's owner rescores "
+    "trends itself",
+    "REPROCESS_HOURS": "the reprocess_trends job is gone: the cluster stage's owner rescores "
+    "trends itself",
+}
+"""Variables earlier versions read: set, they stop a worker with what replaced them, rather
+than being ignored without a word."""
+
+
 def load_settings(
     *, sections: Iterable[type[PluginSection]] | None = None, **overrides: object
 ) -> Settings:
@@ -948,6 +962,11 @@ def load_settings(
     `sections`: the plugin sections to read too (default: those entry points declare);
     `overrides`: values by field name, of a built-in section or of one of `sections`.
     """
+    for variable, instead in RETIRED_VARIABLES.items():
+        if variable in os.environ:
+            raise ConfigurationError(
+                f"invalid configuration: {variable} is no longer read: {instead}"
+            )
     try:
         settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:

@@ -189,6 +189,16 @@ def test_a_bad_value_names_the_variable(variable: str, monkeypatch: pytest.Monke
     assert reason in message
 
 
+@pytest.mark.parametrize("variable", ["PIPELINE_SETTINGS", "SCHEDULE_REPROCESS", "REPROCESS_HOURS"])
+def test_a_retired_variable_says_what_replaced_it(
+    variable: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(variable, "join_threshold=0.5")
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings()
+    assert str(caught.value).startswith(f"invalid configuration: {variable} is no longer read: ")
+
+
 def test_secrets_are_not_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABASE_URL", "mysql://user:hunter2@db/x")
     with pytest.raises(ConfigurationError) as caught:
