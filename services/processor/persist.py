@@ -73,6 +73,12 @@ ON CONFLICT (topic_id, bucket_start) DO UPDATE SET
 """
 _RANK = "UPDATE trends SET rank = $2 WHERE topic_id = $1"
 _MERGED = "UPDATE topics SET merged_into = $2, updated_at = now() WHERE id = $1"
+_ADOPTED = """
+UPDATE items SET topic_id = $2
+WHERE topic_id = $1 AND NOT EXISTS (SELECT 1 FROM topics WHERE id = $1)
+"""
+"""A candidate absorbed before it was ever counted has no row to mark: its items move to the
+topic that took them in (whose item_count includes them)."""
 _STATE = """
 INSERT INTO pipeline_state (id, state, saved_at) VALUES ($1, $2::jsonb, now())
 ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, saved_at = now()
@@ -171,6 +177,7 @@ class PipelineStore:
             await conn.executemany(_TREND, [_trend_row(t, result.rank_of(t, n)) for n, t in trends])
             await conn.executemany(_SNAPSHOT, [self._snapshot_row(t) for t in result.trends])
             await conn.executemany(_RANK, _moved_ranks(result))
+            await conn.executemany(_ADOPTED, list(result.merged.items()))
             await conn.executemany(_MERGED, list(result.merged.items()))
 
     def _snapshot_row(self, trend: TrendSnapshot) -> tuple[object, ...]:
