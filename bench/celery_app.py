@@ -18,8 +18,8 @@ from celery.signals import worker_process_init
 
 from bench.items import stored_values
 from services.processor.pipeline import NormalizedItem, normalize
-from services.processor.store import content_hash
 from streams.config import load_settings
+from streams.messages.items import content_hash
 from streams.messages.records import RawItem
 
 SETTINGS = load_settings()
@@ -68,7 +68,7 @@ def _ingest(cursor: psycopg.Cursor[Any], payload: dict[str, Any]) -> bool:
     cleaned = normalize(item, 600)
     if not isinstance(cleaned, NormalizedItem):
         return False
-    digest = content_hash(item)
+    digest = content_hash(item.title, item.text)
     cursor.execute("SELECT id FROM items WHERE content_hash = %s LIMIT 1", (digest,))
     original = cursor.fetchone()
     values = stored_values(item, digest, cleaned.language, original[0] if original else None)

@@ -24,6 +24,7 @@ from bench.flow import Flow, wait_processed
 from bench.report import Report
 from bench.workers import running, start_faust
 from streams.config import Settings
+from streams.messages.items import key_sql
 from streams.messages.topics import ITEMS_RAW, PROCESSING_REPORTS, TRENDS_UPDATES
 
 HELP = """Freshness: an item produced to items.raw until its topic is persisted and its trend
@@ -146,8 +147,8 @@ async def rows_of(settings: Settings, keys: Sequence[str]) -> dict[str, tuple[fl
     conn = await asyncpg.connect(settings.database_url.get_secret_value())
     try:
         rows = await conn.fetch(
-            "SELECT source || ':' || source_id AS key, processed_at, topic_id FROM items "
-            "WHERE source || ':' || source_id = ANY($1::text[]) AND processed_at IS NOT NULL",
+            f"SELECT {key_sql()} AS key, processed_at, topic_id FROM items "
+            f"WHERE {key_sql()} = ANY($1::text[]) AND processed_at IS NOT NULL",
             list(keys),
         )
     finally:

@@ -27,6 +27,7 @@ from services.processor.pipeline import (
     load_embedder,
     normalize,
 )
+from streams.messages.items import embedding_text
 
 SIZES = {"items": 1000, "warmup": 100}
 TINY = {"items": 100, "warmup": 20}
@@ -35,7 +36,10 @@ TINY = {"items": 100, "warmup": 20}
 def texts_of(count: int, config: PipelineConfig) -> list[str]:
     """The texts the pipeline embeds for `count` bench items (normalised, cut as it cuts them)."""
     cleaned = [normalize(item, config.language_sample_chars) for item in bench_items(count, "enc")]
-    return [c.content[: config.embed_max_chars] for c in cleaned if isinstance(c, NormalizedItem)]
+    limit = config.embed_max_chars
+    return [
+        embedding_text(c.title, c.text, limit) for c in cleaned if isinstance(c, NormalizedItem)
+    ]
 
 
 def encode_rate(embedder: Embedder, texts: list[str], batch: int) -> float:

@@ -23,6 +23,7 @@ from services.processor.pipeline import (
     load_embedder,
     normalize,
 )
+from streams.messages.items import embedding_text
 from streams.messages.records import RawItem
 
 CORPUS = ROOT / "tests" / "fixtures" / "corpus" / "items.jsonl"
@@ -49,7 +50,10 @@ def encode_rate(items: list[RawItem], batch: int, embedder: object) -> float:
     """Items per second of the model alone, on the texts the pipeline embeds, same batches."""
     config = PipelineConfig()
     cleaned = [normalize(item, config.language_sample_chars) for item in items]
-    texts = [c.content[: config.embed_max_chars] for c in cleaned if isinstance(c, NormalizedItem)]
+    limit = config.embed_max_chars
+    texts = [
+        embedding_text(c.title, c.text, limit) for c in cleaned if isinstance(c, NormalizedItem)
+    ]
     started = time.perf_counter()
     for start in range(0, len(texts), batch):
         embedder.encode(texts[start : start + batch])  # type: ignore[attr-defined]

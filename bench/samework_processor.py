@@ -21,8 +21,8 @@ import asyncpg
 
 from bench.items import stored_values
 from services.processor.pipeline import NormalizedItem, normalize
-from services.processor.store import content_hash
 from streams.exceptions import RecordValidationError
+from streams.messages.items import content_hash
 from streams.messages.records import RawItem
 from streams.messages.topics import ITEMS_RAW, faust_topic
 from streams.servers.app import create_app
@@ -71,7 +71,7 @@ def same_work(items: Sequence[RawItem]) -> list[Row]:
     for item in items:
         cleaned = normalize(item, _LANGUAGE_CHARS)
         if isinstance(cleaned, NormalizedItem):
-            rows.append((item, cleaned, content_hash(item)))
+            rows.append((item, cleaned, content_hash(item.title, item.text)))
     return rows
 
 

@@ -96,22 +96,22 @@ class Day:
 
 def sizes_of_stage(stage: ClusterStage) -> dict[str, int]:
     """The size of each structure of the stage that could grow with the stream."""
-    clusterer = stage.clusterer
-    topics = clusterer.topics.values()
+    memory = stage.clusterer.memory
+    topics = memory.topics.values()
     return {
-        "live_topics": len(clusterer.topics),
-        "counted_topics": len(clusterer.counted_ids),
+        "live_topics": len(memory.topics),
+        "counted_topics": len(memory.counted_ids),
         "entity_frequencies": len(stage.stats.frequency),
-        "remembered_items": len(clusterer._topic_of),
-        "merged_ids": len(clusterer._merged),
+        "remembered_items": len(memory.items),
+        "merged_ids": len(memory.merged),
         "activity_buckets": sum(len(t.activity) for t in topics),
         "max_topic_buckets": max((len(t.activity) for t in topics), default=0),
         "topic_terms": sum(len(t.terms) for t in topics),
-        "counted_terms": len(clusterer.counted_terms),
-        "counted_activity": len(clusterer.counted_activity),
+        "counted_terms": len(memory.counted_terms),
+        "counted_activity": len(memory.counted_activity),
         "trend_book": len(stage.book.latest),
-        "ledger_positions": len(clusterer.ledger._positions),
-        "index_rows": len(clusterer.index.ids),
+        "ledger_positions": len(memory.ledger._positions),
+        "index_rows": len(memory.index.ids),
         "near_duplicates": stage.near.filled,
     }
 

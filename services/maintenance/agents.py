@@ -52,6 +52,7 @@ _runner = JobRunner(
     limits=job_limits(app.settings),
     max_bytes=app.settings.max_request_bytes,
     revoke_check_s=app.settings.revoke_check_s,
+    settings=app.settings,
 )
 guard = Guard(
     app.settings,

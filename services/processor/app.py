@@ -1,13 +1,11 @@
 """The processor's Faust app (`faust -A services.processor worker`)."""
 
-from services.processor.resources import pipeline_config
-from streams.exceptions import ConfigurationError
+from streams.config import pipeline_config
 from streams.servers.app import create_app
 
 __all__ = ["PIPELINE", "app"]
 
 app = create_app("processor")
-try:
-    PIPELINE = pipeline_config(app.settings)
-except ConfigurationError as exc:
-    raise SystemExit(f"trend-stream: {exc}") from None
+PIPELINE = pipeline_config(app.settings)
+"""The trend pipeline's configuration, from the PIPELINE_* variables (checked with the others
+when the settings were read)."""

@@ -10,7 +10,6 @@ from typing import Any
 
 from services.processor.cleanup import cleanup
 from services.processor.pipeline import BatchResult, Pipeline
-from services.processor.reprocess import recompute_trends
 from services.processor.resources import Resources
 from services.processor.topics import items_topic
 from services.processor.vectors import ITEMS
@@ -18,11 +17,11 @@ from streams import catalog
 from streams.catalog import (
     CleanupOptions,
     EmbeddingOptions,
-    ReprocessOptions,
     SweepOptions,
     TestPipelineOptions,
 )
 from streams.exceptions import RecordValidationError
+from streams.messages.items import ROW_SELECT, embedding_text, row_fields, vector_payload
 from streams.messages.records import ProcessRequest, RawItem
 from streams.requests.jobs import JobHandler, JobOptionsError, OptionSchemas, job_handlers
 from streams.servers.vectors import flush_deletions
@@ -33,20 +32,17 @@ __all__ = [
     "cleanup_data",
     "generate_embeddings",
     "handlers",
-    "reprocess_trends",
     "summary",
     "sweep",
     "test_pipeline",
 ]
 
 RAW_FIELDS = frozenset(RawItem._options.fields)
-_UNPROCESSED = """
-SELECT source, source_id, url, title, body AS text, author, published_at, score, comments,
-       engagement::text AS engagement, request_id, collected_at
-FROM items WHERE processed_at IS NULL ORDER BY collected_at LIMIT $1
+_UNPROCESSED = f"""
+SELECT {ROW_SELECT} FROM items WHERE processed_at IS NULL ORDER BY collected_at LIMIT $1
 """
-_MISSING_VECTORS = """
-SELECT id, source || ':' || source_id AS key, title, body, published_at, collected_at, topic_id
+_MISSING_VECTORS = f"""
+SELECT id, {ROW_SELECT}
 FROM items WHERE NOT has_vector AND processed_at IS NOT NULL AND dropped_reason IS NULL
 ORDER BY id LIMIT $1
 """
@@ -109,38 +105,37 @@ def summary(result: BatchResult, pipeline: Pipeline) -> dict[str, Any]:
     }
 
 
-async def test_pipeline(resources: Resources, request: ProcessRequest) -> dict[str, Any]:
+async def test_pipeline(
+    resources: Resources, request: ProcessRequest, options: TestPipelineOptions
+) -> dict[str, Any]:
     """Both stages on sample items, in memory: no database, no vector store."""
-    items = _sample(resources, TestPipelineOptions.model_validate(request.options))
+    items = _sample(resources, options)
     embedder = (await resources.enricher()).embedder
     pipeline = Pipeline(resources.config, embedder=embedder)
     result = await asyncio.to_thread(pipeline.process, items)
     return summary(result, pipeline)
 
 
-async def sweep(resources: Resources, request: ProcessRequest) -> dict[str, Any]:
-    """Send items stored but never processed back through items.raw (up to `limit`); delete
-    the vectors cleanup queued (the processor holds Qdrant's local folder)."""
-    limit = SweepOptions.model_validate(request.options).limit
+async def sweep(
+    resources: Resources, request: ProcessRequest, options: SweepOptions
+) -> dict[str, Any]:
+    """Send items stored but never processed back through items.raw (up to `limit`, default
+    SWEEP_LIMIT); delete the vectors cleanup queued (the processor holds Qdrant's local
+    folder)."""
+    limit = options.limit
     rows = await (await resources.pool()).fetch(_UNPROCESSED, limit)
     for row in rows:
-        item = RawItem.parse({**dict(row), "engagement": json.loads(row["engagement"])})
+        item = RawItem.parse(row_fields(row))
         await items_topic.send(key=item.key, value=item.dumps())
     vectors = await resources.vectors()
     deleted = await flush_deletions(vectors.client, resources.settings, await resources.pool())
     return {"items_resent": len(rows), "limit": limit, "vectors_deleted": deleted}
 
 
-async def reprocess_trends(resources: Resources, request: ProcessRequest) -> dict[str, Any]:
-    """Recompute the scores and states of the topics active in the last `hours` (default 24)."""
-    hours = ReprocessOptions.model_validate(request.options).hours
-    done = await recompute_trends(await resources.pool(), resources.config, hours)
-    return {"hours": hours, "topics": done.topics, "state_changes": done.changed}
-
-
-async def generate_embeddings(resources: Resources, request: ProcessRequest) -> dict[str, Any]:
+async def generate_embeddings(
+    resources: Resources, request: ProcessRequest, options: EmbeddingOptions
+) -> dict[str, Any]:
     """Vectors for processed items that have none, in batches of `batch_size` (default 100)."""
-    options = EmbeddingOptions.model_validate(request.options)
     pool, done = await resources.pool(), 0
     while done < options.limit:
         rows = await pool.fetch(_MISSING_VECTORS, min(options.batch_size, options.limit - done))
@@ -151,22 +146,28 @@ async def generate_embeddings(resources: Resources, request: ProcessRequest) -> 
     return {"items_embedded": done, "batch_size": options.batch_size}
 
 
-async def cleanup_data(resources: Resources, request: ProcessRequest) -> dict[str, Any]:
+async def cleanup_data(
+    resources: Resources, request: ProcessRequest, options: CleanupOptions
+) -> dict[str, Any]:
     """Delete the processor's items, trend snapshots, trends and topics older than `days`
     (default CLEANUP_DAYS), then their vectors with the worker's own Qdrant client."""
-    days = CleanupOptions.model_validate(request.options).days
     vectors = await resources.vectors()
-    report = await cleanup(resources.settings, await resources.pool(), days, vectors.client)
+    pool = await resources.pool()
+    report = await cleanup(resources.settings, pool, options.days, vectors.client)
     return report.as_dict()
 
 
 async def _embed_rows(resources: Resources, rows: list[Any]) -> None:
-    embedder = (await resources.enricher()).embedder
-    texts = [f"{row['title']}. {row['body']}".strip() for row in rows]
-    vectors = (await asyncio.to_thread(embedder.encode, texts)).tolist()
-    payloads = [
-        {"item": row["key"], "ts": (row["published_at"] or row["collected_at"]).timestamp()}
-        for row in rows
-    ]
-    await (await resources.vectors()).upsert(ITEMS, [row["id"] for row in rows], vectors, payloads)
-    await (await resources.items()).mark_vectors([row["id"] for row in rows])
+    """Embed stored items as the enrich stage embeds them: the text of their normalised
+    title and text, cut at embed_max_chars; their payload has their key and time."""
+    enricher = await resources.enricher()
+    items = [RawItem.parse(row_fields(row)) for row in rows]
+    cleaned, _ = await asyncio.to_thread(enricher.normalize, items)
+    limit = resources.config.embed_max_chars
+    texts = [embedding_text(item.title, item.text, limit) for item in cleaned]
+    vectors = (await asyncio.to_thread(enricher.embedder.encode, texts)).tolist()
+    payloads = [vector_payload(item.item_id, item.at) for item in cleaned]
+    row_of = {item.key: row["id"] for item, row in zip(items, rows, strict=True)}
+    points = [row_of[item.item_id] for item in cleaned]
+    await (await resources.vectors()).upsert(ITEMS, points, vectors, payloads)
+    await (await resources.items()).mark_vectors(points)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from services.processor.owner import FencedError
 from services.processor.pipeline import (
     BatchResult,
     ItemOutcome,
@@ -17,11 +18,12 @@ from services.processor.pipeline import (
     TopicSnapshot,
     TrendSnapshot,
 )
-from streams.exceptions import TrendStreamError
+from streams.messages import items
 
 __all__ = [
     "STATE_ID",
     "FencedError",
+    "OwnerStore",
     "PipelineStore",
     "acquire",
     "current_epoch",
@@ -71,6 +73,12 @@ ON CONFLICT (topic_id, bucket_start) DO UPDATE SET
 """
 _RANK = "UPDATE trends SET rank = $2 WHERE topic_id = $1"
 _MERGED = "UPDATE topics SET merged_into = $2, updated_at = now() WHERE id = $1"
+_ADOPTED = """
+UPDATE items SET topic_id = $2
+WHERE topic_id = $1 AND NOT EXISTS (SELECT 1 FROM topics WHERE id = $1)
+"""
+"""A candidate absorbed before it was ever counted has no row to mark: its items move to the
+topic that took them in (whose item_count includes them)."""
 _STATE = """
 INSERT INTO pipeline_state (id, state, saved_at) VALUES ($1, $2::jsonb, now())
 ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, saved_at = now()
@@ -114,10 +122,6 @@ STATE_ID = "processor"
 """The cluster stage's state (one per database: one cluster writer at a time, fenced)."""
 
 
-class FencedError(TrendStreamError):
-    """Another worker took the cluster stage over: this one's write was refused."""
-
-
 async def acquire(pool: asyncpg.Pool, owner: str) -> int:
     """Become the cluster stage's writer: bump the owner epoch and return it.
 
@@ -140,11 +144,8 @@ async def current_owner(pool: asyncpg.Pool) -> tuple[int, str | None]:
 
 
 def split_key(key: str | None) -> tuple[str | None, str | None]:
-    """(source, source_id) of an item key `source:source_id`."""
-    if key is None:
-        return None, None
-    source, _, source_id = key.partition(":")
-    return source, source_id
+    """(source, source_id) of an item key (streams.messages.items), (None, None) for None."""
+    return (None, None) if key is None else items.split_key(key)
 
 
 def _bucket(at: datetime, hours: float) -> datetime:
@@ -176,6 +177,7 @@ class PipelineStore:
             await conn.executemany(_TREND, [_trend_row(t, result.rank_of(t, n)) for n, t in trends])
             await conn.executemany(_SNAPSHOT, [self._snapshot_row(t) for t in result.trends])
             await conn.executemany(_RANK, _moved_ranks(result))
+            await conn.executemany(_ADOPTED, list(result.merged.items()))
             await conn.executemany(_MERGED, list(result.merged.items()))
 
     def _snapshot_row(self, trend: TrendSnapshot) -> tuple[object, ...]:
@@ -298,3 +300,32 @@ async def load_archived(pool: asyncpg.Pool, topic_ids: list[str]) -> dict[str, d
     """The saved states of archived topics, by id (those not archived are left out)."""
     rows = await pool.fetch(_LOAD_ARCHIVED, STATE_ID, topic_ids)
     return {row["topic_id"]: json.loads(row["state"]) for row in rows}
+
+
+class OwnerStore:
+    """The cluster stage owner's port on PostgreSQL (a FencedStore): the owner epoch, the
+    saved state and the fenced batch writes, each on the pool as it is when asked."""
+
+    def __init__(self, pool: Callable[[], Awaitable[asyncpg.Pool]], window_hours: float) -> None:
+        self.pool = pool
+        self.window_hours = window_hours
+
+    async def acquire(self, owner: str) -> int:
+        """Bump the owner epoch for `owner` and return it (see `acquire`)."""
+        return await acquire(await self.pool(), owner)
+
+    async def current_owner(self) -> tuple[int, str | None]:
+        """The owner epoch now and who holds it."""
+        return await current_owner(await self.pool())
+
+    async def load_state(self) -> dict[str, Any] | None:
+        """The stage's saved state (see `load_state`)."""
+        return await load_state(await self.pool())
+
+    async def load_archived(self, topic_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The saved states of archived topics, by id."""
+        return await load_archived(await self.pool(), topic_ids)
+
+    async def save(self, result: BatchResult, state: StateChanges, epoch: int) -> None:
+        """One batch and the state's changes, in one transaction fenced by `epoch`."""
+        await PipelineStore(await self.pool(), self.window_hours).save(result, state, epoch)

@@ -2,68 +2,67 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping, Sequence
 
 import asyncpg
 
+from streams.messages.items import ROW_COLUMNS, content_hash, item_row, key_sql, split_key
 from streams.messages.records import RawItem
 
-__all__ = ["ItemStore", "content_hash"]
+__all__ = ["ItemStore"]
 
-_INSERT = """
+_PARAMS = ", ".join(
+    f"${n}::{'text' if kind == 'jsonb' else kind}[]" for n, (_, kind) in enumerate(ROW_COLUMNS, 1)
+)
+_NAMES = ", ".join(column for column, _ in ROW_COLUMNS)
+_VALUES = ", ".join(
+    f"{column}::jsonb" if kind == "jsonb" else column for column, kind in ROW_COLUMNS
+)
+_INSERT = f"""
 WITH batch AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                         $7::timestamptz[], $8::int[], $9::int[], $10::text[], $11::text[],
-                         $12::text[], $13::timestamptz[])
-         AS batch(source, source_id, url, title, body, author, published_at, score, comments,
-                  engagement, content_hash, request_id, collected_at)
+    SELECT * FROM unnest({_PARAMS}) AS batch({_NAMES})
 ), stored AS (
-    INSERT INTO items (source, source_id, url, title, body, author, published_at, score,
-                       comments, engagement, content_hash, request_id, collected_at)
-    SELECT source, source_id, url, title, body, author, published_at, score, comments,
-           engagement::jsonb, content_hash, request_id, collected_at
+    INSERT INTO items ({_NAMES})
+    SELECT {_VALUES}
     FROM batch
     ON CONFLICT (source, source_id) DO NOTHING
     RETURNING source, source_id
 )
-SELECT source || ':' || source_id AS key FROM stored
+SELECT {key_sql()} AS key FROM stored
 UNION
-SELECT items.source || ':' || items.source_id FROM items
+SELECT {key_sql("items")} FROM items
 JOIN batch ON items.source = batch.source AND items.source_id = batch.source_id
           AND items.request_id = batch.request_id
 """
 """Stores the batch's new rows; returns the keys new for their request: the rows stored now,
 and the rows stored before by the same request (a redelivery; the join reads the table as it
 was before this statement's insert)."""
-_ORIGINALS = """
+_ORIGINALS = f"""
 SELECT wanted.hash AS content_hash, first.key
 FROM unnest($1::text[]) AS wanted(hash)
 CROSS JOIN LATERAL (
-    SELECT source || ':' || source_id AS key FROM items
+    SELECT {key_sql()} AS key FROM items
     WHERE content_hash = wanted.hash AND dropped_reason IS NULL
     ORDER BY content_hash, id LIMIT 1
 ) AS first
 """
 """The first kept item of each hash: one probe of (content_hash, id) per hash (an `= ANY`
 over the batch's hashes was planned as a sequential scan while the table had no statistics)."""
+_IDS = f"""
+SELECT id, {key_sql()} AS key FROM items
+WHERE (source, source_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+  AND (processed_at IS NOT NULL OR NOT $3::bool)
+"""
 _DROPPED = """
 UPDATE items SET processed_at = now(), dropped_reason = b.reason
 FROM unnest($1::text[], $2::text[], $3::text[]) AS b(source, source_id, reason)
 WHERE items.source = b.source AND items.source_id = b.source_id
 """
-_TOPICS = """
-SELECT source || ':' || source_id AS key, topic_id FROM items
+_TOPICS = f"""
+SELECT {key_sql()} AS key, topic_id FROM items
 WHERE (source, source_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
   AND topic_id IS NOT NULL
 """
-
-
-def content_hash(item: RawItem) -> str:
-    """SHA-256 of the normalised title and text, for exact-duplicate detection."""
-    text = " ".join(f"{item.title}\n{item.text}".lower().split())
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 class ItemStore:
@@ -74,16 +73,11 @@ class ItemStore:
 
     async def ids(self, keys: Sequence[str], *, processed_only: bool = False) -> dict[str, int]:
         """The row id of each stored item (only processed ones if asked), by item key."""
-        pairs = [key.partition(":") for key in keys]
+        pairs = [split_key(key) for key in keys]
         rows = await self.pool.fetch(
-            "SELECT id, source, source_id FROM items WHERE (source, source_id) IN "
-            "(SELECT * FROM unnest($1::text[], $2::text[])) "
-            "AND (processed_at IS NOT NULL OR NOT $3::bool)",
-            [p[0] for p in pairs],
-            [p[2] for p in pairs],
-            processed_only,
+            _IDS, [p[0] for p in pairs], [p[1] for p in pairs], processed_only
         )
-        return {f"{row['source']}:{row['source_id']}": row["id"] for row in rows}
+        return {row["key"]: row["id"] for row in rows}
 
     async def mark_vectors(self, ids: Sequence[int]) -> None:
         """Record that these items have their vector in Qdrant."""
@@ -101,10 +95,13 @@ class ItemStore:
         again, an item another request stored first is not. An item without a request is new
         only when its row is stored now. `hashes` gives items' content hashes by key (the
         enrich stage's, of the normalised text); an item without one gets content_hash() of
-        its raw text.
+        its raw title and text.
         """
         hashes = hashes or {}
-        rows = (_row(item, hashes.get(item.key) or content_hash(item)) for item in items)
+        rows = (
+            item_row(item, hashes.get(item.key) or content_hash(item.title, item.text))
+            for item in items
+        )
         columns = list(zip(*rows, strict=True))
         if not columns:
             return set()
@@ -119,37 +116,14 @@ class ItemStore:
 
     async def drop(self, reasons: Mapping[str, str]) -> None:
         """Mark items processed and dropped, with why (by key)."""
-        pairs = [(*_split(key), reason) for key, reason in reasons.items()]
+        pairs = [(*split_key(key), reason) for key, reason in reasons.items()]
         if pairs:
             await self.pool.execute(_DROPPED, *map(list, zip(*pairs, strict=True)))
 
     async def topics_of(self, keys: Sequence[str]) -> dict[str, str]:
         """The topic each of these items was placed in (items without one are left out)."""
-        pairs = [_split(key) for key in keys]
+        pairs = [split_key(key) for key in keys]
         if not pairs:
             return {}
         rows = await self.pool.fetch(_TOPICS, [p[0] for p in pairs], [p[1] for p in pairs])
         return {row["key"]: row["topic_id"] for row in rows}
-
-
-def _split(key: str) -> tuple[str, str]:
-    source, _, source_id = key.partition(":")
-    return source, source_id
-
-
-def _row(item: RawItem, digest: str) -> tuple[object, ...]:
-    return (
-        item.source,
-        item.source_id,
-        item.url,
-        item.title,
-        item.text,
-        item.author,
-        item.published_at,
-        item.score,
-        item.comments,
-        json.dumps(item.engagement),
-        digest,
-        item.request_id,
-        item.collected_at,
-    )

@@ -36,6 +36,7 @@ from pydantic import (
 from streams import catalog
 from streams.catalog import JobService
 from streams.exceptions import RecordValidationError
+from streams.messages.items import item_key
 
 __all__ = [
     "COLLECT_OPTIONS",
@@ -475,8 +476,8 @@ class RawItem(StreamRecord, namespace="trend_stream.RawItem"):
 
     @property
     def key(self) -> str:
-        """The message key: items of one source and id always land on one partition."""
-        return f"{self.source}:{self.source_id}"
+        """The message key, `source:source_id` (streams.messages.items.item_key)."""
+        return item_key(self.source, self.source_id)
 
 
 class TrendUpdate(StreamRecord, namespace="trend_stream.TrendUpdate"):

@@ -188,7 +188,7 @@ PROCESSING_REPORTS = TopicSpec(
 PROCESS_REQUESTS = TopicSpec(
     "process.requests",
     ProcessRequest,
-    "Processing jobs on request (sweep, reprocess_trends, generate_embeddings, test_pipeline).",
+    "Processing jobs on request (sweep, generate_embeddings, test_pipeline, cleanup_data).",
     max_message_bytes=CONSUMED_TOPIC_MAX_BYTES,
     retried=True,
 )

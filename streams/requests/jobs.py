@@ -53,8 +53,10 @@ Q = TypeVar("Q", bound=CollectRequest | JobRequest)
 J = TypeVar("J", bound=JobRequest)
 NO_RETRIES = RetryPolicy(max_retries=0)
 """A failure is final at once."""
-JobHandler = Callable[[J], Awaitable[dict[str, Any]]]
-"""Runs one job and returns its result; raises to fail it."""
+JobHandler = Callable[[J, Any], Awaitable[dict[str, Any]]]
+"""Runs one job, given the request and its options as the runner checked them (the job's
+JobOptions, its defaults filled from the settings; None for a job that declared none), and
+returns its result; raises to fail it."""
 OptionSchemas = Mapping[str, type[JobOptions]]
 """The declared options of each job, by job name."""
 
@@ -283,14 +285,17 @@ def _revoked(report: StatusReporter, awaits: str) -> RevokedError:
     return RevokedError(f"request {report.request_id} was revoked while waiting for {awaits}")
 
 
-def check_job_options(request: JobRequest, schemas: OptionSchemas) -> JobOptions | None:
-    """The request's options checked against its job's schema (None: the job declared none,
-    its handler checks them); JobOptionsError naming each bad option."""
+def check_job_options(
+    request: JobRequest, schemas: OptionSchemas, settings: Settings
+) -> JobOptions | None:
+    """The request's options checked against its job's schema, those it leaves out taken from
+    `settings` (None: the job declared none, its handler checks them); JobOptionsError naming
+    each bad option."""
     schema = schemas.get(request.job)
     if schema is None:
         return None
     try:
-        return schema.model_validate(request.options)
+        return schema.of(request.options, settings)
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
@@ -306,8 +311,9 @@ def check_job_options(request: JobRequest, schemas: OptionSchemas) -> JobOptions
 class JobRunner(RequestLifecycle[J]):
     """The jobs on request of one service, through the request lifecycle.
 
-    A job's options are checked against its declared schema (the catalog's, unless `options`
-    names others) before it starts; its handler gives the result.
+    A job's options are checked once, against its declared schema (the catalog's, unless
+    `options` names others), with the defaults `settings` give, before it starts; its handler
+    gets them with the request and gives the result.
     """
 
     def __init__(
@@ -322,8 +328,10 @@ class JobRunner(RequestLifecycle[J]):
         options: OptionSchemas | None = None,
         max_bytes: int | None = None,
         revoke_check_s: float | None = None,
+        settings: Settings | None = None,
     ) -> None:
-        """`max_bytes` and `revoke_check_s`: None takes the worker's settings."""
+        """`max_bytes`, `revoke_check_s` and `settings` (the options' defaults): None takes
+        the worker's settings."""
         super().__init__(
             kind,
             self._prepare,
@@ -342,22 +350,26 @@ class JobRunner(RequestLifecycle[J]):
             catalog.option_schemas(kind.service) if options is None else options
         )
         """The declared options of each job (a job not named here checks its own)."""
+        self.settings = settings if settings is not None else get_settings()
 
     async def _prepare(self, request: J) -> Task:
         handler = self.handlers.get(request.job)
         if handler is None:
             raise JobNotServedError(f"job {request.job!r} is not served")
-        check_job_options(request, self.options)
-        return Task(partial(_job, handler, request), self.limits)
+        options = check_job_options(request, self.options, self.settings)
+        return Task(partial(_job, handler, request, options), self.limits)
 
 
-async def _job(handler: JobHandler[J], request: J, report: StatusReporter) -> Outcome:
-    return Outcome(await handler(request))
+async def _job(
+    handler: JobHandler[J], request: J, options: JobOptions | None, report: StatusReporter
+) -> Outcome:
+    return Outcome(await handler(request, options))
 
 
 def job_handlers(kind: type[J], implementation: object, *bound: object) -> dict[str, JobHandler[J]]:
     """The handler of each catalog job of `kind`'s service: the attribute of the job's name on
-    `implementation` (an object or a module), called with `bound` before the request.
+    `implementation` (an object or a module), called with `bound` before the request and its
+    options.
 
     TypeError when a job has none, so a worker missing one does not start.
     """

@@ -7,10 +7,10 @@ from qdrant_client import AsyncQdrantClient, models
 
 from streams.config import Settings
 
-__all__ = ["ITEMS", "TOPICS", "collection_name", "flush_deletions", "qdrant_client"]
+__all__ = ["ITEMS", "collection_name", "flush_deletions", "qdrant_client"]
 
 ITEMS = "items"
-TOPICS = "topics"
+"""The one collection: an item's vector, by its row id in `items` (payload: vector_payload)."""
 
 
 def qdrant_client(settings: Settings) -> AsyncQdrantClient:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import fields
 from importlib.metadata import EntryPoint
 from pathlib import Path
 from typing import ClassVar
@@ -16,13 +17,16 @@ from streams import config
 from streams.config import (
     SECTION_ENTRY_POINT_GROUP,
     SECTIONS,
+    PipelineSettings,
     PluginSection,
     RedditSettings,
     ServerSettings,
     Settings,
     load_settings,
+    pipeline_config,
 )
 from streams.exceptions import ConfigurationError
+from streams.pipeline import PipelineConfig
 
 GOOD_VALUES = {
     "KAFKA_BOOTSTRAP_SERVERS": ("k1:9092, k2:9093", "k1:9092,k2:9093"),
@@ -98,12 +102,6 @@ GOOD_VALUES = {
     "EMBEDDING_MODEL_PATH": ("/models/minilm", "/models/minilm"),
     "SCHEDULE_SWEEP": ("0 */2 * * *", "0 */2 * * *"),
     "SWEEP_LIMIT": ("50", 50),
-    "SCHEDULE_REPROCESS": ("", ""),
-    "REPROCESS_HOURS": ("48", 48),
-    "PIPELINE_SETTINGS": (
-        "join_threshold=0.5, window_hours=6",
-        {"join_threshold": "0.5", "window_hours": "6"},
-    ),
     "SCHEDULE_HEALTH": ("*/1 * * * *", "*/1 * * * *"),
     "SCHEDULE_CLEANUP": ("0 4 * * *", "0 4 * * *"),
     "SCHEDULE_PLUGIN_HEALTH": ("", ""),
@@ -128,6 +126,14 @@ GOOD_VALUES = {
     "DASHBOARD_REFRESH_S": ("1.5", 1.5),
 }
 
+GOOD_VALUES |= {
+    f"PIPELINE_{knob.name.upper()}": (str(value), value)
+    for knob in fields(PipelineConfig)
+    if knob.name != "model_path"
+    for value in [not knob.default if isinstance(knob.default, bool) else knob.default * 2 + 1]
+}
+"""Each knob of the trend pipeline (PIPELINE_*), at a value other than its default."""
+
 BAD_VALUES = {
     "KAFKA_BOOTSTRAP_SERVERS": ("localhost", "expected host:port"),
     "DATABASE_URL": ("mysql://x", "expected a postgresql:// URL"),
@@ -149,6 +155,9 @@ BAD_VALUES = {
     "LAG_WINDOW": ("1", "greater than or equal to 2"),
     "PLUGIN_FAILURE_THRESHOLD": ("1.5", "less than or equal to 1"),
     "DASHBOARD_REFRESH_S": ("0", "greater than 0"),
+    "PIPELINE_JOIN_THRESHOLD": ("high", "Input should be a valid number"),
+    "PIPELINE_MIN_TOPIC_SIZE": ("3.5", "Input should be a valid integer"),
+    "PIPELINE_RARE_TERMS": ("sometimes", "Input should be a valid boolean"),
 }
 
 
@@ -180,6 +189,16 @@ def test_a_bad_value_names_the_variable(variable: str, monkeypatch: pytest.Monke
     assert reason in message
 
 
+@pytest.mark.parametrize("variable", ["PIPELINE_SETTINGS", "SCHEDULE_REPROCESS", "REPROCESS_HOURS"])
+def test_a_retired_variable_says_what_replaced_it(
+    variable: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(variable, "join_threshold=0.5")
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings()
+    assert str(caught.value).startswith(f"invalid configuration: {variable} is no longer read: ")
+
+
 def test_secrets_are_not_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABASE_URL", "mysql://user:hunter2@db/x")
     with pytest.raises(ConfigurationError) as caught:
@@ -205,10 +224,29 @@ def test_web_address_per_service(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.web_address("collector") == ("127.0.0.1", 6066)
 
 
-def test_a_service_with_a_bad_variable_stops_with_one_line(tmp_path: Path) -> None:
-    env = {"PATH": "/usr/bin:/bin", "COLLECTOR_WEB_PORT": "nope", "HOME": str(tmp_path)}
+@pytest.mark.parametrize(
+    ("module", "variable", "value", "problem"),
+    [
+        (
+            "services.collector",
+            "COLLECTOR_WEB_PORT",
+            "nope",
+            "Input should be a valid integer, unable to parse string as an integer",
+        ),
+        (
+            "services.processor.app",
+            "PIPELINE_WINDOW_HOURS",
+            "six",
+            "Input should be a valid number, unable to parse string as a number",
+        ),
+    ],
+)
+def test_a_service_with_a_bad_variable_stops_with_one_line(
+    tmp_path: Path, module: str, variable: str, value: str, problem: str
+) -> None:
+    env = {"PATH": "/usr/bin:/bin", variable: value, "HOME": str(tmp_path)}
     done = subprocess.run(
-        [sys.executable, "-c", "import services.collector"],
+        [sys.executable, "-c", f"import {module}"],
         capture_output=True,
         text=True,
         env=env,
@@ -217,10 +255,7 @@ def test_a_service_with_a_bad_variable_stops_with_one_line(tmp_path: Path) -> No
     )
     assert done.returncode != 0
     lines = done.stderr.strip().splitlines()
-    assert lines == [
-        "trend-stream: invalid configuration: COLLECTOR_WEB_PORT='nope': "
-        "Input should be a valid integer, unable to parse string as an integer"
-    ]
+    assert lines == [f"trend-stream: invalid configuration: {variable}={value!r}: {problem}"]
 
 
 def test_the_test_environment_round_trips(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -360,3 +395,15 @@ def test_an_entry_point_that_cannot_be_loaded_is_left_out(monkeypatch: pytest.Mo
     logged.exception.assert_called_once_with(
         "plugin settings could not be loaded entry_point=%s", "broken"
     )
+
+
+def test_the_pipeline_knobs_are_a_section_built_from_pipeline_config() -> None:
+    knobs = [knob.name for knob in fields(PipelineConfig) if knob.name != "model_path"]
+    assert list(PipelineSettings.model_fields) == [f"pipeline_{name}" for name in knobs]
+    info = PipelineSettings.model_fields["pipeline_join_threshold"]
+    assert info.default == PipelineConfig().join_threshold
+    assert info.description is not None
+    assert info.description.startswith("PIPELINE_JOIN_THRESHOLD: Combined similarity")
+    settings = load_settings(pipeline_join_threshold=0.5, embedding_model_path="/models/m")
+    assert pipeline_config(settings) == PipelineConfig(join_threshold=0.5, model_path="/models/m")
+    assert pipeline_config(load_settings()) == PipelineConfig()

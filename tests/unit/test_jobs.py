@@ -9,7 +9,8 @@ import pytest
 from pydantic import Field
 
 from streams import catalog
-from streams.catalog import JobOptions
+from streams.catalog import CleanupOptions, JobOptions
+from streams.config import load_settings
 from streams.messages.records import ProcessRequest, RequestState
 from streams.reliability.limits import TimeLimits
 from streams.reliability.retry import Rejected, RetryPolicy
@@ -17,11 +18,12 @@ from streams.requests.jobs import JobOptionsError, JobRunner, job_handlers
 from tests.support.fakes import Revocations, Statuses
 
 
-async def _sweep(request: ProcessRequest) -> dict[str, Any]:
-    return {"limit": request.options.get("limit", 1000)}
+async def _sweep(request: ProcessRequest, options: object) -> dict[str, Any]:
+    assert isinstance(options, catalog.SweepOptions)
+    return {"limit": options.limit}
 
 
-async def _broken(request: ProcessRequest) -> dict[str, Any]:
+async def _broken(request: ProcessRequest, options: object) -> dict[str, Any]:
     raise RuntimeError("database unreachable")
 
 
@@ -35,6 +37,27 @@ async def test_a_job_runs_to_success_with_its_result() -> None:
         RequestState.SUCCESS,
     ]
     assert (final.request_id, final.plugin, final.result) == ("job-1", "sweep", {"limit": 5})
+
+
+async def test_options_left_out_take_their_default_from_the_settings() -> None:
+    settings = load_settings(sweep_limit=12, cleanup_days=9)
+    statuses = Statuses()
+    runner = JobRunner(
+        ProcessRequest, {"sweep": _sweep}, statuses, Revocations(), settings=settings
+    )
+    assert (await runner.handle(b'{"job": "sweep"}', "k")).result == {"limit": 12}
+    given = await runner.handle(b'{"job": "sweep", "options": {"limit": 3}}', "k")
+    assert given.result == {"limit": 3}
+    assert CleanupOptions.of({}, settings).days == 9
+    assert CleanupOptions.of({"days": 2}, settings).days == 2
+
+
+def test_a_scheduled_run_sends_the_defaults_its_options_declare() -> None:
+    by_name = {entry.name: entry for entry in catalog.schedules()}
+    assert (
+        by_name["sweep"].cron.options == catalog.SweepOptions.defaults == {"limit": "SWEEP_LIMIT"}
+    )
+    assert by_name["cleanup"].cron.options == {"days": "CLEANUP_DAYS"}
 
 
 async def test_failures_are_reported_not_raised() -> None:
@@ -67,7 +90,7 @@ async def test_a_failing_job_is_retried_by_its_policy_then_fails() -> None:
 
 
 async def test_an_outage_is_raised_for_the_guard_to_wait_out() -> None:
-    async def unreachable(request: ProcessRequest) -> dict[str, Any]:
+    async def unreachable(request: ProcessRequest, options: object) -> dict[str, Any]:
         raise ConnectionRefusedError(111, "refused")
 
     runner = JobRunner(ProcessRequest, {"sweep": unreachable}, Statuses(), Revocations())
@@ -76,7 +99,7 @@ async def test_an_outage_is_raised_for_the_guard_to_wait_out() -> None:
 
 
 async def test_a_job_past_its_soft_limit_is_cancelled_and_retried() -> None:
-    async def slow(request: ProcessRequest) -> dict[str, Any]:
+    async def slow(request: ProcessRequest, options: object) -> dict[str, Any]:
         await asyncio.sleep(60)
         return {}
 
@@ -103,7 +126,7 @@ async def test_declared_options_are_checked_before_the_job_runs_and_never_retrie
     statuses = Statuses()
     ran: list[ProcessRequest] = []
 
-    async def sweep(request: ProcessRequest) -> dict[str, Any]:
+    async def sweep(request: ProcessRequest, options: object) -> dict[str, Any]:
         ran.append(request)
         return {}
 
@@ -134,7 +157,7 @@ async def test_declared_options_are_checked_before_the_job_runs_and_never_retrie
 
 
 async def test_a_handler_refusing_its_input_is_not_retried() -> None:
-    async def picky(request: ProcessRequest) -> dict[str, Any]:
+    async def picky(request: ProcessRequest, options: object) -> dict[str, Any]:
         raise JobOptionsError("test_pipeline needs option 'items' or 'path'")
 
     policy = RetryPolicy(max_retries=2, backoff_s=4, jitter=False)
@@ -176,7 +199,7 @@ async def test_a_job_revoked_before_it_ran_never_starts() -> None:
 async def test_a_job_revoked_while_it_runs_is_stopped() -> None:
     revocations = Revocations()
 
-    async def endless(request: ProcessRequest) -> dict[str, Any]:
+    async def endless(request: ProcessRequest, options: object) -> dict[str, Any]:
         revocations.revoked.add(request.request_id)  # revoked once it runs
         await asyncio.Event().wait()
         return {}
@@ -195,14 +218,14 @@ async def test_a_job_revoked_while_it_runs_is_stopped() -> None:
 
 def test_handlers_are_the_catalog_jobs_of_their_service() -> None:
     class Sweeper:
-        async def sweep(self, request: ProcessRequest) -> dict[str, Any]:
+        async def sweep(self, request: ProcessRequest, options: object) -> dict[str, Any]:
             return {}
 
-    with pytest.raises(TypeError, match="processor job 'reprocess_trends' has no handler"):
+    with pytest.raises(TypeError, match="processor job 'generate_embeddings' has no handler"):
         job_handlers(ProcessRequest, Sweeper())
 
     class Everything(Sweeper):
-        reprocess_trends = generate_embeddings = test_pipeline = cleanup_data = Sweeper.sweep
+        generate_embeddings = test_pipeline = cleanup_data = Sweeper.sweep
 
     served = job_handlers(ProcessRequest, Everything())
     assert set(served) == catalog.job_names("processor")

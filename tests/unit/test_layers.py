@@ -7,7 +7,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 STREAMS = ROOT / "streams"
-SHARED = ("streams", "streams.catalog", "streams.config", "streams.exceptions")
+SHARED = ("streams", "streams.catalog", "streams.config", "streams.exceptions", "streams.pipeline")
 """The package itself (its version) and what every layer shares: they import no layer."""
 LAYERS = ("messages", "reliability", "requests", "servers", "operations", "demo")
 """From the bottom up: each may import the ones before it."""

@@ -111,7 +111,7 @@ def test_lag_counts_from_zero_without_a_committed_offset() -> None:
         ("hackernews", "collector", "collect"),
         ("all", "collector", "collect"),
         ("sweep", "processor", "process"),
-        ("reprocess_trends", "", "process"),
+        ("generate_embeddings", "", "process"),
         ("", "processor", "process"),
         ("cleanup", "maintenance", "other"),
         ("", "", "other"),

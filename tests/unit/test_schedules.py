@@ -35,12 +35,11 @@ def test_an_empty_cron_switches_a_schedule_off() -> None:
     ]
 
 
-def test_the_processor_sweeps_and_reprocesses_on_its_own_schedules() -> None:
+def test_the_processor_sweeps_on_its_own_schedule() -> None:
     from services.processor.timers import processing_schedules
 
     settings = load_settings(schedule_sweep="*/30 * * * *", namespace="x.")
     assert [(s.job, s.cron) for s in processing_schedules(settings)] == [
         ("x.sweep", "*/30 * * * *"),
-        ("x.reprocess_trends", "15 * * * *"),
     ]
-    assert processing_schedules(load_settings(schedule_sweep="", schedule_reprocess="")) == []
+    assert processing_schedules(load_settings(schedule_sweep="")) == []

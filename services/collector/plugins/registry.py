@@ -23,10 +23,6 @@ class PluginRegistry:
     def __init__(self, plugins: list[Plugin] | None = None) -> None:
         self._plugins = {plugin.name: plugin for plugin in plugins or []}
 
-    def register(self, plugin: Plugin) -> None:
-        """Add a plugin; a second plugin of the same name replaces the first."""
-        self._plugins[plugin.name] = plugin
-
     def get(self, name: str) -> Plugin:
         """The plugin of that name; UnknownPluginError lists the known ones."""
         try:

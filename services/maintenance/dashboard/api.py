@@ -176,7 +176,8 @@ class DashboardApi:
         """The best-scored trends, each with items per hour over the last `hours` hours."""
         limit = inputs.whole(call.query, "limit", 10, 1, 100)
         hours = inputs.whole(call.query, "hours", 24, 2, 24 * 14)
-        return {"hours": hours, "trends": await top_trends(await self._pool(), limit, hours)}
+        trends = await top_trends(self.settings, await self._pool(), limit, hours)
+        return {"hours": hours, "trends": trends}
 
     async def _pool(self) -> asyncpg.Pool:
         return await self.resources.pool()

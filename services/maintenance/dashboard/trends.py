@@ -8,16 +8,12 @@ from typing import Any
 
 import asyncpg
 
+from streams.config import Settings
+from streams.operations import inspect
+from streams.operations.inspect import TrendInfo
+
 __all__ = ["hourly_series", "top_trends"]
 
-_TOP = """
-SELECT t.topic_id, tp.label, tp.keywords, tp.item_count, t.state, t.score, t.z_score, t.rank,
-       t.updated_at
-FROM trends t JOIN topics tp ON tp.id = t.topic_id
-WHERE tp.merged_into IS NULL
-ORDER BY t.score DESC, t.topic_id
-LIMIT $1
-"""
 _SNAPSHOTS = """
 SELECT topic_id, bucket_start, item_count FROM trend_snapshots
 WHERE topic_id = ANY($1::text[]) AND bucket_start >= $2
@@ -37,28 +33,31 @@ def hourly_series(points: Iterable[tuple[datetime, int]], end: datetime, hours: 
     return series
 
 
-async def top_trends(pool: asyncpg.Pool, limit: int, hours: int) -> list[dict[str, Any]]:
-    """The `limit` best-scored trends, with `sparkline`: items per hour over `hours` hours."""
-    rows = await pool.fetch(_TOP, limit)
+async def top_trends(
+    settings: Settings, pool: asyncpg.Pool, limit: int, hours: int
+) -> list[dict[str, Any]]:
+    """The `limit` best-scored trends (the CLI's query, streams.operations.inspect), with
+    `sparkline`: items per hour over `hours` hours."""
+    trends = await inspect.top_trends(settings, limit, pool=pool)
     now = datetime.now(UTC)
     since = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=hours - 1)
-    snapshots = await pool.fetch(_SNAPSHOTS, [row["topic_id"] for row in rows], since)
+    snapshots = await pool.fetch(_SNAPSHOTS, [trend.topic_id for trend in trends], since)
     points: dict[str, list[tuple[datetime, int]]] = {}
     for snap in snapshots:
         points.setdefault(snap["topic_id"], []).append((snap["bucket_start"], snap["item_count"]))
-    return [_trend(row, hourly_series(points.get(row["topic_id"], []), now, hours)) for row in rows]
+    return [_trend(t, hourly_series(points.get(t.topic_id, []), now, hours)) for t in trends]
 
 
-def _trend(row: Any, sparkline: list[int]) -> dict[str, Any]:
+def _trend(trend: TrendInfo, sparkline: list[int]) -> dict[str, Any]:
     return {
-        "topic_id": row["topic_id"],
-        "label": row["label"],
-        "keywords": list(row["keywords"]),
-        "items": row["item_count"],
-        "state": row["state"],
-        "score": row["score"],
-        "z_score": row["z_score"],
-        "rank": row["rank"],
-        "updated_at": row["updated_at"].isoformat(),
+        "topic_id": trend.topic_id,
+        "label": trend.label,
+        "keywords": list(trend.keywords),
+        "items": trend.item_count,
+        "state": trend.state,
+        "score": trend.score,
+        "z_score": trend.z_score,
+        "rank": trend.rank,
+        "updated_at": trend.updated_at,
         "sparkline": sparkline,
     }

@@ -78,10 +78,6 @@ class TopicArchive:
         rows = zip(self.ids, self._matrix, self.last_active, strict=False)
         return [(topic_id, vector.copy(), at) for topic_id, vector, at in rows]
 
-    def nearest(self, vector: Vectors, floor: float) -> list[str]:
-        """The archived topics at least `floor` close to a vector, closest first."""
-        return self.closest(vector.reshape(1, -1), floor)[0] or [] if self.ids else []
-
     def closest(self, vectors: Vectors, floor: float) -> list[list[str]]:
         """For each vector (one per row), the archived topics at least `floor` close to it,
         closest first (one matrix product for all)."""

@@ -46,8 +46,7 @@ class ClusterStage:
         self.keep_archived = keep_archived
         """Keep archived topics' states in memory (the in-memory pipeline: no PostgreSQL)."""
         self.stats = EntityStats(capacity=config.max_entities)
-        self.clusterer = OnlineClusterer(config, self.stats, dimension)
-        self.clusterer.archived_states = {} if keep_archived else None
+        self.clusterer = OnlineClusterer(config, self.stats, dimension, keep_archived=keep_archived)
         self.near = NearDuplicateIndex(
             dimension,
             config.near_duplicate_similarity,
@@ -126,7 +125,7 @@ class ClusterStage:
         """After placing a batch: expiry, merges, labels, trends and ranks."""
         clusterer = self.clusterer
         expired = clusterer.expire(self.now) if self.now else []
-        touched = {o.topic_id for o in outcomes if o.topic_id} & clusterer.topics.keys()
+        touched = clusterer.live(o.topic_id for o in outcomes if o.topic_id)
         merged = clusterer.merge_converged(touched)
         for absorbed, kept in merged.items():
             self.near.merge(absorbed, kept)
@@ -143,12 +142,12 @@ class ClusterStage:
         and the two merge if their names agree (once per topic and bucket, the archive
         being searched whole)."""
         clusterer = self.clusterer
-        if not len(clusterer.archive) or self.now is None:
+        if not clusterer.has_archived() or self.now is None:
             return {}
         bucket = bucket_of(self.now, self.config)
         due = [
             t
-            for t in sorted(touched & clusterer.counted_ids.keys())
+            for t in sorted(t for t in touched if clusterer.is_counted(t))
             if self._archive_checked.get(t) != bucket
         ]
         self._archive_checked = {t: bucket for t in due} | {
@@ -156,8 +155,7 @@ class ClusterStage:
         }
         if not due:
             return {}
-        vectors = np.stack([clusterer.topics[t].centroid for t in due])
-        found = clusterer.archive.closest(vectors, self.config.merge_centroid_similarity)
+        found = clusterer.archived_close_to(due, self.config.merge_centroid_similarity)
         return {
             t: archived[:_REVIVED_AT_MOST]
             for t, archived in zip(due, found, strict=True)
@@ -173,7 +171,7 @@ class ClusterStage:
         trends = self.book.recompute(clusterer, touched, self.now, self.started)
         ranks = self.book.rerank(trends)
         clusterer.commit()
-        counted = [clusterer.topics[t] for t in touched if t in clusterer.counted_ids]
+        counted = clusterer.counted_of(touched)
         return [_snapshot(topic) for topic in sorted(counted, key=_largest)], trends, ranks
 
     def _revivals(self) -> dict[str, list[str]]:
@@ -181,12 +179,12 @@ class ClusterStage:
         topics closest to the item that started each, closest first, a few at most): a story
         that returned after going quiet."""
         created = self.clusterer.take_created()
-        if not created or not len(self.clusterer.archive):
+        if not created or not self.clusterer.has_archived():
             return {}
         ids = list(created)
         vectors = np.stack([created[t].vector for t in ids])
         floor = self.config.min_embedding_similarity
-        found = self.clusterer.archive.closest(vectors, floor)
+        found = self.clusterer.archived_near(vectors, floor)
         revivals = {
             topic: archived[:_REVIVED_AT_MOST]
             for topic, archived in zip(ids, found, strict=True)
@@ -202,11 +200,7 @@ class ClusterStage:
         that continues one into it when the item that started it would have joined it; the
         result as a batch without items."""
         clusterer = self.clusterer
-        for topic_id, state in saved.items():
-            if topic_id in clusterer.archive and topic_id not in clusterer.topics:
-                clusterer.archive.remove(topic_id)
-                clusterer.restore_topic(TopicState.from_dict(state))
-                clusterer.touch(topic_id)
+        clusterer.take_back(saved)
         merged: dict[str, str] = {}
         for new, archived in revivals.items():
             evidence = self._reviving.get(new)
@@ -214,22 +208,19 @@ class ClusterStage:
                 candidate = clusterer.resolve(new) or new
                 merged.update(clusterer.join_back(candidate, archived, evidence))
         self._reviving = {}
-        back = {t for found in revivals.values() for t in found} & clusterer.topics.keys()
+        back = clusterer.live(t for found in revivals.values() for t in found)
         later = clusterer.merge_converged(back)  # parts of one story, one of them archived
         merged = {old: later.get(new, new) for old, new in merged.items()} | later
         for absorbed, kept in merged.items():
             self.near.merge(absorbed, kept)
-        touched = set(saved) & clusterer.topics.keys() | set(merged.values())
+        touched = clusterer.live(saved) | set(merged.values())
         self.book.forget(merged)
         snapshots, trends, ranks = self._rescore(touched)
         return BatchResult([], snapshots, trends, merged, [], {}, ranks)
 
     def topic_of(self, item_id: str) -> str | None:
         """The counted topic a recent item belongs to, if any (live or archived)."""
-        clusterer = self.clusterer
-        topic_id = clusterer.placed_in(item_id)
-        archived = topic_id in clusterer.archive or topic_id in (clusterer.archived_states or {})
-        return topic_id if topic_id in clusterer.counted_ids or archived else None
+        return self.clusterer.counted_topic_of(item_id)
 
     def topics(self) -> list[TopicSnapshot]:
         """Every counted topic, largest first."""
@@ -274,9 +265,13 @@ class ClusterStage:
             self.config.max_entities,
         )
         self.clusterer = OnlineClusterer.restore(
-            self.config, state["clusterer"], self.stats, saved=saved, dimension=self.dimension
+            self.config,
+            state["clusterer"],
+            self.stats,
+            saved=saved,
+            dimension=self.dimension,
+            keep_archived=self.keep_archived,
         )
-        self.clusterer.archived_states = {} if self.keep_archived else None
         self.book = TrendBook(self.config)
 
 

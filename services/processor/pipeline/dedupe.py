@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -12,19 +11,13 @@ import numpy as np
 
 from services.processor.pipeline.embed import Vectors
 from services.processor.pipeline.normalize import NormalizedItem
+from streams.messages.items import content_hash
 
 __all__ = [
     "ExactDeduper",
     "NearDuplicateIndex",
-    "content_hash",
     "entity_agreement",
 ]
-
-
-def content_hash(title: str, text: str) -> str:
-    """SHA-256 of the case-folded, whitespace-collapsed title and text."""
-    content = " ".join(f"{title}\n{text}".casefold().split())
-    return hashlib.sha256(content.encode()).hexdigest()
 
 
 class _BoundedMap(OrderedDict[str, str]):

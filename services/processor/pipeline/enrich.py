@@ -19,6 +19,7 @@ from services.processor.pipeline.embed import (
 )
 from services.processor.pipeline.entities import EntityExtractor, load_vocabulary
 from services.processor.pipeline.normalize import Dropped, NormalizedItem, normalize
+from streams.messages.items import embedding_text
 from streams.messages.records import EnrichedItem, RawItem
 
 __all__ = ["Enriched", "Enricher", "model_folder"]
@@ -107,7 +108,8 @@ class Enricher:
         is not embedded."""
         repeats = list(originals) if originals is not None else [None] * len(items)
         fresh = [item for item, original in zip(items, repeats, strict=True) if original is None]
-        texts = [item.content[: self.config.embed_max_chars] for item in fresh]
+        limit = self.config.embed_max_chars
+        texts = [embedding_text(item.title, item.text, limit) for item in fresh]
         matrix = np.asarray(self.embedder.encode(texts), dtype=np.float32)
         rows = iter(matrix.reshape(len(texts), self.embedder.dimension))
         found = [self.extractor.extract_names(item.content) for item in items]

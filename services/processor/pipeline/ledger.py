@@ -82,9 +82,3 @@ class ChangeLedger:
             for pending in (self._changed, self._removed, self._archived):
                 if pending.get(topic_id) == version:
                     del pending[topic_id]
-
-    def clear(self) -> None:
-        """Forget every pending change (the state was just loaded as saved)."""
-        self._changed.clear()
-        self._removed.clear()
-        self._archived.clear()

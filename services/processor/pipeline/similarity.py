@@ -14,8 +14,10 @@ from services.processor.pipeline.embed import Vectors
 from services.processor.pipeline.entities import COMMON_WORDS, name_key
 
 __all__ = [
+    "TERMS",
     "Evidence",
     "Features",
+    "Term",
     "TopicView",
     "features",
     "name_words",
@@ -80,6 +82,28 @@ class Features:
     saturating): the item names another provider, bank or country."""
     activity: float
     """The topic's items just before the item, saturating (see activity_saturation), in [0, 1]."""
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """One piece of evidence in the similarity: a field of Features, weighed by a setting."""
+
+    feature: str
+    """The field of Features it reads."""
+    weight: str
+    """The PipelineConfig field that weighs it (fitted: see services.processor.fit)."""
+    sign: int
+    """+1: evidence for a join; -1: evidence against it."""
+
+
+TERMS = (
+    Term("agreement", "entity_weight", 1),
+    Term("absence", "absence_weight", -1),
+    Term("conflict", "mismatch_weight", -1),
+    Term("activity", "time_weight", 1),
+)
+"""The weighed terms added to the cosine, in order (see similarity). A new piece of evidence
+is a field of Features computed in features(), a Term here and its weight's setting."""
 
 
 @lru_cache(maxsize=1 << 16)
@@ -148,15 +172,13 @@ def similarity(item: Evidence, topic: TopicView, config: PipelineConfig) -> floa
     cosine + entity_weight * agreement - absence_weight * absence
            - mismatch_weight * conflict + time_weight * activity
 
-    (see features). The weights are those of a logistic regression of "same story" on these
-    features, fitted on the tuning corpus's item/topic pairs (services.processor.fit), divided
-    by the cosine's coefficient so that the score reads in cosine units.
+    (see features; the terms are TERMS). The weights are those of a logistic regression of
+    "same story" on these features, fitted on the tuning corpus's item/topic pairs
+    (services.processor.fit), divided by the cosine's coefficient so that the score reads in
+    cosine units.
     """
     found = features(item, topic, config)
-    return (
-        found.cosine
-        + config.entity_weight * found.agreement
-        - config.absence_weight * found.absence
-        - config.mismatch_weight * found.conflict
-        + config.time_weight * found.activity
-    )
+    score = found.cosine
+    for term in TERMS:
+        score += term.sign * getattr(config, term.weight) * getattr(found, term.feature)
+    return score

@@ -8,8 +8,8 @@ from datetime import datetime
 
 import numpy as np
 
-from services.processor.pipeline.cluster import OnlineClusterer, TopicState, bucket_of
 from services.processor.pipeline.config import PipelineConfig
+from services.processor.pipeline.memory import CountedTopics
 from services.processor.pipeline.results import TrendSnapshot
 from services.processor.pipeline.scoring import (
     TrendMemo,
@@ -22,6 +22,7 @@ from services.processor.pipeline.scoring import (
     latest_trend,
     memo_of,
 )
+from services.processor.pipeline.topic import TopicState, bucket_of
 from streams.messages.records import TrendState
 
 __all__ = ["TrendBook"]
@@ -63,7 +64,7 @@ class TrendBook:
 
     def recompute(
         self,
-        clusterer: OnlineClusterer,
+        topics: CountedTopics,
         touched: set[str],
         now: datetime | None,
         started: datetime | None,
@@ -74,10 +75,10 @@ class TrendBook:
         clock = (bucket_of(now, self.config), started)
         if clock != self._evaluated:
             self._evaluated = clock
-            topics = [t for t in clusterer.counted() if t.topic_id in touched or self._live(t)]
+            due = [t for t in topics.counted() if t.topic_id in touched or self._live(t)]
         else:
-            topics = [clusterer.topics[t] for t in touched if t in clusterer.counted_ids]
-        trends = self.of(clusterer, topics, now, started)
+            due = topics.counted_of(touched)
+        trends = self.of(topics, due, now, started)
         self.latest.update((trend.topic_id, trend) for trend in trends)
         return trends
 
@@ -87,17 +88,20 @@ class TrendBook:
 
     def of(
         self,
-        clusterer: OnlineClusterer,
-        topics: list[TopicState],
+        topics: CountedTopics,
+        of: list[TopicState],
         now: datetime | None,
         started: datetime | None,
     ) -> list[TrendSnapshot]:
-        """The trends of these topics at `now`, highest score first (nothing is kept)."""
-        if now is None or not topics:
+        """The trends of these topics (`of`, among `topics`) at `now`, highest score first
+        (nothing is kept)."""
+        if now is None or not of:
             return []
         now_bucket = bucket_of(now, self.config)
-        rate = self._global_rate(clusterer, now_bucket)
-        trends = [self._trend(topic, now_bucket, rate, now, started) for topic in topics]
+        rate = self._global_rate(topics, now_bucket)
+        trends = [
+            self._trend(topics, topic, now_bucket, rate, now=now, started=started) for topic in of
+        ]
         return sorted(trends, key=lambda trend: (-trend.score, trend.topic_id))
 
     def rerank(self, trends: list[TrendSnapshot]) -> dict[str, int | None]:
@@ -129,15 +133,17 @@ class TrendBook:
             return False
         return all(topic_id in self.latest for topic_id in self.ranks)
 
-    def _global_rate(self, clusterer: OnlineClusterer, now_bucket: int) -> float:
+    def _global_rate(self, topics: CountedTopics, now_bucket: int) -> float:
         """Mean items per window per counted topic over the baseline span."""
         span = self.config.window_buckets * self.config.baseline_windows
-        activity = clusterer.counted_activity
-        total = sum(activity[b] for b in range(now_bucket - span + 1, now_bucket + 1))
-        counted = len(clusterer.counted_ids)
+        activity = topics.counted_activity
+        total = sum(activity.get(b, 0) for b in range(now_bucket - span + 1, now_bucket + 1))
+        counted = topics.counted_size()
         return total / (counted * self.config.baseline_windows) if counted else 0.0
 
-    def _point(self, topic: TopicState, now_bucket: int, started: datetime | None) -> TrendPoint:
+    def _point(
+        self, topics: CountedTopics, topic: TopicState, now_bucket: int, started: datetime | None
+    ) -> TrendPoint:
         """The topic's trend at `now_bucket`: continued from its memo when the memo still
         holds (its history unchanged up to there), else computed over the whole history."""
         config = self.config
@@ -145,8 +151,7 @@ class TrendBook:
         watched = first - bucket_of(started or topic.created_at, config)
         lead = min(watched, config.window_buckets * (config.baseline_windows + 1))
         memo = self._memos.get(topic.topic_id)
-        stale = topic.stale_from
-        topic.stale_from = None
+        stale = topics.take_stale(topic.topic_id)
         if memo is not None and not _holds(memo, first, lead, stale):
             memo = None
         if memo is None and now_bucket - first < _STEPPED_HISTORY:  # a young topic: step it
@@ -172,15 +177,17 @@ class TrendBook:
 
     def _trend(
         self,
+        topics: CountedTopics,
         topic: TopicState,
         now_bucket: int,
         rate: float,
+        *,
         now: datetime,
         started: datetime | None,
     ) -> TrendSnapshot:
         config = self.config
         first = bucket_of(topic.created_at, config)
-        point = self._point(topic, now_bucket, started)
+        point = self._point(topics, topic, now_bucket, started)
         window_start = max(first, now_bucket - config.window_buckets + 1)
         window = activity_series(topic.activity, window_start, now_bucket)
         previous = self.latest.get(topic.topic_id)

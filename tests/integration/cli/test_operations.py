@@ -11,6 +11,7 @@ import asyncpg
 import pytest
 from aiokafka import TopicPartition
 
+from streams import catalog
 from streams.config import Settings
 from streams.messages.topics import ITEMS_RAW
 from tests.integration.cli.conftest import Trendctl, run_trendctl
@@ -42,7 +43,7 @@ async def test_inspect_scheduled_shows_next_and_last_runs(
     ran = await trendctl("inspect", "scheduled", "--json")
     assert ran.code == 0, ran.err
     schedules = {s["job"]: s for s in ran.json()["schedules"]}
-    assert len(schedules) == 9
+    assert len(schedules) == len(catalog.schedules())
     health = schedules[job]
     assert health["cron"] == "*/5 * * * *" and health["next_run"]
     # The next run is the first 5-minute mark after the command ran (not after this line: a

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import asyncpg
@@ -143,5 +144,27 @@ async def test_a_writer_whose_epoch_was_taken_over_writes_nothing(
         await store.save(_result("topic-1", "topic-1", keys), epoch=stale + 1)
         async with pool.acquire() as conn:
             assert await _rows(conn) == (2, 1, 1, 1)
+    finally:
+        await pool.close()
+
+
+async def test_a_candidate_absorbed_before_it_was_counted_gives_its_items_to_the_kept_topic(
+    test_settings: Settings,
+) -> None:
+    pool = await create_pool(test_settings)
+    try:
+        items = [make_item() for _ in range(5)]
+        await ItemStore(pool).save(items)
+        keys = [item.key for item in items]
+        store = PipelineStore(pool, window_hours=6)
+        await store.save(_result("topic-1", "topic-1", keys[:3]))
+        early = [ItemOutcome(key, topic_id="candidate", language="en", at=AT) for key in keys[3:]]
+        await store.save(BatchResult(early, [], []))  # below the counted size: no topic row
+        grown = _result("topic-1", "topic-1", keys)  # topic-1 took the candidate in: 5 items
+        await store.save(replace(grown, outcomes=[], merged={"candidate": "topic-1"}))
+        async with pool.acquire() as conn:
+            rows = await conn.fetch("SELECT topic_id, count(*) AS n FROM items GROUP BY topic_id")
+            assert {row["topic_id"]: row["n"] for row in rows} == {"topic-1": 5}
+            assert await conn.fetchval("SELECT item_count FROM topics WHERE id = 'topic-1'") == 5
     finally:
         await pool.close()

@@ -1,15 +1,14 @@
-"""The vector store on Qdrant's local mode: collections, upsert idempotency, filtered search."""
+"""The vector store on Qdrant's local mode: its one collection, upsert idempotency, deletion."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from services.processor.vectors import ITEMS, TOPICS, VectorStore, qdrant_client
+from services.processor.vectors import ITEMS, VectorStore, qdrant_client
 from streams.config import load_settings
 
 
@@ -36,22 +35,16 @@ async def test_upsert_twice_keeps_one_point_each(store: VectorStore) -> None:
     for _ in range(2):
         await store.upsert(ITEMS, ids, vectors, [{"ts": 1.0}, {"ts": 2.0}])
     assert await store.count(ITEMS) == 2
-    assert await store.count(TOPICS) == 0
     assert store.name(ITEMS) == "t.items"
+    names = {c.name for c in (await store.client.get_collections()).collections}
+    assert names == {"t.items"}  # no collection that nothing writes
 
 
-async def test_nearest_ranks_by_cosine_and_filters_by_time(store: VectorStore) -> None:
-    old, new = datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 20, tzinfo=UTC)
-    await store.upsert(
-        ITEMS,
-        [1, 2, 3],
-        [_unit(1, 0, 0, 0), _unit(0.9, 0.1, 0, 0), _unit(0, 0, 1, 0)],
-        [{"ts": old.timestamp()}, {"ts": new.timestamp()}, {"ts": new.timestamp()}],
-    )
-    ranked = await store.nearest(ITEMS, _unit(1, 0, 0, 0), limit=3)
-    assert [n.id for n in ranked] == [1, 2, 3]
-    assert ranked[0].score == pytest.approx(1.0)
-    recent = await store.nearest(ITEMS, _unit(1, 0, 0, 0), since=datetime(2026, 11, 10, tzinfo=UTC))
-    assert [n.id for n in recent] == [2, 3]
+async def test_deleted_points_are_gone_and_the_others_kept(store: VectorStore) -> None:
+    vectors = [_unit(1, 0, 0, 0), _unit(0, 1, 0, 0), _unit(0, 0, 1, 0)]
+    await store.upsert(ITEMS, [1, 2, 3], vectors, [{"ts": 1.0}] * 3)
     await store.delete(ITEMS, [2])
+    await store.delete(ITEMS, [])
     assert await store.count(ITEMS) == 2
+    kept = await store.client.retrieve(store.name(ITEMS), [1, 2, 3])
+    assert sorted(int(point.id) for point in kept) == [1, 3]

@@ -90,7 +90,10 @@ async def _after_retry_poison(settings: Settings, key: bytes) -> dict[str, Topic
     first = {spec: retry_topic(spec, 1) for spec in RETRIED}
     bulk = make_request(request_id="retried-bulk")
     urgent = make_request(request_id="retried-urgent")
-    job = ProcessRequest(job="reprocess_trends", request_id="retried-process")
+    sample = {"source": "hackernews", "source_id": "retried-process", "title": "A sample item"}
+    job = ProcessRequest(
+        job="test_pipeline", options={"items": [sample]}, request_id="retried-process"
+    )
     lag = MaintenanceRequest(job="lag", request_id="retried-maintenance")
     await produce(settings, first[COLLECT_REQUESTS], bulk.dumps(), key=key)
     await produce(settings, first[COLLECT_REQUESTS_PRIORITY], urgent.dumps(), key=key)

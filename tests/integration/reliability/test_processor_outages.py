@@ -129,7 +129,10 @@ async def test_a_redis_restart_stops_no_item_and_loses_no_report(
     [processor] = start_workers("processor", settings)
     corpus = load_corpus()
     requests = {"before": corpus[:24], "during": corpus[24:72], "after": corpus[72:96]}
-    job = ProcessRequest(job="reprocess_trends", request_id="asked-while-redis-away")
+    sample = {"source": "hackernews", "source_id": "asked-away", "title": "A sample item"}
+    job = ProcessRequest(
+        job="test_pipeline", options={"items": [sample]}, request_id="asked-while-redis-away"
+    )
     async with Feeder(settings, timeout_s=90) as feeder:
         await feeder.feed(requests["before"], "before")
         stack(settings, "stop", "redis")

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
 
 from services.processor.evaluate import CachedEmbedder, Labelled
-from services.processor.fit import fit_weights, pairs, twins
-from services.processor.pipeline import PipelineConfig, load_embedder
+from services.processor.fit import (
+    Fitter,
+    HeldOutError,
+    climb,
+    fit_weights,
+    main,
+    pairs,
+    refuse,
+    twins,
+)
+from services.processor.pipeline import HashingEmbedder, PipelineConfig, load_embedder
 from streams.messages.records import RawItem
 
 T0 = datetime(2026, 11, 17, 12, 0, tzinfo=UTC)
@@ -83,3 +93,48 @@ def test_the_weights_are_the_regressions_in_cosine_units() -> None:
     assert fitted.time_weight == pytest.approx(0.2, abs=0.05)
     assert fitted.probability_threshold == pytest.approx(0.8, abs=0.05)
     assert (fitted.pairs, fitted.positives) == (4000, int(same.sum()))
+
+
+def test_equal_row_weights_change_nothing_and_a_corpus_weight_counts() -> None:
+    rng = np.random.default_rng(3)
+    rows = rng.uniform(0, 1, size=(2000, 5))
+    same = (rows[:, 0] + 0.5 * rows[:, 1] - 0.8 > 0).astype(np.int64)
+    plain = fit_weights(rows, same)
+    even = fit_weights(rows, same, np.full(len(same), 1.0))
+    assert even.entity_weight == pytest.approx(plain.entity_weight)
+    # rows counted twice weigh as rows weighted 2: a corpus's weight is what its rows sum to
+    doubled = fit_weights(np.vstack([rows, rows[:500]]), np.concatenate([same, same[:500]]))
+    weighted = fit_weights(rows, same, np.where(np.arange(2000) < 500, 2.0, 1.0))
+    assert weighted.entity_weight == pytest.approx(doubled.entity_weight, abs=1e-3)
+
+
+def test_a_fit_refuses_a_corpus_held_out_of_it() -> None:
+    fitter = Fitter(CachedEmbedder(HashingEmbedder()))
+    with pytest.raises(HeldOutError, match="breach-week"):
+        fitter.fit({"breach-week": _corpus(), "other": _corpus()}, held_out={"breach-week"})
+    with pytest.raises(HeldOutError):
+        refuse(["a", "b"], ["b"])
+    refuse(["a"], ["b"])
+
+
+def test_the_fit_command_refuses_a_corpus_it_leaves_out(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["corpus", "heldout", "--leave-out", "heldout"]) == 2
+    assert "held out of this fit: heldout" in capsys.readouterr().err
+
+
+def test_the_climb_stops_where_the_score_stops_rising() -> None:
+    grid = (0.42, 0.46, 0.5, 0.54, 0.58, 0.62, 0.66)
+    scored: list[float] = []
+
+    def peak_at(best: float) -> Callable[[float], float]:
+        def score(value: float) -> float:
+            scored.append(value)
+            return -abs(value - best)
+
+        return score
+
+    assert climb(grid, peak_at(0.46)) == 0.46
+    assert len(scored) == len(set(scored)) <= 5  # each value scored once, not the whole grid
+    scored.clear()
+    assert climb(grid, peak_at(0.7)) == 0.66
+    assert climb(grid, lambda value: 0.0) == 0.54  # flat: the middle

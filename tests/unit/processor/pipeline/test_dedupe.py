@@ -9,7 +9,6 @@ import numpy as np
 from services.processor.pipeline.dedupe import (
     ExactDeduper,
     NearDuplicateIndex,
-    content_hash,
     entity_agreement,
 )
 from services.processor.pipeline.normalize import NormalizedItem
@@ -28,11 +27,6 @@ def _unit(*values: float) -> np.ndarray:
 
 def _index(capacity: int = 8) -> NearDuplicateIndex:
     return NearDuplicateIndex(3, 0.95, 0.5, timedelta(hours=48), capacity)
-
-
-def test_content_hash_ignores_case_and_whitespace() -> None:
-    assert content_hash("Nimbus  is DOWN", "") == content_hash("nimbus is down", "")
-    assert content_hash("Nimbus is down", "") != content_hash("Stratus is down", "")
 
 
 def test_exact_duplicates_by_identity_and_by_content() -> None:

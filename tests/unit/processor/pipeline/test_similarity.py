@@ -9,7 +9,9 @@ import pytest
 
 from services.processor.pipeline.config import PipelineConfig
 from services.processor.pipeline.similarity import (
+    TERMS,
     Evidence,
+    Features,
     TopicView,
     features,
     name_words,
@@ -98,3 +100,24 @@ def test_saturating_rises_to_one() -> None:
     assert saturating(0, 3) == 0
     assert saturating(3, 3) == pytest.approx(1 - np.exp(-1))
     assert saturating(100, 3) == pytest.approx(1)
+
+
+def test_every_term_reads_a_feature_weighed_by_a_setting() -> None:
+    fields = set(Features.__slots__)
+    assert {term.feature for term in TERMS} | {"cosine"} == fields
+    assert all(isinstance(getattr(CONFIG, term.weight), float) for term in TERMS)
+
+
+def test_the_similarity_is_the_cosine_plus_the_weighed_terms() -> None:
+    config = PipelineConfig(absence_weight=0.3)
+    item = Evidence(VECTOR, {"stratus": 4.0}, AT, frozenset({"stratus"}))
+    found = features(item, NIMBUS, config)
+    written = (
+        found.cosine
+        + config.entity_weight * found.agreement
+        - config.absence_weight * found.absence
+        - config.mismatch_weight * found.conflict
+        + config.time_weight * found.activity
+    )
+    assert found.conflict > 0 and found.absence > 0
+    assert similarity(item, NIMBUS, config) == written
