@@ -21,13 +21,14 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from services.processor.corpora import MANIFEST, Corpus, available, manifest
 from services.processor.evaluate import (
     BASELINE_THRESHOLDS,
+    SWEPT,
     CachedEmbedder,
     Evaluation,
     Labelled,
@@ -35,8 +36,8 @@ from services.processor.evaluate import (
     embedding_store,
     evaluate,
     nearest_centroid,
-    sweep,
 )
+from services.processor.fanout import aris
 from services.processor.fit import FLOORS, THRESHOLDS, Fitter, Numbers
 from services.processor.pipeline import Embedder, PipelineConfig, load_embedder
 from streams.config import load_settings
@@ -153,18 +154,24 @@ def sweep_all(
 ) -> dict[str, dict[str, dict[str, float]]]:
     """ARI of every corpus with each main setting at each SWEEP_FACTORS of `config`, the
     others kept (and "1.0": at `config` itself), by setting, factor and corpus."""
-    found: dict[str, dict[str, dict[str, float]]] = {}
-    for name, corpus in corpora.items():
-        at = evaluate(corpus, config, embedder, fitter.enrichments).ari
-        moved = sweep(
-            corpus, config, embedder, factors=SWEEP_FACTORS, enrichments=fitter.enrichments
-        )
-        for setting, results in moved.items():
-            row = found.setdefault(setting, {})
-            row.setdefault("1.0", {})[name] = round(at, 4)
-            for factor, ari in results.items():
-                row.setdefault(str(factor), {})[name] = round(ari, 4)
-    return {setting: {f: dict(v) for f, v in row.items()} for setting, row in found.items()}
+    moved = {
+        (setting, str(factor)): replace(config, **{setting: getattr(config, setting) * factor})
+        for setting in SWEPT
+        for factor in SWEEP_FACTORS
+    }
+    cells: list[tuple[str, str | None, str]] = [(name, None, "1.0") for name in corpora]
+    cells += [(name, setting, factor) for name in corpora for setting, factor in moved]
+    jobs = [
+        (corpora[name], config if setting is None else moved[setting, factor])
+        for name, setting, factor in cells
+    ]
+    found: dict[str, dict[str, dict[str, float]]] = {s: {} for s in SWEPT}
+    for (name, setting, factor), ari in zip(
+        cells, aris(jobs, embedder, fitter.enrichments), strict=True
+    ):
+        for row in found.values() if setting is None else [found[setting]]:
+            row.setdefault(factor, {})[name] = round(ari, 4)
+    return found
 
 
 class _Progress:

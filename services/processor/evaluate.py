@@ -211,6 +211,13 @@ class Enrichments:
     def __init__(self) -> None:
         self.normalized: dict[tuple[object, ...], tuple[list[NormalizedItem], list[Dropped]]] = {}
         self.enriched: dict[tuple[object, ...], list[Enriched]] = {}
+        self.corpora: set[tuple[object, ...]] = set()
+        """The corpora (with the enrich stage's settings) evaluated in full with this memory."""
+
+    def holds(self, corpus: Sequence[Labelled], config: PipelineConfig) -> bool:
+        """Whether every batch of the corpus was enriched under these settings already (an
+        evaluation of it then runs no model)."""
+        return _enriching(corpus, config) in self.corpora
 
     def enricher(self, config: PipelineConfig, embedder: Embedder) -> Enricher:
         """An enricher for a pipeline of `config` answering from (and adding to) this memory."""
@@ -221,7 +228,7 @@ class _RememberingEnricher(Enricher):
     def __init__(self, config: PipelineConfig, embedder: Embedder, memory: Enrichments) -> None:
         super().__init__(config, embedder)
         self.memory = memory
-        self.settings = tuple(getattr(config, name) for name in _ENRICH_FIELDS)
+        self.settings = _enrich_settings(config)
 
     def normalize(self, items: Sequence[RawItem]) -> tuple[list[NormalizedItem], list[Dropped]]:
         key = (self.settings, *(item.key for item in items))
@@ -238,6 +245,14 @@ class _RememberingEnricher(Enricher):
         if key not in self.memory.enriched:
             self.memory.enriched[key] = super().enrich(items, originals)
         return list(self.memory.enriched[key])
+
+
+def _enrich_settings(config: PipelineConfig) -> tuple[object, ...]:
+    return tuple(getattr(config, name) for name in _ENRICH_FIELDS)
+
+
+def _enriching(corpus: Sequence[Labelled], config: PipelineConfig) -> tuple[object, ...]:
+    return (_enrich_settings(config), *(entry.item.key for entry in corpus))
 
 
 def _item(row: dict[str, Any]) -> RawItem:
@@ -297,6 +312,8 @@ def evaluate(
     topic_of = {key: topic if topic in counted else None for key, topic in final.items()}
     clusters = clusters_with_singletons(keys, topic_of)
     stories = [entry.story for entry in corpus]
+    if enrichments is not None:
+        enrichments.corpora.add(_enriching(corpus, pipeline.config))
     members: defaultdict[str, Counter[str]] = defaultdict(Counter)
     for cluster, story in zip(clusters, stories, strict=True):
         if not cluster.startswith("singleton:"):

@@ -51,8 +51,8 @@ from services.processor.evaluate import (
     Enrichments,
     Labelled,
     embedding_store,
-    evaluate,
 )
+from services.processor.fanout import aris
 from services.processor.pipeline import (
     Embedder,
     Enriched,
@@ -373,10 +373,8 @@ class Fitter:
 
             def score(threshold: float, weighted: PipelineConfig = weighted) -> float:
                 at = replace(weighted, join_threshold=threshold)
-                found = {
-                    name: evaluate(corpus, at, self.embedder, self.enrichments).ari
-                    for name, corpus in corpora.items()
-                }
+                jobs = [(corpus, at) for corpus in corpora.values()]
+                found = dict(zip(corpora, aris(jobs, self.embedder, self.enrichments), strict=True))
                 tried[at.min_embedding_similarity, threshold] = found
                 if progress:
                     progress(
