@@ -1,8 +1,10 @@
 """Every benchmark in one run, one combined markdown table; JSON in bench/results/run-<time>.json.
 
-Usage: python bench/run.py [--tiny] [--repeat N] [--only NAME ...]   (or: python -m bench)
+Usage: python bench/run.py [--tiny] [--jobs N] [--repeat N] [--only NAME ...]  (python -m bench)
 Each benchmark runs as `python -m bench.<name>` in turn (never two at once: they would share
-the 2 cores), with its own namespace and database.
+the 2 cores), with its own namespace and database. `--jobs 2` runs two at a time, for the tiny
+run only (CI's check that every bench still runs and reports every figure: its figures say
+nothing), and is refused without `--tiny`.
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 if __package__ in (None, ""):
     sys.path[0] = str(ROOT)
 
+from bench import rabbitmq
 from bench.report import RESULTS, table_of
 
 BENCHES = (
@@ -34,6 +38,9 @@ BENCHES = (
     "cluster",
     "soak",
 )
+
+RABBITMQ_USERS = {"latency", "oldsystem"}
+"""The benches that compare with the Celery design on RabbitMQ."""
 
 
 def run_one(name: str, args: argparse.Namespace, stamp: str) -> dict[str, object]:
@@ -60,9 +67,15 @@ def main() -> None:
     parse.add_argument("--tiny", action="store_true", help="tiny sizes, one run each (CI)")
     parse.add_argument("--repeat", type=int, default=None)
     parse.add_argument("--only", nargs="*", choices=BENCHES, default=list(BENCHES))
+    parse.add_argument("--jobs", type=int, default=1, help="benches at once (tiny runs only)")
     args = parse.parse_args()
+    if args.jobs < 1 or (args.jobs > 1 and not args.tiny):
+        parse.error("--jobs above 1 is for --tiny runs only: measures need the cores alone")
+    if RABBITMQ_USERS & set(args.only):
+        rabbitmq.up()  # once, before two benches could start it at the same time
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    reports = [run_one(name, args, stamp) for name in args.only]
+    with ThreadPoolExecutor(args.jobs) as pool:
+        reports = list(pool.map(lambda name: run_one(name, args, stamp), args.only))
     combined = {"tiny": args.tiny, "stamp": stamp, "cpus": os.cpu_count(), "reports": reports}
     path = RESULTS / f"run-{stamp}.json"
     path.write_text(json.dumps(combined, indent=2))

@@ -1,4 +1,5 @@
-"""The benchmarks don't rot: `python bench/run.py --tiny` runs every one and reports every figure.
+"""The benchmarks don't rot: `python bench/run.py --tiny --jobs 2` runs every one (two at a time:
+the tiny run's figures say nothing, so they may share the cores) and reports every figure.
 
 It starts its own RabbitMQ (installing Debian's rabbitmq-server if missing); in CI a server that
 cannot be started fails this test like any other.
@@ -36,7 +37,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 def test_every_bench_reports_every_figure(servers: Settings) -> None:
     done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "run.py"), "--tiny"],
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--tiny", "--jobs", "2"],
         cwd=ROOT,
         env={**os.environ, **settings_env(servers)},
         capture_output=True,
