@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -152,8 +152,13 @@ def start_workers(tmp_path: Path) -> Iterator[Callable[..., list[Worker]]]:
     """Factory: start N workers of a service, each waited for until it has partitions."""
     started: list[Worker] = []
 
-    def start(service: ServiceName, settings: Settings, count: int = 1) -> list[Worker]:
-        new = [start_worker(service, settings, tmp_path / "workers") for _ in range(count)]
+    def start(
+        service: ServiceName, settings: Settings | Sequence[Settings], count: int = 1
+    ) -> list[Worker]:
+        """`count` workers with `settings`, or one with each of several settings (all started
+        before any is waited for)."""
+        each = [settings] * count if isinstance(settings, Settings) else list(settings)
+        new = [start_worker(service, own, tmp_path / "workers") for own in each]
         started.extend(new)
         for worker in new:
             worker.wait_ready()

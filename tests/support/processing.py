@@ -4,7 +4,7 @@ back from PostgreSQL."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -31,6 +31,7 @@ __all__ = [
     "fetch",
     "quality",
     "spans",
+    "start_processor_groups",
     "start_processors",
     "table_counts",
 ]
@@ -43,13 +44,25 @@ def start_processors(
     """`count` processor workers, each with its own Qdrant folder (local mode holds one),
     waited for until the group has settled: every partition of items.raw held, and
     items.enriched held by exactly one of them."""
-    workers = []
-    for number in range(count):
-        own = settings.model_copy(update={"qdrant_path": folder / f"qdrant-{number}"})
-        workers += start("processor", own)
-    settled = poll(lambda: _settled(workers, settings), timeout=90)
-    assert settled, [assignment(worker) for worker in workers]
+    (workers,) = start_processor_groups(start, [(settings, count, folder)])
     return workers
+
+
+def start_processor_groups(
+    start: StartWorkers, groups: Sequence[tuple[Settings, int, Path]]
+) -> list[list[Worker]]:
+    """Several groups of processor workers as `start_processors` starts one (a group by
+    settings, count and Qdrant folder), every worker started before any is waited for."""
+    owns = [
+        [settings.model_copy(update={"qdrant_path": folder / f"qdrant-{n}"}) for n in range(count)]
+        for settings, count, folder in groups
+    ]
+    started = iter(start("processor", [own for group in owns for own in group]))
+    found = [[next(started) for _ in group] for group in owns]
+    for workers, (settings, _, _) in zip(found, groups, strict=True):
+        settled = poll(lambda: _settled(workers, settings), timeout=90)  # noqa: B023
+        assert settled, [assignment(worker) for worker in workers]
+    return found
 
 
 def assignment(worker: Worker) -> list[str]:
