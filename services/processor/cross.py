@@ -226,8 +226,13 @@ def _fold(
 
 def _fold_of(saved: Mapping[str, Any]) -> Fold:
     return Fold(
-        Numbers(**saved["numbers"]), Figures(**saved["figures"]), Baseline(**saved["baseline"])
+        Numbers(saved["numbers"]), Figures(**saved["figures"]), Baseline(**saved["baseline"])
     )
+
+
+def _fold_dict(fold: Fold) -> dict[str, Any]:
+    """A fold as tests/fixtures/loco.json records it (its numbers by setting)."""
+    return {**asdict(fold), "numbers": fold.numbers.to_dict()}
 
 
 def _table(folds: Mapping[str, Fold]) -> list[str]:
@@ -264,7 +269,7 @@ def _folds(
             continue
         say(f"{name} left out: fitting on the {len(corpora) - 1} others")
         folds[name] = _fold(name, corpora, fitter, table, say)
-        progress.keep(name, asdict(folds[name]))
+        progress.keep(name, _fold_dict(folds[name]))
         say(f"{name}: {folds[name].figures}")
     return folds
 
@@ -283,7 +288,7 @@ def _everything(
         progress.keep(
             "all",
             {
-                "numbers": asdict(choice.numbers),
+                "numbers": choice.numbers.to_dict(),
                 "mean_ari": round(choice.mean_ari, 4),
                 "baseline_threshold": baseline(table, list(corpora)),
             },
@@ -330,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
                 if name == "all":
                     _everything(corpora, fitter, table, progress, say)
                 elif name not in progress.done:
-                    progress.keep(name, asdict(_fold(name, corpora, fitter, table, say)))
+                    progress.keep(name, _fold_dict(_fold(name, corpora, fitter, table, say)))
             return 0
         folds = _folds(corpora, fitter, table, progress, say)
         everything = _everything(corpora, fitter, table, progress, say)
@@ -340,11 +345,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"fitted on every corpus: {everything['numbers']}")
     record: dict[str, Any] = {
         "all": everything,
-        "folds": {name: asdict(fold) for name, fold in folds.items()},
+        "folds": {name: _fold_dict(fold) for name, fold in folds.items()},
         "grid": {"floors": list(FLOORS), "thresholds": list(THRESHOLDS)},
     }
     if not args.no_sweep:
-        config = Numbers(**everything["numbers"]).config(base)
+        config = Numbers(everything["numbers"]).config(base)
         record["sweep"] = sweep_all(corpora, config, embedder, fitter)
         print("\n".join(_sweep_lines(record["sweep"])))
     say("done")

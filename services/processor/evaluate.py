@@ -46,6 +46,7 @@ from services.processor.pipeline.quality import (
     pairwise,
     purity,
 )
+from services.processor.pipeline.similarity import TERMS
 from streams.config import load_settings
 from streams.messages.items import embedding_text
 from streams.messages.records import RawItem, TrendState
@@ -76,11 +77,9 @@ SWEPT = (
     "join_threshold",
     "min_embedding_similarity",
     "merge_centroid_similarity",
-    "entity_weight",
-    "absence_weight",
-    "mismatch_weight",
-    "time_weight",
+    *(term.weight for term in TERMS),
 )
+"""The main settings the sweep moves: the thresholds and each term's weight."""
 """The main thresholds and weights of the similarity, swept by `sweep`."""
 FACTORS = (0.8, 0.9, 1.1, 1.2)
 BASELINE_THRESHOLDS = tuple(round(0.3 + 0.025 * step, 3) for step in range(17))

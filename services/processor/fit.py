@@ -15,12 +15,13 @@ tests/fixtures/corpora.json given (all of them by default) and never on one held
 2. Pairs. Each corpus and its twins are replayed in time order with the true stories as
    topics (each story's topic built from its items so far); each item meets every topic whose
    centroid is within `min_embedding_similarity`, giving one pair with the features of
-   similarity.features (cosine, agreement, absence, conflict, activity) and whether it is its
-   story.
+   similarity.features (the cosine, then the feature of each of similarity.TERMS) and whether
+   it is its story.
 3. Weights. A logistic regression of "same story" on the pairs of every corpus pooled, each
    corpus weighing the same in it whatever its number of pairs (nearly unregularised); its
-   coefficients divided by the cosine's are entity_weight, absence_weight, -mismatch_weight
-   and time_weight, so that the decision reads in cosine units.
+   coefficients divided by the cosine's (times each term's sign) are the terms' weights
+   (entity_weight, absence_weight, mismatch_weight, time_weight), so that the decision reads
+   in cosine units.
 4. Threshold and floor. With these weights, every corpus runs through the pipeline at join
    thresholds of THRESHOLDS, climbing from the middle one towards the better neighbour while
    the mean ARI over the corpora rises (a run of the pipeline on every corpus per threshold
@@ -38,9 +39,10 @@ import re
 import sys
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -69,11 +71,12 @@ from services.processor.pipeline.entities import (
     load_vocabulary,
 )
 from services.processor.pipeline.scoring import Activity
-from services.processor.pipeline.similarity import Evidence, features
+from services.processor.pipeline.similarity import TERMS, Evidence, features
 from streams.messages.records import RawItem
 
 __all__ = [
     "FEATURES",
+    "FITTED",
     "FLOORS",
     "THRESHOLDS",
     "Choice",
@@ -89,7 +92,10 @@ __all__ = [
     "twins",
 ]
 
-FEATURES = ("cosine", "agreement", "absence", "conflict", "activity")
+FEATURES = ("cosine", *(term.feature for term in TERMS))
+"""The columns of a pair: the cosine, then each term's feature (similarity.TERMS)."""
+FITTED = ("min_embedding_similarity", *(term.weight for term in TERMS), "join_threshold")
+"""The PipelineConfig fields a fit chooses: the floor, each term's weight, the threshold."""
 THRESHOLDS = tuple(round(0.42 + 0.04 * step, 2) for step in range(7))
 """Join thresholds tried (0.42 .. 0.66)."""
 FLOORS = (0.25,)
@@ -109,10 +115,8 @@ _MIN_WORD = 3
 class Fitted:
     """Weights in cosine units (see similarity.similarity) and the regression behind them."""
 
-    entity_weight: float
-    absence_weight: float
-    mismatch_weight: float
-    time_weight: float
+    weights: dict[str, float]
+    """Each term's weight, by its setting (similarity.TERMS)."""
     probability_threshold: float
     """The join threshold at which the regression's probability is one half."""
     pairs: int
@@ -258,9 +262,7 @@ def pairs(
                 cosine, last - window, last, stats=stats, min_share=config.salient_share
             )
             found = features(evidence, view, config)
-            rows.append(
-                [found.cosine, found.agreement, found.absence, found.conflict, found.activity]
-            )
+            rows.append([getattr(found, feature) for feature in FEATURES])
             same.append(int(label == story))
         if story not in topics:
             topics[story] = TopicState(story, item.at, item.at, np.zeros_like(item.vector))
@@ -284,12 +286,9 @@ def fit_weights(
     from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]  # noqa: PLC0415
 
     model = LogisticRegression(C=100.0, max_iter=1000).fit(rows, same, sample_weight=weights)
-    cosine, agreement, absence, conflict, activity = (float(c) for c in model.coef_[0])
+    cosine, *terms = (float(c) for c in model.coef_[0])
     return Fitted(
-        entity_weight=agreement / cosine,
-        absence_weight=-absence / cosine,
-        mismatch_weight=-conflict / cosine,
-        time_weight=activity / cosine,
+        weights={t.weight: t.sign * c / cosine for t, c in zip(TERMS, terms, strict=True)},
         probability_threshold=-float(model.intercept_[0]) / cosine,
         pairs=len(same),
         positives=int(same.sum()),
@@ -302,23 +301,27 @@ class HeldOutError(ValueError):
 
 @dataclass(frozen=True)
 class Numbers:
-    """The settings a fit chooses (PipelineConfig fields)."""
+    """The settings a fit chooses (the PipelineConfig fields of FITTED), by name."""
 
-    min_embedding_similarity: float
-    entity_weight: float
-    absence_weight: float
-    mismatch_weight: float
-    time_weight: float
-    join_threshold: float
+    values: Mapping[str, float]
+
+    def __post_init__(self) -> None:
+        if set(self.values) != set(FITTED):
+            raise ValueError(f"a fit's numbers are {', '.join(FITTED)}: got {sorted(self.values)}")
 
     def config(self, base: PipelineConfig) -> PipelineConfig:
         """`base` with these numbers."""
-        return replace(base, **asdict(self))
+        values: dict[str, Any] = dict(self.values)
+        return replace(base, **values)
+
+    def to_dict(self) -> dict[str, float]:
+        """The numbers by setting, in FITTED order (as tests/fixtures/loco.json records them)."""
+        return {name: self.values[name] for name in FITTED}
 
     @classmethod
     def of(cls, config: PipelineConfig) -> Numbers:
         """The numbers `config` holds."""
-        return cls(**{name: getattr(config, name) for name in cls.__dataclass_fields__})
+        return cls({name: getattr(config, name) for name in FITTED})
 
 
 @dataclass(frozen=True)
@@ -399,14 +402,8 @@ class Fitter:
     def _weighted(self, corpora: Mapping[str, Sequence[Labelled]], floor: float) -> PipelineConfig:
         """The base settings at `floor` with the weights of the pooled regression (step 3)."""
         fitted = self.weights(corpora, floor)
-        return replace(
-            self.base,
-            min_embedding_similarity=floor,
-            entity_weight=round(fitted.entity_weight, 2),
-            absence_weight=round(fitted.absence_weight, 2),
-            mismatch_weight=round(fitted.mismatch_weight, 2),
-            time_weight=round(fitted.time_weight, 2),
-        )
+        weights: dict[str, Any] = {name: round(w, 2) for name, w in fitted.weights.items()}
+        return replace(self.base, min_embedding_similarity=floor, **weights)
 
     def weights(self, corpora: Mapping[str, Sequence[Labelled]], floor: float) -> Fitted:
         """The regression on the corpora's pairs at `floor`, each corpus weighing the same."""
@@ -502,7 +499,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         embedder.save()
     print(f"fitted on {', '.join(names)}")
-    print(f"chosen: {asdict(choice.numbers)}")
+    print(f"chosen: {choice.numbers.to_dict()}")
     print(f"mean ARI {choice.mean_ari:.4f}, worst {choice.worst_ari:.4f} ({choice.worst})")
     return 0
 

@@ -8,10 +8,13 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from services.processor.evaluate import CachedEmbedder, Labelled
+from services.processor.evaluate import SWEPT, CachedEmbedder, Labelled
 from services.processor.fit import (
+    FEATURES,
+    FITTED,
     Fitter,
     HeldOutError,
+    Numbers,
     climb,
     fit_weights,
     main,
@@ -20,6 +23,7 @@ from services.processor.fit import (
     twins,
 )
 from services.processor.pipeline import HashingEmbedder, PipelineConfig, load_embedder
+from services.processor.pipeline.similarity import TERMS
 from streams.messages.records import RawItem
 
 T0 = datetime(2026, 11, 17, 12, 0, tzinfo=UTC)
@@ -87,10 +91,10 @@ def test_the_weights_are_the_regressions_in_cosine_units() -> None:
     margin = rows[:, 0] + 0.5 * rows[:, 1] - 0.25 * rows[:, 3] + 0.2 * rows[:, 4] - 0.8
     same = (margin > 0).astype(np.int64)
     fitted = fit_weights(rows, same)
-    assert fitted.entity_weight == pytest.approx(0.5, abs=0.05)
-    assert fitted.absence_weight == pytest.approx(0.0, abs=0.05)
-    assert fitted.mismatch_weight == pytest.approx(0.25, abs=0.05)
-    assert fitted.time_weight == pytest.approx(0.2, abs=0.05)
+    assert fitted.weights["entity_weight"] == pytest.approx(0.5, abs=0.05)
+    assert fitted.weights["absence_weight"] == pytest.approx(0.0, abs=0.05)
+    assert fitted.weights["mismatch_weight"] == pytest.approx(0.25, abs=0.05)
+    assert fitted.weights["time_weight"] == pytest.approx(0.2, abs=0.05)
     assert fitted.probability_threshold == pytest.approx(0.8, abs=0.05)
     assert (fitted.pairs, fitted.positives) == (4000, int(same.sum()))
 
@@ -101,11 +105,11 @@ def test_equal_row_weights_change_nothing_and_a_corpus_weight_counts() -> None:
     same = (rows[:, 0] + 0.5 * rows[:, 1] - 0.8 > 0).astype(np.int64)
     plain = fit_weights(rows, same)
     even = fit_weights(rows, same, np.full(len(same), 1.0))
-    assert even.entity_weight == pytest.approx(plain.entity_weight)
+    assert even.weights["entity_weight"] == pytest.approx(plain.weights["entity_weight"])
     # rows counted twice weigh as rows weighted 2: a corpus's weight is what its rows sum to
     doubled = fit_weights(np.vstack([rows, rows[:500]]), np.concatenate([same, same[:500]]))
     weighted = fit_weights(rows, same, np.where(np.arange(2000) < 500, 2.0, 1.0))
-    assert weighted.entity_weight == pytest.approx(doubled.entity_weight, abs=1e-3)
+    assert weighted.weights == pytest.approx(doubled.weights, abs=1e-3)
 
 
 def test_a_fit_refuses_a_corpus_held_out_of_it() -> None:
@@ -138,3 +142,15 @@ def test_the_climb_stops_where_the_score_stops_rising() -> None:
     scored.clear()
     assert climb(grid, peak_at(0.7)) == 0.66
     assert climb(grid, lambda value: 0.0) == 0.54  # flat: the middle
+
+
+def test_the_fitted_settings_and_columns_follow_the_similarity_terms() -> None:
+    weights = [term.weight for term in TERMS]
+    assert ("cosine", *(term.feature for term in TERMS)) == FEATURES
+    assert ("min_embedding_similarity", *weights, "join_threshold") == FITTED
+    assert set(weights) <= set(SWEPT)
+    numbers = Numbers.of(PipelineConfig())
+    assert Numbers(numbers.to_dict()) == numbers
+    assert numbers.config(PipelineConfig()) == PipelineConfig()
+    with pytest.raises(ValueError, match="join_threshold"):
+        Numbers({"entity_weight": 0.3})

@@ -81,7 +81,7 @@ def left_out(
     """Each corpus scored with the numbers fitted without it (its fold's)."""
     return {
         name: evaluate(
-            corpus, Numbers(**LOCO["folds"][name]["numbers"]).config(CONFIG), embedder, enrichments
+            corpus, Numbers(LOCO["folds"][name]["numbers"]).config(CONFIG), embedder, enrichments
         )
         for name, corpus in loaded.items()
     }
@@ -192,7 +192,7 @@ def test_the_pipeline_beats_plain_nearest_centroid_left_out(
 
 
 def test_the_defaults_are_the_numbers_fitted_on_every_corpus() -> None:
-    assert asdict(Numbers.of(CONFIG)) == LOCO["all"]["numbers"]
+    assert Numbers.of(CONFIG).to_dict() == LOCO["all"]["numbers"]
     assert LOCO["all"]["baseline_threshold"] == NEAREST_CENTROID_THRESHOLD
 
 
@@ -276,7 +276,7 @@ def test_a_fit_done_again_gives_the_recorded_numbers(
     fitter = Fitter(embedder, CONFIG, LOCO["grid"]["floors"], LOCO["grid"]["thresholds"])
     choice = fitter.fit(fitting, held_out={name} - {"all"})
     recorded = LOCO["all"] if name == "all" else LOCO["folds"][name]
-    assert asdict(choice.numbers) == pytest.approx(recorded["numbers"], abs=TOLERANCE)
+    assert choice.numbers.to_dict() == pytest.approx(recorded["numbers"], abs=TOLERANCE)
 
 
 @pytest.mark.parametrize("folder", [CORPUS, HELDOUT], ids=["tuning", "held-out"])
