@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -11,6 +10,7 @@ import numpy as np
 
 from services.processor.pipeline.embed import Vectors
 from services.processor.pipeline.normalize import NormalizedItem
+from services.processor.pipeline.recent import Recent
 from streams.messages.items import content_hash
 
 __all__ = [
@@ -20,25 +20,12 @@ __all__ = [
 ]
 
 
-class _BoundedMap(OrderedDict[str, str]):
-    """A mapping forgetting its oldest keys beyond a capacity."""
-
-    def __init__(self, capacity: int) -> None:
-        super().__init__()
-        self.capacity = capacity
-
-    def remember(self, key: str, value: str) -> None:
-        self[key] = value
-        while len(self) > self.capacity:
-            self.popitem(last=False)
-
-
 class ExactDeduper:
     """Finds items seen before: the same (source, source_id), or the same normalised content."""
 
     def __init__(self, capacity: int = 20_000) -> None:
-        self._by_id = _BoundedMap(capacity)
-        self._by_hash = _BoundedMap(capacity)
+        self._by_id = Recent(capacity)
+        self._by_hash = Recent(capacity)
 
     def original_of(self, item: NormalizedItem) -> str | None:
         """The id of the item this one repeats, or None if it is new."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Protocol
@@ -10,6 +10,7 @@ from typing import Protocol
 from services.processor.pipeline.config import PipelineConfig
 from services.processor.pipeline.index import TopicIndex
 from services.processor.pipeline.ledger import ChangeLedger
+from services.processor.pipeline.recent import Recent
 from services.processor.pipeline.topic import Member, TopicState, bucket_of, capped, drop_spent
 
 __all__ = ["CountedTopics", "TopicMemory"]
@@ -50,20 +51,6 @@ class CountedTopics(Protocol):
         ...
 
 
-class _Recent(OrderedDict[str, str]):
-    """A mapping forgetting its oldest keys beyond a capacity."""
-
-    def __init__(self, capacity: int) -> None:
-        super().__init__()
-        self.capacity = capacity
-
-    def remember(self, key: str, value: str) -> None:
-        self[key] = value
-        self.move_to_end(key)
-        while len(self) > self.capacity:
-            self.popitem(last=False)
-
-
 class TopicMemory:
     """Every live topic, found by id (topics), by centroid (index) and by recent item.
 
@@ -88,9 +75,9 @@ class TopicMemory:
         """Topics with at least `min_topic_size` members, in the order they got there."""
         self._counted_activity: Counter[int] = Counter()
         self._counted_terms: Counter[str] = Counter()
-        self.items = _Recent(config.remembered_items)
+        self.items = Recent(config.remembered_items)
         """Recent items (originals and duplicates) and the topic each joined."""
-        self.merged = _Recent(config.remembered_items)
+        self.merged = Recent(config.remembered_items)
         """Absorbed topic -> the topic that absorbed it."""
 
     @property
