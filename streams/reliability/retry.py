@@ -6,6 +6,7 @@ import asyncio
 import logging
 import random
 import re
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -16,7 +17,6 @@ import httpx
 import redis.exceptions
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
-from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
 from streams.config import Settings
 from streams.exceptions import RecordValidationError, UnknownPluginError
@@ -72,6 +72,9 @@ _DROPPED_CONNECTION = re.compile(
 PostgreSQL sends a connection it terminates (shutdown, restart, pg_terminate_backend) left the
 protocol consuming an error (state 2) between two operations, or failed; the next operation
 on it is refused (asyncpg issue #784). The pool terminates that connection; another is opened."""
+QDRANT_ERRORS = "qdrant_client.http.exceptions"
+"""The module of Qdrant's client errors, read where the client was imported (importing it
+costs a second at every start of a worker or trendctl that never talks to Qdrant)."""
 QDRANT_AWAY_STATUSES = frozenset({502, 503, 504})
 """HTTP statuses of a Qdrant server that is starting, stopping or behind a proxy without it."""
 
@@ -91,9 +94,12 @@ def _server_away(exc: BaseException) -> bool:
     Qdrant server unreachable (its client wraps the transport error) or answering 502-504."""
     if isinstance(exc, asyncpg.InternalClientError):
         return bool(_DROPPED_CONNECTION.search(str(exc)))
-    if isinstance(exc, ResponseHandlingException):
+    qdrant = sys.modules.get(QDRANT_ERRORS)
+    if qdrant is None:
+        return False  # Qdrant's client never imported here: none of its errors can be raised
+    if isinstance(exc, qdrant.ResponseHandlingException):
         return isinstance(exc.source, httpx.TransportError)
-    if isinstance(exc, UnexpectedResponse):
+    if isinstance(exc, qdrant.UnexpectedResponse):
         return exc.status_code in QDRANT_AWAY_STATUSES
     return False
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import asyncpg
 import pytest
 import redis.exceptions
@@ -115,3 +118,22 @@ def test_a_message_handed_back_belongs_to_the_topic_its_retry_topic_serves() -> 
         0,
         0.0,
     )
+
+
+def test_qdrant_errors_are_told_without_importing_its_client_where_it_is_absent() -> None:
+    """A process that never imported Qdrant's client (a collector, trendctl) cannot have raised
+    its errors; where it is imported, an answer of 503 is an outage and one of 400 is not."""
+    script = (
+        "import sys\n"
+        "from streams.reliability.retry import is_outage\n"
+        "assert 'qdrant_client' not in sys.modules and not is_outage(ValueError('x'))\n"
+        "from qdrant_client.http.exceptions import UnexpectedResponse\n"
+        "from httpx import Headers\n"
+        "away = UnexpectedResponse(503, 'unavailable', b'', Headers())\n"
+        "bad = UnexpectedResponse(400, 'bad request', b'', Headers())\n"
+        "assert is_outage(away) and not is_outage(bad)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], check=False, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
