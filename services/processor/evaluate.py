@@ -292,15 +292,17 @@ def evaluate(
     config: PipelineConfig | None = None,
     embedder: Embedder | None = None,
     enrichments: Enrichments | None = None,
+    batches: Sequence[Sequence[Labelled]] | None = None,
 ) -> Evaluation:
     """Run the corpus through a fresh pipeline and measure it (with `enrichments`, the enrich
-    stage's results are taken from there where the same batch was enriched before)."""
+    stage's results are taken from there where the same batch was enriched before), fed in
+    `batches` (default: its hours of item time, in time order)."""
     pipeline, trending, merged = Pipeline(config, embedder), [], {}
     if enrichments is not None:
         pipeline.enricher = enrichments.enricher(pipeline.config, pipeline.embedder)
     joined: dict[str, str] = {}
     counted: set[str] = set()
-    for batch in hourly(corpus):
+    for batch in hourly(corpus) if batches is None else batches:
         result = pipeline.process([entry.item for entry in batch])
         merged.update(result.merged)
         counted.update(topic.topic_id for topic in result.topics)
@@ -311,7 +313,7 @@ def evaluate(
     topic_of = {key: topic if topic in counted else None for key, topic in final.items()}
     clusters = clusters_with_singletons(keys, topic_of)
     stories = [entry.story for entry in corpus]
-    if enrichments is not None:
+    if enrichments is not None and batches is None:
         enrichments.corpora.add(_enriching(corpus, pipeline.config))
     members: defaultdict[str, Counter[str]] = defaultdict(Counter)
     for cluster, story in zip(clusters, stories, strict=True):
