@@ -348,12 +348,11 @@ async def _create_missing(
 ) -> EnsureReport:
     existing = set(await admin.list_topics())
     report = EnsureReport()
-    missing = [spec for spec in specs if spec.full_name(settings) not in existing]
-    report.verified = [spec.full_name(settings) for spec in specs if spec not in missing]
-    created = await _create(admin, missing, settings)
-    for spec in missing:
+    for spec in specs:
         name = spec.full_name(settings)
-        if name in created:
+        if name in existing:
+            report.verified.append(name)
+        elif await _create(admin, spec, settings):
             report.created.append(name)
             log.info("topic created topic=%s partitions=%d", name, spec.partition_count(settings))
         else:
@@ -361,32 +360,22 @@ async def _create_missing(
     return report
 
 
-async def _create(
-    admin: AIOKafkaAdminClient, specs: list[TopicSpec], settings: Settings
-) -> set[str]:
-    """Create these topics in one request; the names created (not those another process
-    created first)."""
-    if not specs:
-        return set()
-    new = [
-        NewTopic(
-            spec.full_name(settings),
-            num_partitions=spec.partition_count(settings),
-            replication_factor=settings.topic_replication_factor,
-            topic_configs=spec.broker_config(),
-        )
-        for spec in specs
-    ]
-    response = await admin.create_topics(new)
-    created = set()
-    for name, code, *rest in response.topic_errors:
+async def _create(admin: AIOKafkaAdminClient, spec: TopicSpec, settings: Settings) -> bool:
+    """Create one topic; False when another process created it first."""
+    new = NewTopic(
+        spec.full_name(settings),
+        num_partitions=spec.partition_count(settings),
+        replication_factor=settings.topic_replication_factor,
+        topic_configs=spec.broker_config(),
+    )
+    response = await admin.create_topics([new])
+    for _name, code, *rest in response.topic_errors:
         if code == TopicAlreadyExistsError.errno:
-            continue
+            return False
         if code:
             message = rest[0] if rest else ""
-            raise for_code(code)(f"creating topic {name}: {message}")
-        created.add(name)
-    return created
+            raise for_code(code)(f"creating topic {new.name}: {message}")
+    return True
 
 
 async def _verify_partitions(
