@@ -121,9 +121,18 @@ def _write_config(rabbit: RabbitMQ) -> None:
 
 
 def up(rabbit: RabbitMQ | None = None) -> RabbitMQ:
-    """Start the node unless it already answers; install the package first if missing."""
+    """Start the node unless it already answers; install the package first if missing. A
+    node already running but slow to answer (a loaded machine) is waited for, not started
+    twice."""
     rabbit = rabbit or node()
     if rabbit.answers():
+        return rabbit
+    if _running(rabbit):
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while not rabbit.answers():
+            if not _running(rabbit) or time.monotonic() > deadline:
+                raise RuntimeError(f"rabbitmq runs but does not answer (see {rabbit.logfile})")
+            time.sleep(0.5)
         return rabbit
     if not SERVER.exists():
         install()
@@ -146,6 +155,15 @@ def up(rabbit: RabbitMQ | None = None) -> RabbitMQ:
             raise RuntimeError(f"rabbitmq did not start (see {rabbit.logfile}):\n{tail}")
         time.sleep(0.5)
     return rabbit
+
+
+def _running(rabbit: RabbitMQ) -> bool:
+    """Whether the process `up` started for this node is alive."""
+    try:
+        os.kill(int(rabbit.pidfile.read_text()), 0)
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 def down(rabbit: RabbitMQ | None = None) -> None:
