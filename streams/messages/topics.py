@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError, for_code
@@ -336,6 +337,10 @@ async def ensure_topics(settings: Settings, specs: tuple[TopicSpec, ...] = CATAL
     try:
         report = await _create_missing(admin, settings, specs)
         await _verify_partitions(admin, settings, specs)
+        if report.created:
+            await _await_leaders(
+                settings, [s for s in specs if s.full_name(settings) in report.created]
+            )
         existing = [spec for spec in specs if spec.full_name(settings) in report.verified]
         report.reconfigured = await _reconcile_configs(admin, settings, existing)
         return report
@@ -348,11 +353,11 @@ async def _create_missing(
 ) -> EnsureReport:
     existing = set(await admin.list_topics())
     report = EnsureReport()
+    missing = [spec for spec in specs if spec.full_name(settings) not in existing]
+    created = await _create(admin, missing, settings)
     for spec in specs:
         name = spec.full_name(settings)
-        if name in existing:
-            report.verified.append(name)
-        elif await _create(admin, spec, settings):
+        if name in created:
             report.created.append(name)
             log.info("topic created topic=%s partitions=%d", name, spec.partition_count(settings))
         else:
@@ -360,22 +365,61 @@ async def _create_missing(
     return report
 
 
-async def _create(admin: AIOKafkaAdminClient, spec: TopicSpec, settings: Settings) -> bool:
-    """Create one topic; False when another process created it first."""
-    new = NewTopic(
-        spec.full_name(settings),
-        num_partitions=spec.partition_count(settings),
-        replication_factor=settings.topic_replication_factor,
-        topic_configs=spec.broker_config(),
-    )
-    response = await admin.create_topics([new])
-    for _name, code, *rest in response.topic_errors:
+async def _create(
+    admin: AIOKafkaAdminClient, specs: list[TopicSpec], settings: Settings
+) -> set[str]:
+    """Create these topics in one request; the names created (not those another process
+    created first)."""
+    if not specs:
+        return set()
+    new = [
+        NewTopic(
+            spec.full_name(settings),
+            num_partitions=spec.partition_count(settings),
+            replication_factor=settings.topic_replication_factor,
+            topic_configs=spec.broker_config(),
+        )
+        for spec in specs
+    ]
+    response = await admin.create_topics(new)
+    created = set()
+    for name, code, *rest in response.topic_errors:
         if code == TopicAlreadyExistsError.errno:
-            return False
+            continue
         if code:
             message = rest[0] if rest else ""
-            raise for_code(code)(f"creating topic {new.name}: {message}")
-    return True
+            raise for_code(code)(f"creating topic {name}: {message}")
+        created.add(name)
+    return created
+
+
+async def _await_leaders(settings: Settings, specs: list[TopicSpec]) -> None:
+    """Wait until the broker answers for every partition of these just-created topics.
+
+    A broker publishes a new topic in its metadata before its replica manager leads the
+    partitions; a worker started in that gap logs NotLeaderForPartitionError. Asking each
+    partition's end offset waits the gap out (aiokafka retries that error quietly); one
+    request per topic, all at once, so the consumer learns the topics together.
+    """
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_list)
+    await consumer.start()
+    try:
+        asks = (
+            consumer.end_offsets(
+                [
+                    TopicPartition(spec.full_name(settings), index)
+                    for index in range(spec.partition_count(settings))
+                ]
+            )
+            for spec in specs
+        )
+        await asyncio.wait_for(asyncio.gather(*asks), METADATA_WAIT_S)
+    except TimeoutError as error:
+        raise TopicMismatchError(
+            f"the broker did not lead the new topics' partitions within {METADATA_WAIT_S} s"
+        ) from error
+    finally:
+        await consumer.stop()
 
 
 async def _verify_partitions(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
@@ -60,3 +63,26 @@ async def test_a_drifted_topic_config_is_set_back(test_settings: Settings) -> No
     assert again.reconfigured == []
     entries = {entry[0]: entry[1] for entry in response.resources[0][4]}
     assert entries["retention.ms"] == ITEMS_RAW.broker_config()["retention.ms"]
+
+
+async def test_new_topics_are_led_when_creation_returns(
+    test_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A consumer assigned every new partition at once gets no NotLeaderForPartitionError."""
+    await ensure_topics(test_settings)
+    partitions = [
+        TopicPartition(spec.full_name(test_settings), index)
+        for spec in CATALOG
+        for index in range(spec.partition_count(test_settings))
+    ]
+    consumer = AIOKafkaConsumer(bootstrap_servers=test_settings.bootstrap_list)
+    await consumer.start()
+    try:
+        with caplog.at_level(logging.DEBUG, logger="aiokafka"):
+            consumer.assign(partitions)
+            await consumer.seek_to_end()
+            ends = {tp: await consumer.position(tp) for tp in partitions}
+    finally:
+        await consumer.stop()
+    assert set(ends.values()) == {0}
+    assert not [r.getMessage() for r in caplog.records if "NotLeader" in r.getMessage()]
