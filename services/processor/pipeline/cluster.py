@@ -26,6 +26,7 @@ from services.processor.pipeline.memory import TopicMemory
 from services.processor.pipeline.merge import Merger
 from services.processor.pipeline.revival import Revival
 from services.processor.pipeline.similarity import Evidence
+from services.processor.pipeline.strays import Strays
 from services.processor.pipeline.topic import Member, TopicState, bucket_of
 
 __all__ = ["Member", "OnlineClusterer", "TopicChanges", "TopicState", "bucket_of"]
@@ -71,6 +72,7 @@ class OnlineClusterer:
             dimension, timedelta(hours=config.topic_retention_hours), config.archive_capacity
         )
         self.merger = Merger(self.memory, self.stats, config)
+        self.strays = Strays(self.memory, self.stats, config)
         self.expiry = Expiry(self.memory, self.archive, config, keep_states=keep_archived)
         self.revival = Revival(self.memory, self.archive, self.stats, config)
         self.created: dict[str, Evidence] = {}
@@ -205,6 +207,11 @@ class OnlineClusterer:
         """Merge topics whose centroids and entity profiles converged; return absorbed -> kept
         (only pairs with a topic in `touched` are examined; all when None)."""
         return self.merger.merge_converged(touched)
+
+    def home_strays(self, grown: Iterable[str]) -> dict[str, str]:
+        """Candidates near the counted topics that grew join one when their evidence now
+        passes (see Strays); return absorbed -> kept."""
+        return self.strays.home(grown)
 
     def commit(self) -> None:
         """End of a batch: the index takes the centroids that moved."""

@@ -127,6 +127,9 @@ class ClusterStage:
         expired = clusterer.expire(self.now) if self.now else []
         touched = clusterer.live(o.topic_id for o in outcomes if o.topic_id)
         merged = clusterer.merge_converged(touched)
+        grown = {merged.get(t, t) for t in touched}
+        homed = clusterer.home_strays(grown)
+        merged = {old: homed.get(new, new) for old, new in merged.items()} | homed
         for absorbed, kept in merged.items():
             self.near.merge(absorbed, kept)
         self.near.forget(expired)
