@@ -8,7 +8,7 @@ from typing import Any
 from qdrant_client import AsyncQdrantClient, models
 
 from streams.config import Settings
-from streams.servers.vectors import ITEMS, collection_name, qdrant_client
+from streams.servers.vectors import ITEMS, collection_name, local_journal, qdrant_client
 
 __all__ = ["ITEMS", "VectorStore", "qdrant_client"]
 
@@ -25,8 +25,9 @@ class VectorStore:
         """The collection's name in Qdrant."""
         return collection_name(self.settings, collection)
 
-    async def ensure(self) -> None:
-        """Create the items collection if it is missing (idempotent)."""
+    async def ensure(self) -> str | None:
+        """Create the items collection if it is missing (idempotent); in local mode, its
+        journal in WAL mode (see local_journal), which it returns."""
         if not await self.client.collection_exists(self.name(ITEMS)):
             await self.client.create_collection(
                 self.name(ITEMS),
@@ -34,6 +35,7 @@ class VectorStore:
                     size=self.dimensions, distance=models.Distance.COSINE
                 ),
             )
+        return local_journal(self.client, self.name(ITEMS))
 
     async def upsert(
         self,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import asyncpg
 from qdrant_client import AsyncQdrantClient, models
 
 from streams.config import Settings
 
-__all__ = ["ITEMS", "collection_name", "flush_deletions", "qdrant_client"]
+__all__ = ["ITEMS", "collection_name", "flush_deletions", "local_journal", "qdrant_client"]
 
 ITEMS = "items"
 """The one collection: an item's vector, by its row id in `items` (payload: vector_payload)."""
@@ -19,6 +21,28 @@ def qdrant_client(settings: Settings) -> AsyncQdrantClient:
         return AsyncQdrantClient(url=settings.qdrant_url)
     settings.qdrant_path.mkdir(parents=True, exist_ok=True)
     return AsyncQdrantClient(path=str(settings.qdrant_path))
+
+
+def local_journal(client: AsyncQdrantClient, name: str) -> str | None:
+    """In local mode, put a collection's SQLite file in write-ahead-log mode with normal
+    sync, and return the journal mode then in force (None for a server).
+
+    Local mode stores each point in its own SQLite transaction; in SQLite's default mode each
+    one waits for the disk (about 1 ms a point here). With the WAL and normal sync a commit
+    survives the process dying (kill -9) and may roll back only on an OS crash or power loss,
+    as the Qdrant server acknowledges writes from its own write-ahead log; 7x the points a
+    second in a 1,000-point test here. Reads Qdrant's local storage through its attributes
+    (qdrant-client 1.x): tests/integration/processor/test_vectors.py fails if they move.
+    """
+    local = getattr(client, "_client", None)
+    collections = getattr(local, "collections", None)
+    if collections is None:
+        return None
+    storage = getattr(getattr(collections.get(name), "storage", None), "storage", None)
+    if not isinstance(storage, sqlite3.Connection):
+        return None
+    storage.execute("PRAGMA synchronous=NORMAL")
+    return str(storage.execute("PRAGMA journal_mode=WAL").fetchone()[0])
 
 
 def collection_name(settings: Settings, collection: str) -> str:
