@@ -108,6 +108,14 @@ class EmbeddingOptions(JobOptions):
     limit: int = Field(1000, ge=1)
 
 
+class RebuildOptions(JobOptions):
+    """`hours`: the span of items.enriched replayed, back from now (default 168, a week, the
+    topic's retention); `top`: trends listed before and after (default 10)."""
+
+    hours: int = Field(168, ge=1)
+    top: int = Field(10, ge=1, le=100)
+
+
 class CleanupOptions(JobOptions):
     """`days`: data older than this many days is deleted (default CLEANUP_DAYS)."""
 
@@ -237,6 +245,13 @@ JOBS: tuple[Job, ...] = (
         "processor",
         "both pipeline stages on sample items, in memory",
         TestPipelineOptions,
+    ),
+    Job(
+        "rebuild_topics",
+        "processor",
+        "replay items.enriched of the last `hours` through a shadow cluster stage of the "
+        "current settings and report how the topics would change (a dry run: nothing written)",
+        RebuildOptions,
     ),
     Job(
         "cleanup_data",

@@ -19,7 +19,7 @@ import json
 import os
 import sys
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -38,6 +38,7 @@ from services.processor.pipeline import (
 )
 from services.processor.pipeline.embed import Vectors, l2_normalize
 from services.processor.pipeline.normalize import Dropped, item_time, normalize
+from services.processor.pipeline.placements import Placements, resolve
 from services.processor.pipeline.quality import (
     Scores,
     adjusted_rand_index,
@@ -297,20 +298,16 @@ def evaluate(
     """Run the corpus through a fresh pipeline and measure it (with `enrichments`, the enrich
     stage's results are taken from there where the same batch was enriched before), fed in
     `batches` (default: its hours of item time, in time order)."""
-    pipeline, trending, merged = Pipeline(config, embedder), [], {}
+    pipeline, trending = Pipeline(config, embedder), []
     if enrichments is not None:
         pipeline.enricher = enrichments.enricher(pipeline.config, pipeline.embedder)
-    joined: dict[str, str] = {}
-    counted: set[str] = set()
+    placements = Placements()
     for batch in hourly(corpus) if batches is None else batches:
         result = pipeline.process([entry.item for entry in batch])
-        merged.update(result.merged)
-        counted.update(topic.topic_id for topic in result.topics)
-        joined.update({o.item_id: o.topic_id for o in result.outcomes if o.topic_id})
+        placements.add(result)
         trending += [(t.topic_id, t.at) for t in result.trends if t.state == TrendState.TRENDING]
     keys = [entry.item.key for entry in corpus]
-    final = {key: _resolve(joined.get(key), merged) for key in keys}
-    topic_of = {key: topic if topic in counted else None for key, topic in final.items()}
+    topic_of = placements.final(keys)
     clusters = clusters_with_singletons(keys, topic_of)
     stories = [entry.story for entry in corpus]
     if enrichments is not None and batches is None:
@@ -322,7 +319,7 @@ def evaluate(
     return Evaluation(
         measure(clusters, stories),
         dict(members),
-        _first_trending(trending, merged, members),
+        _first_trending(trending, placements.merged, members),
     )
 
 
@@ -396,23 +393,14 @@ def best_nearest_centroid(
     return best, tried[best]
 
 
-def _resolve(topic: str | None, merged: dict[str, str]) -> str | None:
-    """The topic holding a topic's items at the end (itself, or the one that absorbed it)."""
-    for _ in range(len(merged) + 1):  # a chain of merges, never a cycle
-        if topic not in merged:
-            break
-        topic = merged[topic]
-    return topic
-
-
 def _first_trending(
     trending: list[tuple[str, datetime]],
-    merged: dict[str, str],
+    merged: Mapping[str, str],
     members: dict[str, Counter[str]],
 ) -> dict[str, datetime]:
     first: dict[str, datetime] = {}
     for trended, at in trending:
-        topic = _resolve(trended, merged)
+        topic = resolve(trended, merged)
         if topic in members:
             first.setdefault(members[topic].most_common(1)[0][0], at)
     return first

@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from services.processor.cleanup import cleanup
 from services.processor.pipeline import BatchResult, Pipeline
+from services.processor.rebuild import Shadow, change, live_topics, live_trends, read_enriched
 from services.processor.resources import Resources
 from services.processor.topics import items_topic
 from services.processor.vectors import ITEMS
@@ -17,6 +20,7 @@ from streams import catalog
 from streams.catalog import (
     CleanupOptions,
     EmbeddingOptions,
+    RebuildOptions,
     SweepOptions,
     TestPipelineOptions,
 )
@@ -32,6 +36,7 @@ __all__ = [
     "cleanup_data",
     "generate_embeddings",
     "handlers",
+    "rebuild_topics",
     "summary",
     "sweep",
     "test_pipeline",
@@ -144,6 +149,34 @@ async def generate_embeddings(
         await _embed_rows(resources, rows)
         done += len(rows)
     return {"items_embedded": done, "batch_size": options.batch_size}
+
+
+async def rebuild_topics(
+    resources: Resources, request: ProcessRequest, options: RebuildOptions
+) -> dict[str, Any]:
+    """A dry run of rebuilding the topics: items.enriched of the last `hours` (no model run)
+    replayed through a shadow cluster stage of this worker's settings, in log order, beside the
+    live stage; reports how its topics differ from the saved ones (see rebuild.change)."""
+    started = time.monotonic()
+    since = datetime.now(UTC) - timedelta(hours=options.hours)
+    logged = await read_enriched(resources.settings, since)
+    shadow = Shadow(resources.config, (await resources.enricher()).embedder.dimension)
+    await asyncio.to_thread(shadow.replay, logged.items, resources.settings.processor_batch_size)
+    keys = [item.item_id for item in logged.items]
+    pool = await resources.pool()
+    found = change(await live_topics(pool, keys), shadow.topics(keys))
+    took = time.monotonic() - started
+    return {
+        "dry_run": True,
+        "hours": options.hours,
+        "from": logged.first_at.isoformat() if logged.first_at else None,
+        "undecodable": logged.undecodable,
+        **found.as_dict(),
+        "trends_before": await live_trends(pool, options.top),
+        "trends_after": shadow.trends(options.top),
+        "seconds": round(took, 2),
+        "items_per_s": round(len(keys) / took, 1) if took > 0 else None,
+    }
 
 
 async def cleanup_data(

@@ -225,7 +225,7 @@ def test_handlers_are_the_catalog_jobs_of_their_service() -> None:
         job_handlers(ProcessRequest, Sweeper())
 
     class Everything(Sweeper):
-        generate_embeddings = test_pipeline = cleanup_data = Sweeper.sweep
+        generate_embeddings = test_pipeline = cleanup_data = rebuild_topics = Sweeper.sweep
 
     served = job_handlers(ProcessRequest, Everything())
     assert set(served) == catalog.job_names("processor")

@@ -35,6 +35,7 @@ __all__ = [
     "reaching",
     "run",
     "settings",
+    "topics_app",
 ]
 
 EXIT_FAILED = 1
@@ -51,10 +52,12 @@ inspect_app = typer.Typer(help="What the workers are doing (like `celery inspect
 dlq_app = typer.Typer(help="Dead letters: list, show, redrive, purge.")
 backup_app = typer.Typer(help="Database backups.")
 trends_app = typer.Typer(help="Trends from PostgreSQL.")
+topics_app = typer.Typer(help="Topics: what rebuilding them from the log would change.")
 cli.add_typer(inspect_app, name="inspect", no_args_is_help=True)
 cli.add_typer(dlq_app, name="dlq", no_args_is_help=True)
 cli.add_typer(backup_app, name="backup", no_args_is_help=True)
 cli.add_typer(trends_app, name="trends", no_args_is_help=True)
+cli.add_typer(topics_app, name="topics", no_args_is_help=True)
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 

@@ -1,7 +1,11 @@
-"""`trendctl lag`, `purge`, `health`, `backup now` and `trends top`: running the system."""
+"""`trendctl lag`, `purge`, `health`, `backup now`, `trends top` and `topics rebuild`: running
+the system."""
 
 from __future__ import annotations
 
+import math
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any
 
 import typer
@@ -18,14 +22,20 @@ from streams.operations.cli.app import (
     reaching,
     run,
     settings,
+    topics_app,
     trends_app,
 )
-from streams.operations.cli.parsing import AsJson, BadInputError, catalog_topic
+from streams.operations.cli.parsing import AsJson, BadInputError, catalog_topic, parse_time
 from streams.operations.cli.render import lag_tables, print_json, table, trend_table
 from streams.operations.offsets import truncate_topic
-from streams.requests.client import RequestHandle, RequestTimeoutError, request_maintenance
+from streams.requests.client import (
+    RequestHandle,
+    RequestTimeoutError,
+    request_maintenance,
+    request_processing,
+)
 
-__all__ = ["backup_now", "health", "lag", "purge", "top"]
+__all__ = ["backup_now", "health", "lag", "purge", "rebuild", "top"]
 
 
 @cli.command()
@@ -75,11 +85,21 @@ async def _purge(config: Settings, spec: TopicSpec) -> dict[int, int]:
         return await truncate_topic(config, spec)
 
 
-async def _job(config: Settings, job: str, timeout: float) -> dict[str, Any]:
-    """Request a maintenance job and wait for its result; revoke it if no worker took it."""
+Request = Callable[..., Awaitable[RequestHandle]]
+
+
+async def _job(
+    config: Settings,
+    job: str,
+    timeout: float,
+    options: Mapping[str, Any] | None = None,
+    request: Request = request_maintenance,
+) -> dict[str, Any]:
+    """Request a job (maintenance by default) and wait for its result; revoke it if no worker
+    took it."""
     with reaching("Kafka", config.kafka_bootstrap_servers):
-        handle = await request_maintenance(
-            job, requested_by="trendctl", timeout=timeout, settings=config
+        handle = await request(
+            job, options=options, requested_by="trendctl", timeout=timeout, settings=config
         )
     async with handle:
         with reaching("Redis", config.redis_url):
@@ -96,8 +116,8 @@ async def _revoke_if_untaken(handle: RequestHandle, config: Settings) -> None:
         with reaching("Kafka", config.kafka_bootstrap_servers):
             await handle.cancel(issued_by="trendctl")
         raise CliError(
-            f"no maintenance worker answered within the timeout (request {handle.request_id} "
-            "revoked); is a maintenance worker running?"
+            f"no worker answered within the timeout (request {handle.request_id} revoked); is "
+            "a worker of the job's service running?"
         )
 
 
@@ -169,3 +189,21 @@ def top(
 async def _top(config: Settings, n: int, state: str | None) -> list[inspect.TrendInfo]:
     with reaching("PostgreSQL", config.database_url.get_secret_value()):
         return await inspect.top_trends(config, n, state)
+
+
+@topics_app.command("rebuild")
+def rebuild(
+    since: Annotated[
+        str, typer.Option(help="How far back items.enriched is replayed: an age (7d, 12h) or ISO.")
+    ] = "7d",
+    n: Annotated[int, typer.Option(help="Trends listed before and after.")] = 10,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the result.")] = 600.0,
+) -> None:
+    """A dry run: a processor worker replays items.enriched since then through a shadow cluster
+    stage of its settings and reports how the topics would change; nothing is written."""
+    try:
+        hours = max(1, math.ceil((time.time() - parse_time(since)) / 3600))
+    except BadInputError as exc:
+        raise CliError(f"--since: {exc}", 2) from None
+    options = {"hours": hours, "top": n}
+    print_json(run(_job(settings(), "rebuild_topics", timeout, options, request_processing)))

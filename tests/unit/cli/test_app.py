@@ -39,6 +39,7 @@ def one_line(text: str) -> str:
         (["dlq", "list", "--since", "someday"], "bad time 'someday'"),
         (["dlq", "redrive", "--topic", "trends.updates"], "has no dead-letter topic"),
         (["trends", "top", "--state", "hot"], "--state"),
+        (["topics", "rebuild", "--since", "last week"], "--since: bad time 'last week'"),
         (["nosuch"], "No such command 'nosuch'"),
         (["collect", "nope"], "unknown plugin 'nope'; known: all, file, hackernews"),
         (["trigger", "nope"], "unknown plugin 'nope'"),
