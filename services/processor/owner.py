@@ -157,6 +157,8 @@ class ClusterOwner:
         """The latest states entered, each with why."""
         self.restored_in: float | None = None
         """Seconds the latest takeover took (acquire and restore)."""
+        self.rules_advice: str | None = None
+        """Set when the state restored was saved under other rules than this worker's."""
         self._ownership: Ownership | None = None
         self._lock = asyncio.Lock()
         """Held while the ownership is looked at or changed."""
@@ -210,6 +212,9 @@ class ClusterOwner:
             raise
         self._worked_at = self.clock()
         self.restored_in = self._worked_at - began
+        self.rules_advice = _rules_advice(stage, saved)
+        if self.rules_advice:
+            log.warning("cluster stage: %s", self.rules_advice)
         self._enter(OwnerState.OWNING, f"epoch {epoch}")
         log.info(
             "cluster stage taken over epoch=%d topics=%d restore_ms=%.0f",
@@ -348,3 +353,14 @@ class ClusterOwner:
             self._ownership = None
         if self.state is not OwnerState.IDLE:
             self._enter(OwnerState.IDLE, why)
+
+
+def _rules_advice(stage: ClusterStage, saved: Mapping[str, Any] | None) -> str | None:
+    """What to tell when the restored state was saved under other rules than the stage's."""
+    if saved is None or stage.restored_rules == stage.rules:
+        return None
+    return (
+        f"state saved under rules={stage.restored_rules or 'unknown'}, this worker's settings "
+        f"give rules={stage.rules}: the topics so far are the old rules'; "
+        "`trendctl topics rebuild --since 7d` shows what the new ones would make of them"
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -187,9 +187,14 @@ async def read_body(request: web.Request, max_bytes: int) -> bytes:
     return b"".join(chunks)
 
 
-def add_health_view(app: TrendStreamApp, servers: tuple[Server, ...] = SERVERS) -> Any:
+def add_health_view(
+    app: TrendStreamApp,
+    servers: tuple[Server, ...] = SERVERS,
+    details: Callable[[], Mapping[str, Any]] | None = None,
+) -> Any:
     """Register GET /health: 200 with the report when the broker and the servers the worker
-    needs (`servers`: PostgreSQL and Redis) answer, 503 (status `degraded`) otherwise.
+    needs (`servers`: PostgreSQL and Redis) answer, 503 (status `degraded`) otherwise;
+    `details` adds the service's own keys to the report.
 
     Also GET /health/live (200 while the worker answers, whatever its servers do) and
     GET /health/ready (200 with the report when it is ready: broker and servers answering,
@@ -203,6 +208,7 @@ def add_health_view(app: TrendStreamApp, servers: tuple[Server, ...] = SERVERS) 
     @app.page("/health")
     async def health(view: web.View, request: web.Request) -> web.Response:
         report = await health_report(app, app.service_name, probe, needed)
+        report.update(details() if details is not None else {})
         return view.json(report, status=200 if report["status"] == "ok" else 503)
 
     @app.page("/health/live")

@@ -8,6 +8,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from services.processor.owner import OwnerState
 from streams import __version__
 from streams.config import ServiceName, Settings
 from tests.support.workers import Worker, poll, start_worker
@@ -30,6 +31,10 @@ def test_worker_serves_health_and_stops_cleanly(
         assert all(tp.startswith(test_settings.namespace) for tp in report["assignment"])
         assert report["live"] is True
         _assert_live_ready_and_measured(worker)
+        if service == "processor":  # the cluster stage's owner state, rules and advice
+            stage = httpx.get(f"{worker.url}/health", timeout=5.0).json()["cluster_stage"]
+            assert stage["owner"] in {state.value for state in OwnerState}
+            assert stage["advice"] is None
     finally:
         code = worker.stop()
     output = worker.output()

@@ -22,6 +22,7 @@ from services.processor.pipeline.results import (
     TopicSnapshot,
     TrendSnapshot,
 )
+from services.processor.pipeline.rules import rules_of
 from services.processor.pipeline.similarity import Evidence
 from services.processor.pipeline.trends import TrendBook
 
@@ -61,6 +62,8 @@ class ClusterStage:
         """The evidence of the items that started the candidates of the pending revivals."""
         self.book = TrendBook(config)
         self.duplicates = 0
+        self.restored_rules: str | None = None
+        """The rules of the state this stage was restored from (see restore)."""
         self.now: datetime | None = None
         """The latest item time seen: the pipeline's clock (event time, not wall time)."""
         self.started: datetime | None = None
@@ -251,8 +254,14 @@ class ClusterStage:
         self.clusterer.saved(changes.topics)
         self.stats.saved(changes.entities)
 
+    @property
+    def rules(self) -> str:
+        """The rules this stage places items by (see rules.rules_of)."""
+        return rules_of(self.config)
+
     def _head(self) -> dict[str, Any]:
         return {
+            "rules": self.rules,
             "now": self.now.isoformat() if self.now else None,
             "started": self.started.isoformat() if self.started else None,
             "documents": self.stats.documents,
@@ -260,7 +269,9 @@ class ClusterStage:
 
     def restore(self, state: dict[str, Any], *, saved: bool = True) -> None:
         """Continue from a state given by state() (or saved by state_changes() and read back);
-        with `saved` False every topic is pending for the next state_changes()."""
+        with `saved` False every topic is pending for the next state_changes(). The rules the
+        state was saved under are kept in `restored_rules` (None: saved before they were)."""
+        self.restored_rules = state.get("rules")
         self.now = datetime.fromisoformat(state["now"]) if state["now"] else None
         self.started = datetime.fromisoformat(state["started"]) if state["started"] else None
         self.stats = EntityStats.restore(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -118,6 +120,32 @@ async def test_an_assigned_worker_acquires_restores_and_owns() -> None:
     assert owner.restored_in == 0.25  # one step of the fake clock
     assert await owner.held() is held  # kept: no second takeover
     assert store.epoch == 1
+
+
+async def test_a_state_saved_under_other_rules_is_told_with_the_rebuild(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = FakeStore()
+    store.state = ClusterStage(replace(PipelineConfig(), join_threshold=0.7), DIMENSION).state()
+    owner = _owner(store)
+    logging.disable(logging.NOTSET)  # trendctl's tests turn logging off process-wide
+    with caplog.at_level(logging.WARNING, logger="services.processor.owner"):
+        await owner.on_assigned(True)
+        held = await owner.held()
+    assert held is not None and held.stage.restored_rules == store.state["rules"]
+    assert owner.rules_advice is not None
+    assert f"rules={held.stage.rules}" in owner.rules_advice
+    assert "trendctl topics rebuild" in owner.rules_advice
+    assert "trendctl topics rebuild" in caplog.text
+
+
+async def test_a_state_of_the_same_rules_needs_no_advice() -> None:
+    store = FakeStore()
+    store.state = ClusterStage(PipelineConfig(), DIMENSION).state()
+    owner = _owner(store)
+    await owner.on_assigned(True)
+    assert await owner.held() is not None
+    assert owner.rules_advice is None
 
 
 async def test_the_takeover_passes_through_acquiring_while_the_epoch_is_taken() -> None:
