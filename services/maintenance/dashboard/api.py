@@ -15,12 +15,20 @@ from services.maintenance.dashboard.inputs import DashboardInputError
 from services.maintenance.dashboard.trends import top_trends
 from services.maintenance.lag import LagMonitor, lag_history
 from services.maintenance.plugin_health import current_health
+from streams import catalog
+from streams.catalog import RebuildOptions
 from streams.config import Settings
-from streams.exceptions import TrendStreamError
-from streams.messages.records import CollectRequest, RequestStatus, request_id_problem
+from streams.exceptions import RecordValidationError, TrendStreamError
+from streams.messages.records import (
+    CollectRequest,
+    ProcessRequest,
+    RequestStatus,
+    request_id_problem,
+)
 from streams.operations import inspect
 from streams.reliability.deadletter import DeadLetters
 from streams.requests.client import revoke, submit
+from streams.requests.jobs import check_job_options
 from streams.servers.resources import WorkerResources
 
 __all__ = ["Call", "DashboardApi", "NotFoundError"]
@@ -28,6 +36,11 @@ __all__ = ["Call", "DashboardApi", "NotFoundError"]
 DEAD_LETTERS_SHOWN = 200
 MAX_OFFSET = 1_000_000
 """The furthest a page of requests may start."""
+
+
+_LARGEST = 1_000_000
+"""The largest whole number a query parameter may give (the job's options bound it further)."""
+_PROCESSING = catalog.option_schemas("processor")
 
 
 class NotFoundError(TrendStreamError):
@@ -123,6 +136,22 @@ class DashboardApi:
             )
         await submit(self.settings, self.resources.states, request)
         return {"request_id": request.request_id, "state": "PENDING", "lane": request.lane}
+
+    async def rebuild_topics(self, call: Call) -> dict[str, Any]:
+        """Request the processor's rebuild_topics job (a dry run: nothing written), its options
+        checked here as the processor checks them; PENDING until a processor answers (its
+        result: GET /api/requests/{request_id})."""
+        given = {
+            name: inputs.whole(call.query, name, default, 1, _LARGEST)
+            for name, default in RebuildOptions().model_dump().items()
+        }
+        request = ProcessRequest(job="rebuild_topics", options=given, requested_by="dashboard")
+        try:
+            check_job_options(request, _PROCESSING, self.settings)
+        except RecordValidationError as exc:
+            raise DashboardInputError(str(exc)) from None
+        await submit(self.settings, self.resources.states, request)
+        return {"request_id": request.request_id, "state": "PENDING", "job": request.job}
 
     async def groups(self, call: Call) -> dict[str, Any]:
         """Each service group's lag per partition, as last sampled."""

@@ -170,6 +170,9 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         },
         ("request_id", "state", "lane"),
     ),
+    "JobAccepted": _object(
+        {"request_id": STRING, "state": STRING, "job": STRING}, ("request_id", "state", "job")
+    ),
     "Groups": _object(
         {
             "groups": _list(

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from streams.catalog import RebuildOptions
+
 __all__ = ["OPERATIONS", "Operation", "Param"]
 
 
@@ -43,6 +45,8 @@ class Operation:
         return self.method == "post"
 
 
+_REBUILD = RebuildOptions()
+"""The rebuild job's default options (streams/catalog.py)."""
 REQUEST_ID = Param("request_id", "the request's id", where="path", example="r1")
 GROUP = Param(
     "group",
@@ -103,6 +107,18 @@ OPERATIONS = (
         "Trigger a collection",
         "Accepted",
         body="CollectRequest",
+        status=202,
+    ),
+    Operation(
+        "post",
+        "/api/topics/rebuild",
+        "rebuild_topics",
+        "Request a dry run of rebuilding the topics from the log (the processor's rebuild_topics)",
+        "JobAccepted",
+        params=(
+            Param("hours", "span replayed", "integer", default=_REBUILD.hours, minimum=1),
+            Param("top", "trends listed", "integer", default=_REBUILD.top, minimum=1, maximum=100),
+        ),
         status=202,
     ),
     Operation("get", "/api/groups", "groups", "Consumer groups: lag per partition", "Groups"),

@@ -95,6 +95,12 @@ async def test_every_documented_route_answers_and_actions_need_the_token(
         assert refused.status_code == 400 and "not valid JSON" in refused.json()["error"]
         refused = await web.post("/api/collect", json={"plugin": "x", "priority": 12}, headers=AUTH)
         assert refused.status_code == 400 and "priority" in refused.json()["error"]
+        refused = await web.post("/api/topics/rebuild", params={"top": "101"}, headers=AUTH)
+        assert refused.status_code == 400 and "options.top" in refused.json()["error"]
+        rebuild = await web.post("/api/topics/rebuild", params={"hours": "24"}, headers=AUTH)
+        assert rebuild.status_code == 202 and rebuild.json()["job"] == "rebuild_topics"
+        rebuilding = (await web.get(f"/api/requests/{rebuild.json()['request_id']}")).json()
+        assert rebuilding["plugin"] == "rebuild_topics"
         none = await web.post("/api/deadletters/redrive", json={"all": True}, headers=AUTH)
         assert none.status_code == 200 and none.json() == {"redriven": [], "count": 0}
 
