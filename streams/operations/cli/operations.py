@@ -86,6 +86,11 @@ async def _purge(config: Settings, spec: TopicSpec) -> dict[int, int]:
 
 
 Request = Callable[..., Awaitable[RequestHandle]]
+_SERVICES: dict[Request, str] = {
+    request_maintenance: "maintenance",
+    request_processing: "processor",
+}
+"""The service each job request goes to (named when none answers)."""
 
 
 async def _job(
@@ -106,18 +111,18 @@ async def _job(
             try:
                 return await handle.result(timeout)
             except RequestTimeoutError:
-                await _revoke_if_untaken(handle, config)
+                await _revoke_if_untaken(handle, config, _SERVICES[request])
                 raise
 
 
-async def _revoke_if_untaken(handle: RequestHandle, config: Settings) -> None:
+async def _revoke_if_untaken(handle: RequestHandle, config: Settings, service: str) -> None:
     """A job no worker received is revoked, so it does not run by surprise later."""
     if await handle.state() is RequestState.PENDING:
         with reaching("Kafka", config.kafka_bootstrap_servers):
             await handle.cancel(issued_by="trendctl")
         raise CliError(
-            f"no worker answered within the timeout (request {handle.request_id} revoked); is "
-            "a worker of the job's service running?"
+            f"no {service} worker answered within the timeout (request {handle.request_id} "
+            f"revoked); is a {service} worker running?"
         )
 
 
