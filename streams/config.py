@@ -557,8 +557,8 @@ class ProcessorSettings(Section, schedules="processor"):
     embedding_onnx_path: Path | None = Field(
         None,
         description="EMBEDDING_ONNX_PATH: folder of the model's ONNX export (model.onnx, "
-        "tokenizer.json, export.json), written by `python -m services.processor.export`; "
-        "unset: STATE_DIR/onnx.",
+        "tokenizer.json, vocab.txt, export.json), written by `python -m "
+        "services.processor.export`; unset: STATE_DIR/onnx.",
     )
     sweep_limit: int = Field(
         1000,

@@ -45,8 +45,8 @@ class PipelineConfig:
     embedding_backend: EmbeddingBackend = DEFAULT_EMBEDDING_BACKEND
     """What runs the model: sentence-transformers (torch), or ONNX Runtime on its export."""
     onnx_path: str | None = None
-    """Folder of the model's ONNX export (model.onnx, tokenizer.json, export.json), read by
-    the onnx backend; None: no export, and the onnx backend refuses to start."""
+    """Folder of the model's ONNX export (model.onnx, tokenizer.json, vocab.txt, export.json),
+    read by the onnx backend; None: no export, and the onnx backend refuses to start."""
     embed_batch_size: int = 64
     """Texts per forward pass: 64 keeps a CPU busy without large padding waste."""
     embed_max_chars: int = 600

@@ -2,8 +2,9 @@
 
 For EMBEDDING_BACKEND=onnx. Exports the model folder of EMBEDDING_MODEL_PATH (unset: the
 packaged all-MiniLM-L6-v2) with torch, once: its transformer, the model's mean pooling and
-its L2 normalisation in one graph (model.onnx), beside the tokenizer (tokenizer.json) and
-export.json (max length, dimension, where from), in --out (default EMBEDDING_ONNX_PATH, else
+its L2 normalisation in one graph (model.onnx), beside the tokenizer (tokenizer.json), the
+word pieces (vocab.txt, the enrich stage's common words) and export.json (max length,
+dimension, where from), in --out (default EMBEDDING_ONNX_PATH, else
 STATE_DIR/onnx). Offline: the model folder is local. The export is then checked against
 sentence-transformers on a few texts (cosine >= 0.9999 each, else it fails). An export of
 the same model files already there is kept (--force writes it again).
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import shutil
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,14 +22,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from services.processor.pipeline.embed import SentenceTransformerEmbedder
-from services.processor.pipeline.enrich import model_folder
+from services.processor.pipeline.embed import SentenceTransformerEmbedder, model_source
 from services.processor.pipeline.onnx import (
     INPUTS,
     MODEL_FILE,
     OUTPUT,
     SPEC_FILE,
     TOKENIZER_FILE,
+    VOCAB_FILE,
     ExportSpec,
     OnnxBackendError,
     OnnxEmbedder,
@@ -94,6 +96,7 @@ def export(model: Path, out: Path, *, force: bool = False) -> tuple[ExportSpec, 
     (out / SPEC_FILE).unlink(missing_ok=True)  # written last: its presence marks a whole export
     _write_graph(loaded, out / MODEL_FILE)
     loaded.tokenizer.backend_tokenizer.save(str(out / TOKENIZER_FILE))
+    shutil.copyfile(model / VOCAB_FILE, out / VOCAB_FILE)
     spec = ExportSpec(
         max_length=int(loaded.max_seq_length or 0),
         dimension=int(loaded.get_embedding_dimension() or 0),
@@ -164,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true", help="export again even if up to date")
     args = parser.parse_args(argv)
     config = pipeline_config(load_settings())
-    model = model_folder(config)
+    model = model_source(config.model_path)
     out: Path = args.out or Path(config.onnx_path or "onnx")  # pipeline_config always sets it
     spec, written = export(model, out, force=args.force)
     cosine = verify(model, out)

@@ -24,6 +24,7 @@ __all__ = [
     "OUTPUT",
     "SPEC_FILE",
     "TOKENIZER_FILE",
+    "VOCAB_FILE",
     "ExportSpec",
     "OnnxBackendError",
     "OnnxEmbedder",
@@ -34,6 +35,8 @@ EXPORT_COMMAND = "python -m services.processor.export"
 """Writes the export (with torch, once): services/processor/export.py."""
 MODEL_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
+VOCAB_FILE = "vocab.txt"
+"""The model's word pieces, copied for the enrich stage's common-word list."""
 SPEC_FILE = "export.json"
 INPUTS = ("input_ids", "attention_mask")
 """The graph's inputs, int64 (batch, tokens); token types are all zero inside it."""
@@ -65,7 +68,7 @@ class ExportSpec:
 
 def read_spec(folder: Path) -> ExportSpec:
     """The export's spec; OnnxBackendError naming the export command if a file is missing."""
-    files = (MODEL_FILE, TOKENIZER_FILE, SPEC_FILE)
+    files = (MODEL_FILE, TOKENIZER_FILE, VOCAB_FILE, SPEC_FILE)
     missing = [name for name in files if not (folder / name).is_file()]
     if missing:
         raise OnnxBackendError(

@@ -9,7 +9,13 @@ import pytest
 
 from services.processor.export import MIN_COSINE, export, fingerprint, main, verify
 from services.processor.pipeline.embed import default_model_path
-from services.processor.pipeline.onnx import MODEL_FILE, SPEC_FILE, TOKENIZER_FILE, read_spec
+from services.processor.pipeline.onnx import (
+    MODEL_FILE,
+    SPEC_FILE,
+    TOKENIZER_FILE,
+    VOCAB_FILE,
+    read_spec,
+)
 
 
 def test_an_export_of_the_same_model_files_is_kept(onnx_export: Path) -> None:
@@ -30,7 +36,9 @@ def test_an_export_of_other_model_files_is_written_again(onnx_export: Path, tmp_
     spec, written = export(default_model_path(), folder)
     assert written
     assert spec.fingerprint == stale.fingerprint
-    assert {path.name for path in folder.iterdir()} == {MODEL_FILE, TOKENIZER_FILE, SPEC_FILE}
+    files = {MODEL_FILE, TOKENIZER_FILE, VOCAB_FILE, SPEC_FILE}
+    assert {path.name for path in folder.iterdir()} == files
+    assert (folder / VOCAB_FILE).read_bytes() == (default_model_path() / VOCAB_FILE).read_bytes()
 
 
 def test_the_export_gives_sentence_transformers_vectors(onnx_export: Path) -> None:

