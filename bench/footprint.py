@@ -2,12 +2,14 @@
 
 For each backend extra of pyproject.toml (torch, onnx): the distributions it adds to
 trend-stream's own dependencies, transitively, as installed here (markers evaluated for this
-Python), and the bytes of the files their RECORDs list: what `du --apparent-size` counts of
-them in site-packages. Nothing is installed or downloaded.
+Python), and the size of the site-packages folders and files they installed (the first part of
+each path their RECORDs list; bytecode compiled since included): what `du -s --apparent-size`
+counts of them. Nothing is installed or downloaded.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import tomllib
 from collections.abc import Iterable
@@ -44,27 +46,41 @@ def closure(requirements: Iterable[str]) -> set[str]:
     return found
 
 
-def size_mb(name: str) -> float:
-    """Megabytes of the distribution's installed files (its RECORD's sizes)."""
-    files = distribution(name).files or []
-    return sum(int(file.size or 0) for file in files) / 1e6
+def installed(names: Iterable[str]) -> set[Path]:
+    """The site-packages folders and files the distributions installed (scripts left out)."""
+    found: set[Path] = set()
+    for name in names:
+        dist = distribution(name)
+        for file in dist.files or []:
+            first = file.parts[0]
+            if first not in {"..", "__pycache__"} and not first.endswith(".dist-info"):
+                found.add(Path(str(dist.locate_file(first))))
+    return found
+
+
+def size_mb(paths: Iterable[Path]) -> float:
+    """Megabytes of the files at or under the paths (apparent sizes)."""
+    total = 0
+    for path in paths:
+        if path.is_file():
+            total += path.stat().st_size
+        for folder, _, files in os.walk(path):
+            total += sum((Path(folder) / file).stat().st_size for file in files)
+    return total / 1e6
 
 
 def main() -> int:
     """Print each backend's added distributions and their installed size."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     core = closure(project["dependencies"])
-    print(
-        f"trend-stream's own dependencies: {len(core)} distributions, "
-        f"{sum(size_mb(name) for name in core):,.0f} MB"
-    )
+    print(f"trend-stream's own: {len(core)} distributions, {size_mb(installed(core)):,.0f} MB")
     for backend in BACKENDS:
         added = closure([*project["dependencies"], *project["optional-dependencies"][backend]])
-        added -= core
-        sizes = sorted(((size_mb(name), name) for name in added), reverse=True)
+        paths = installed(added - core) - installed(core)
+        sizes = sorted(((size_mb([path]), path.name) for path in paths), reverse=True)
         largest = ", ".join(f"{name} {size:,.0f}" for size, name in sizes[:TOP])
         total = sum(size for size, _ in sizes)
-        print(f"[{backend}] adds {len(added)} distributions, {total:,.0f} MB: {largest}")
+        print(f"[{backend}] adds {len(added - core)} distributions, {total:,.0f} MB ({largest})")
     return 0
 
 

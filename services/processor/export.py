@@ -24,6 +24,7 @@ import torch
 
 from services.processor.pipeline.embed import SentenceTransformerEmbedder, model_source
 from services.processor.pipeline.onnx import (
+    EXPORT_COMMAND,
     INPUTS,
     MODEL_FILE,
     OUTPUT,
@@ -162,7 +163,9 @@ def _write_graph(model: SentenceTransformer, path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Export the configured model (unless already exported), check it, print where it is."""
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog=EXPORT_COMMAND, description=(__doc__ or "").splitlines()[0]
+    )
     parser.add_argument("--out", type=Path, help="folder (default EMBEDDING_ONNX_PATH)")
     parser.add_argument("--force", action="store_true", help="export again even if up to date")
     args = parser.parse_args(argv)
