@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from services.processor.pipeline.embed import SentenceTransformerEmbedder, model_source
 from services.processor.pipeline.onnx import (
@@ -39,6 +38,7 @@ from services.processor.pipeline.onnx import (
 from streams.config import load_settings, pipeline_config
 
 if TYPE_CHECKING:
+    import torch
     from sentence_transformers import SentenceTransformer
 
 __all__ = ["MIN_COSINE", "OPSET", "SAMPLES", "export", "fingerprint", "main", "verify"]
@@ -57,23 +57,27 @@ SAMPLES = (
 different lengths in one batch (padding)."""
 
 
-class _Embedding(torch.nn.Module):
-    """The transformer, mean pooling over the real tokens and L2 normalisation (as
-    sentence-transformers' Transformer, Pooling and Normalize modules do for this model)."""
+def _pooled(transformer: torch.nn.Module) -> torch.nn.Module:
+    """The transformer, mean pooling over the real tokens and L2 normalisation, as one module
+    (as sentence-transformers' Transformer, Pooling and Normalize modules do for this model)."""
+    import torch  # noqa: PLC0415 - the export alone needs torch (a worker discovers this module)
 
-    def __init__(self, transformer: torch.nn.Module) -> None:
-        super().__init__()
-        self.transformer = transformer
+    class Embedding(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.transformer = transformer
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        tokens = self.transformer(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            token_type_ids=torch.zeros_like(input_ids),
-        ).last_hidden_state
-        mask = attention_mask.unsqueeze(-1).to(tokens.dtype)
-        mean = (tokens * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
-        return torch.nn.functional.normalize(mean, p=2.0, dim=1)
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            tokens = self.transformer(
+                input_ids=input_ids,
+                attention_mask=attention_mask,
+                token_type_ids=torch.zeros_like(input_ids),
+            ).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(tokens.dtype)
+            mean = (tokens * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(mean, p=2.0, dim=1)
+
+    return Embedding().eval()
 
 
 def fingerprint(model: Path) -> str:
@@ -138,6 +142,8 @@ def _check_modules(model: SentenceTransformer) -> None:
 
 
 def _write_graph(model: SentenceTransformer, path: Path) -> None:
+    import torch  # noqa: PLC0415 - the export alone needs torch
+
     sample = model.tokenizer(
         list(SAMPLES[:2]), padding=True, truncation=True, max_length=64, return_tensors="pt"
     )
@@ -149,7 +155,7 @@ def _write_graph(model: SentenceTransformer, path: Path) -> None:
     partial = path.with_suffix(".partial")
     with torch.no_grad():
         torch.onnx.export(
-            _Embedding(transformer).eval(),
+            _pooled(transformer),
             inputs,
             str(partial),
             input_names=list(INPUTS),

@@ -104,12 +104,14 @@ def test_the_spec_says_what_was_exported(onnx_export: Path) -> None:
 
 
 def test_the_worker_path_never_imports_torch(onnx_export: Path) -> None:
-    """The processor's app and a pipeline batch with EMBEDDING_BACKEND=onnx, in a fresh
-    interpreter: neither torch, (sentence-)transformers nor the model's package is imported
-    (the export's vocab.txt gives the common words)."""
+    """The processor's app with every module a worker discovers, and a pipeline batch, with
+    EMBEDDING_BACKEND=onnx in a fresh interpreter: neither torch, (sentence-)transformers nor
+    the model's package is imported (the export's vocab.txt gives the common words)."""
     code = (
         "import sys\n"
-        "from services.processor.app import PIPELINE\n"
+        "from services.processor.app import PIPELINE, app\n"
+        "app.finalize()\n"
+        "app.discover()  # what `faust -A services.processor worker` imports\n"
         "from services.processor.pipeline import Pipeline\n"
         "from tests.factories import make_item\n"
         "pipeline = Pipeline(PIPELINE)\n"
