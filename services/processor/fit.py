@@ -61,7 +61,7 @@ from services.processor.pipeline import (
     Pipeline,
     PipelineConfig,
     TopicState,
-    load_embedder,
+    embedder_for,
 )
 from services.processor.pipeline.cluster import bucket_of
 from services.processor.pipeline.enrich import model_folder
@@ -489,9 +489,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"refused: {error}", file=sys.stderr)
         return 2
     base = PipelineConfig()
-    embedder = CachedEmbedder(
-        load_embedder(base.model_path, base.embed_batch_size), embedding_store(base)
-    )
+    embedder = CachedEmbedder(embedder_for(base), embedding_store(base))
     corpora = {name: listed[name].load() for name in names}
     try:
         fitter = Fitter(embedder, base, args.floors, with_twins=args.twins)

@@ -27,7 +27,7 @@ from services.processor.evaluate import (
     embedding_store,
     evaluate,
 )
-from services.processor.pipeline import Embedder, PipelineConfig, load_embedder
+from services.processor.pipeline import Embedder, PipelineConfig, embedder_for
 from services.processor.pipeline.normalize import item_time
 
 __all__ = ["BOUND", "MAX_BATCH", "ORDERS", "SPAN_HOURS", "Spread", "main", "shuffled", "spread"]
@@ -99,9 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--orders", type=int, default=ORDERS)
     args = parser.parse_args(argv)
     config = PipelineConfig()
-    embedder = CachedEmbedder(
-        load_embedder(config.model_path, config.embed_batch_size), embedding_store(config)
-    )
+    embedder = CachedEmbedder(embedder_for(config), embedding_store(config))
     print("corpus         time     lowest   median   highest  gap")
     within = 0
     listed = available(manifest(args.manifest))

@@ -8,7 +8,7 @@ import logging
 from qdrant_client import AsyncQdrantClient
 
 from services.processor.pipeline import Embedder, Enricher, PipelineConfig
-from services.processor.pipeline.embed import load_embedder
+from services.processor.pipeline.embed import embedder_for
 from services.processor.store import ItemStore
 from services.processor.vectors import VectorStore, qdrant_client
 from streams.config import Settings
@@ -41,9 +41,7 @@ class Resources(WorkerResources):
             if self._enricher is None:
                 embedder = self.embedder
                 if embedder is None:
-                    embedder = await asyncio.to_thread(
-                        load_embedder, self.config.model_path, self.config.embed_batch_size
-                    )
+                    embedder = await asyncio.to_thread(embedder_for, self.config)
                 self._enricher = await asyncio.to_thread(Enricher, self.config, embedder)
             return self._enricher
 

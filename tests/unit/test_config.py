@@ -15,6 +15,7 @@ from pydantic import Field, ValidationError
 
 from streams import config
 from streams.config import (
+    EMBEDDING_FIELDS,
     SECTION_ENTRY_POINT_GROUP,
     SECTIONS,
     PipelineSettings,
@@ -100,6 +101,8 @@ GOOD_VALUES = {
     "PROCESSOR_BATCH_SIZE": ("500", 500),
     "PROCESSOR_BATCH_WITHIN_S": ("0.5", 0.5),
     "EMBEDDING_MODEL_PATH": ("/models/minilm", "/models/minilm"),
+    "EMBEDDING_BACKEND": ("onnx", "onnx"),
+    "EMBEDDING_ONNX_PATH": ("/models/minilm-onnx", Path("/models/minilm-onnx")),
     "SCHEDULE_SWEEP": ("0 */2 * * *", "0 */2 * * *"),
     "SWEEP_LIMIT": ("50", 50),
     "SCHEDULE_HEALTH": ("*/1 * * * *", "*/1 * * * *"),
@@ -129,7 +132,7 @@ GOOD_VALUES = {
 GOOD_VALUES |= {
     f"PIPELINE_{knob.name.upper()}": (str(value), value)
     for knob in fields(PipelineConfig)
-    if knob.name != "model_path"
+    if knob.name not in EMBEDDING_FIELDS
     for value in [not knob.default if isinstance(knob.default, bool) else knob.default * 2 + 1]
 }
 """Each knob of the trend pipeline (PIPELINE_*), at a value other than its default."""
@@ -398,12 +401,23 @@ def test_an_entry_point_that_cannot_be_loaded_is_left_out(monkeypatch: pytest.Mo
 
 
 def test_the_pipeline_knobs_are_a_section_built_from_pipeline_config() -> None:
-    knobs = [knob.name for knob in fields(PipelineConfig) if knob.name != "model_path"]
+    knobs = [knob.name for knob in fields(PipelineConfig) if knob.name not in EMBEDDING_FIELDS]
     assert list(PipelineSettings.model_fields) == [f"pipeline_{name}" for name in knobs]
     info = PipelineSettings.model_fields["pipeline_join_threshold"]
     assert info.default == PipelineConfig().join_threshold
     assert info.description is not None
     assert info.description.startswith("PIPELINE_JOIN_THRESHOLD: Combined similarity")
     settings = load_settings(pipeline_join_threshold=0.5, embedding_model_path="/models/m")
-    assert pipeline_config(settings) == PipelineConfig(join_threshold=0.5, model_path="/models/m")
-    assert pipeline_config(load_settings()) == PipelineConfig()
+    default_onnx = str(settings.state_dir / "onnx")
+    assert pipeline_config(settings) == PipelineConfig(
+        join_threshold=0.5, model_path="/models/m", onnx_path=default_onnx
+    )
+    assert pipeline_config(load_settings()) == PipelineConfig(onnx_path=default_onnx)
+
+
+def test_the_embedding_variables_are_carried_into_the_pipeline_config() -> None:
+    settings = load_settings(embedding_backend="onnx", embedding_onnx_path=Path("/models/onnx"))
+    config = pipeline_config(settings)
+    assert (config.embedding_backend, config.onnx_path) == ("onnx", "/models/onnx")
+    assert set(EMBEDDING_FIELDS) < {knob.name for knob in fields(PipelineConfig)}
+    assert not {f"pipeline_{name}" for name in EMBEDDING_FIELDS} & set(Settings.model_fields)

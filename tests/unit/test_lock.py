@@ -21,10 +21,31 @@ def _pins() -> dict[str, Version]:
 
 
 def _requirements() -> list[Requirement]:
+    """What trend-stream[dev,bench] requires, the extras it names of itself (dev's
+    `trend-stream[export]`, and so on) included."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     extras = project["optional-dependencies"]
-    lines = [*project["dependencies"], *extras["dev"], *extras["bench"]]
-    return [Requirement(line) for line in lines]
+    found: list[Requirement] = []
+    pending = [Requirement(line) for line in [*project["dependencies"], *extras["dev"]]]
+    pending += [Requirement(line) for line in extras["bench"]]
+    while pending:
+        requirement = pending.pop()
+        if canonicalize_name(requirement.name) != "trend-stream":
+            found.append(requirement)
+            continue
+        pending += [Requirement(line) for extra in requirement.extras for line in extras[extra]]
+    return found
+
+
+def test_the_onnx_backend_installs_without_torch() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+    core = {canonicalize_name(Requirement(line).name) for line in project["dependencies"]}
+    names = {canonicalize_name(Requirement(line).name) for line in extras["onnx"]}
+    assert names == {"onnxruntime", "tokenizers"}
+    assert not core & {"torch", "sentence-transformers", "transformers"}
+    assert "trend-stream[onnx,torch]" in {str(Requirement(line)) for line in extras["export"]}
+    assert "trend-stream[export]" in {str(Requirement(line)) for line in extras["dev"]}
 
 
 def test_every_dependency_is_pinned_within_its_range() -> None:

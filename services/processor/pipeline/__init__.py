@@ -7,6 +7,7 @@ from services.processor.pipeline.embed import (
     Embedder,
     HashingEmbedder,
     SentenceTransformerEmbedder,
+    embedder_for,
     load_embedder,
 )
 from services.processor.pipeline.enrich import Enriched, Enricher
@@ -42,6 +43,7 @@ __all__ = [
     "TopicState",
     "TrendPoint",
     "TrendSnapshot",
+    "embedder_for",
     "load_embedder",
     "normalize",
     "trend_timeline",

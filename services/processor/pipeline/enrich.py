@@ -13,7 +13,7 @@ from services.processor.pipeline.config import PipelineConfig
 from services.processor.pipeline.embed import (
     Embedder,
     Vectors,
-    default_model_path,
+    model_source,
     pack_vector,
     unpack_vector,
 )
@@ -79,8 +79,11 @@ class Enriched:
 
 
 def model_folder(config: PipelineConfig) -> Path:
-    """The folder of the embedding model (its vocab.txt is the common-word list)."""
-    return Path(config.model_path) if config.model_path else default_model_path()
+    """The folder of the embedding model's vocab.txt (the common-word list): the model's own,
+    or with the onnx backend its export's (a copy: no model package needed there)."""
+    if config.embedding_backend == "onnx" and config.onnx_path:
+        return Path(config.onnx_path)
+    return model_source(config.model_path)
 
 
 class Enricher:

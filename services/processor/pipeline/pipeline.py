@@ -12,7 +12,7 @@ from services.processor.pipeline.cluster import OnlineClusterer
 from services.processor.pipeline.clustering import ClusterStage
 from services.processor.pipeline.config import PipelineConfig
 from services.processor.pipeline.dedupe import ExactDeduper
-from services.processor.pipeline.embed import Embedder, load_embedder
+from services.processor.pipeline.embed import Embedder, embedder_for
 from services.processor.pipeline.enrich import Enriched, Enricher
 from services.processor.pipeline.entities import EntityStats
 from services.processor.pipeline.normalize import NormalizedItem
@@ -102,9 +102,7 @@ class Pipeline:
         self, config: PipelineConfig | None = None, embedder: Embedder | None = None
     ) -> None:
         self.config = config or PipelineConfig()
-        self.embedder = embedder or load_embedder(
-            self.config.model_path, self.config.embed_batch_size
-        )
+        self.embedder = embedder or embedder_for(self.config)
         self.enricher = Enricher(self.config, self.embedder)
         self.rows = MemoryRows(self.config.near_duplicate_capacity)
         self.exact = self.rows.exact

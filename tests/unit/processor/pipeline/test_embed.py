@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
-import numpy as np
+from pathlib import Path
 
+import numpy as np
+import pytest
+
+from services.processor.pipeline import PipelineConfig
 from services.processor.pipeline.embed import (
     Embedder,
     HashingEmbedder,
     SentenceTransformerEmbedder,
+    check_backend,
+    embedder_for,
     l2_normalize,
     load_embedder,
 )
+from services.processor.pipeline.onnx import EXPORT_COMMAND, OnnxBackendError, OnnxEmbedder
+from streams.exceptions import ConfigurationError
 
 
 def test_the_packaged_model_encodes_unit_vectors_offline() -> None:
@@ -52,3 +60,21 @@ def test_hashing_embedder_is_deterministic_and_normalised() -> None:
 def test_l2_normalize_leaves_zero_rows_alone() -> None:
     rows = l2_normalize(np.array([[3.0, 4.0], [0.0, 0.0]]))
     np.testing.assert_allclose(rows, [[0.6, 0.8], [0.0, 0.0]])
+
+
+def test_the_configuration_names_the_backend(onnx_export: Path) -> None:
+    assert embedder_for(PipelineConfig()) is load_embedder()
+    onnx = PipelineConfig(embedding_backend="onnx", onnx_path=str(onnx_export))
+    assert isinstance(embedder_for(onnx), OnnxEmbedder)
+
+
+def test_a_backend_that_can_run_passes_the_start_check(onnx_export: Path) -> None:
+    check_backend(PipelineConfig())
+    check_backend(PipelineConfig(embedding_backend="onnx", onnx_path=str(onnx_export)))
+
+
+def test_the_onnx_backend_without_its_export_fails_the_start_check(tmp_path: Path) -> None:
+    with pytest.raises(OnnxBackendError, match=f"`{EXPORT_COMMAND} --out {tmp_path}`"):
+        check_backend(PipelineConfig(embedding_backend="onnx", onnx_path=str(tmp_path)))
+    with pytest.raises(ConfigurationError, match="EMBEDDING_ONNX_PATH"):
+        check_backend(PipelineConfig(embedding_backend="onnx"))
