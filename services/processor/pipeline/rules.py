@@ -13,8 +13,9 @@ __all__ = ["REVISION", "rules_of"]
 REVISION = 1
 """The revision of the code that places items (similarity, assignment, merging, the second
 look): raised by hand with any change to it that moves an item to another topic."""
-_OPERATIONAL = frozenset({"model_path", "embed_batch_size"})
-"""Settings that never move an item (where the model is read from, how many texts at once)."""
+_OPERATIONAL = frozenset({"model_path", "onnx_path", "embed_batch_size"})
+"""Settings that never move an item (where the model or its export is read from, how many
+texts at once). The embedding backend counts: its vectors agree to 1e-6, not bit for bit."""
 
 
 def rules_of(config: PipelineConfig) -> str:

@@ -14,7 +14,7 @@ def test_a_setting_that_moves_items_changes_the_rules_and_an_operational_one_doe
     rules = rules_of(CONFIG)
     assert rules.startswith(f"{REVISION}-") and rules == rules_of(PipelineConfig())
     assert rules_of(replace(CONFIG, join_threshold=0.6)) != rules
-    assert rules_of(replace(CONFIG, embed_batch_size=8, model_path="/elsewhere")) == rules
+    assert rules_of(replace(CONFIG, embed_batch_size=8, model_path="/a", onnx_path="/b")) == rules
 
 
 def test_a_saved_state_carries_its_rules_back() -> None:
