@@ -49,6 +49,10 @@ class PipelineConfig:
     read by the onnx backend; None: no export, and the onnx backend refuses to start."""
     embed_batch_size: int = 64
     """Texts per forward pass: 64 keeps a CPU busy without large padding waste."""
+    embed_threads: int = 0
+    """Threads the model computes with in each worker (0: the library's choice, a thread per
+    core); 1 lets several workers on one machine share its cores instead of each taking them
+    all (bench/scaling.py)."""
     embed_max_chars: int = 600
     """Characters of title and text embedded; MiniLM reads at most 256 word pieces anyway."""
 

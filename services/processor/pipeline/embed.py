@@ -103,9 +103,15 @@ def _load_model(path: str) -> SentenceTransformer:
 class SentenceTransformerEmbedder:
     """A sentence-transformers model on the CPU, encoding in batches."""
 
-    def __init__(self, model_path: str | Path | None = None, batch_size: int = 64) -> None:
+    def __init__(
+        self, model_path: str | Path | None = None, batch_size: int = 64, threads: int = 0
+    ) -> None:
         self.model = _load_model(str(model_source(model_path)))
         self.batch_size = batch_size
+        if threads:
+            import torch  # noqa: PLC0415 - loaded with the model above
+
+            torch.set_num_threads(threads)  # torch's threads are the process's
 
     @property
     def dimension(self) -> int:
@@ -161,28 +167,39 @@ def load_embedder(
     batch_size: int = 64,
     backend: EmbeddingBackend = DEFAULT_EMBEDDING_BACKEND,
     onnx_path: str | None = None,
+    threads: int = 0,
 ) -> Embedder:
     """The process-wide embedder for a model folder (the packaged model when None), on
-    sentence-transformers or, with backend `onnx`, on the model's export at `onnx_path`: one
-    per distinct argument values, however they are passed."""
-    return _embedder(model_path, batch_size, backend, onnx_path)
+    sentence-transformers or, with backend `onnx`, on the model's export at `onnx_path`, on
+    `threads` threads (0: the library's choice): one per distinct argument values, however
+    they are passed."""
+    return _embedder(model_path, batch_size, backend, onnx_path, threads)
 
 
 @cache
 def _embedder(
-    model_path: str | None, batch_size: int, backend: EmbeddingBackend, onnx_path: str | None
+    model_path: str | None,
+    batch_size: int,
+    backend: EmbeddingBackend,
+    onnx_path: str | None,
+    threads: int,
 ) -> Embedder:
     if backend == "onnx":
         from services.processor.pipeline.onnx import OnnxEmbedder  # noqa: PLC0415 - imports us
 
-        return OnnxEmbedder(_onnx_folder(onnx_path), batch_size)
-    return SentenceTransformerEmbedder(model_path, batch_size)
+        return OnnxEmbedder(_onnx_folder(onnx_path), batch_size, threads)
+    return SentenceTransformerEmbedder(model_path, batch_size, threads)
 
 
 def embedder_for(config: PipelineConfig) -> Embedder:
-    """The process-wide embedder the configuration names (model, batch size, backend)."""
+    """The process-wide embedder the configuration names (model, batch size, backend,
+    threads)."""
     return load_embedder(
-        config.model_path, config.embed_batch_size, config.embedding_backend, config.onnx_path
+        config.model_path,
+        config.embed_batch_size,
+        config.embedding_backend,
+        config.onnx_path,
+        config.embed_threads,
     )
 
 

@@ -85,10 +85,10 @@ class OnnxEmbedder:
     length, each batch padded to its longest, cut at the model's max length (as
     sentence-transformers does)."""
 
-    def __init__(self, folder: str | Path, batch_size: int = 64) -> None:
+    def __init__(self, folder: str | Path, batch_size: int = 64, threads: int = 0) -> None:
         path = Path(folder)
         self.spec = read_spec(path)
-        self.session = _session(path / MODEL_FILE)
+        self.session = _session(path / MODEL_FILE, threads)
         self.tokenizer = _tokenizer(path / TOKENIZER_FILE, self.spec.max_length)
         self.batch_size = batch_size
 
@@ -120,14 +120,19 @@ class OnnxEmbedder:
         return np.asarray(vectors, dtype=np.float32)
 
 
-def _session(model: Path) -> InferenceSession:
+def _session(model: Path, threads: int = 0) -> InferenceSession:
+    """A CPU session on the export, its operators on `threads` threads (0: one per core)."""
     try:
         import onnxruntime  # noqa: PLC0415 - only the onnx backend needs it
     except ImportError as missing:
         raise OnnxBackendError(
             "EMBEDDING_BACKEND=onnx needs ONNX Runtime: pip install 'trend-stream[onnx]'"
         ) from missing
-    return onnxruntime.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    options = onnxruntime.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+    return onnxruntime.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
 
 
 def _tokenizer(path: Path, max_length: int) -> Tokenizer:

@@ -13,9 +13,10 @@ __all__ = ["REVISION", "rules_of"]
 REVISION = 1
 """The revision of the code that places items (similarity, assignment, merging, the second
 look): raised by hand with any change to it that moves an item to another topic."""
-_OPERATIONAL = frozenset({"model_path", "onnx_path", "embed_batch_size"})
+_OPERATIONAL = frozenset({"model_path", "onnx_path", "embed_batch_size", "embed_threads"})
 """Settings that never move an item (where the model or its export is read from, how many
-texts at once). The embedding backend counts: its vectors agree to 1e-6, not bit for bit."""
+texts at once, on how many threads). The embedding backend counts: its vectors agree to 1e-6,
+not bit for bit."""
 
 
 def rules_of(config: PipelineConfig) -> str:

@@ -89,6 +89,13 @@ def test_the_backend_is_chosen_by_load_embedder(onnx_export: Path) -> None:
     assert chosen is load_embedder(None, 32, "onnx", str(onnx_export))
 
 
+def test_the_threads_setting_bounds_the_sessions_threads(onnx_export: Path) -> None:
+    one = OnnxEmbedder(onnx_export, threads=1).session.get_session_options()
+    assert (one.intra_op_num_threads, one.inter_op_num_threads) == (1, 1)
+    chosen = OnnxEmbedder(onnx_export).session.get_session_options()
+    assert chosen.intra_op_num_threads == 0  # ONNX Runtime's choice: a thread per core
+
+
 def test_a_missing_export_names_the_command_that_writes_it(tmp_path: Path) -> None:
     with pytest.raises(OnnxBackendError, match=EXPORT_COMMAND) as raised:
         read_spec(tmp_path)
