@@ -155,7 +155,7 @@ async def rebuild_topics(
     resources: Resources, request: ProcessRequest, options: RebuildOptions
 ) -> dict[str, Any]:
     """A dry run of rebuilding the topics: items.enriched of the last `hours` (no model run)
-    replayed through a shadow cluster stage of this worker's settings, in log order, beside the
+    replayed through a shadow cluster stage of this worker's settings, in time order, beside the
     live stage; reports how its topics differ from the saved ones (see rebuild.change)."""
     started = time.monotonic()
     since = datetime.now(UTC) - timedelta(hours=options.hours)
